@@ -1,1 +1,24 @@
-//! ptdiff
+//! # ptdiff: differential testing of AMD-Vi I/O page tables
+//!
+//! Two independent implementations of a domain's AMD IOMMU page table, the dynamic-height one
+//! with a `notify_dfn` growth hook ([`dynamic`]) and the fixed 4-level one ([`fixed`]), are
+//! driven by the same operation sequences and checked after every operation against each
+//! other, against the abstract model and against the hardware-walk oracle of
+//! `ptdiff-reference`, which reads the raw table memory.
+//!
+//! Layout: substrate ([`memory`], [`frames`], [`device_table`], [`commands`], [`iommu`]), the
+//! implementation contract ([`page_table`]), the implementations, planted bugs ([`plant`]).
+
+pub mod commands;
+pub mod device_table;
+pub mod dynamic;
+pub mod fixed;
+pub mod frames;
+pub mod iommu;
+pub mod memory;
+pub mod page_table;
+pub mod plant;
+
+pub use iommu::Iommu;
+pub use page_table::{ErrorClass, PageTable, Perm, PtError};
+pub use plant::{Plant, PlantedBug};
