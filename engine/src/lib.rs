@@ -10,6 +10,7 @@
 //! implementation contract ([`page_table`]), the implementations, planted bugs ([`plant`]).
 
 pub mod commands;
+pub mod decode;
 pub mod device_table;
 pub mod dynamic;
 pub mod fixed;
@@ -18,6 +19,8 @@ pub mod iommu;
 pub mod memory;
 pub mod page_table;
 pub mod plant;
+pub mod scenario;
+pub mod text;
 
 pub use iommu::Iommu;
 pub use page_table::{ErrorClass, PageTable, Perm, PtError};

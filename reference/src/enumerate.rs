@@ -1,14 +1,20 @@
 //! The leaf enumerator: every translation reachable from a DTE, consistent with [`crate::walk`].
 //!
 //! Contract: for every IOVA, `walk_dte(.., iova, Perm::NONE)` succeeds with kind `Table` iff
-//! exactly one returned [`Leaf`] covers it, and then `spa == leaf.spa + (iova - leaf.iova)` and
-//! `perm == leaf.perm`. Work is bounded by a leaf budget; garbage memory never panics.
+//! exactly one returned [`Leaf`] covers it, and then `spa == leaf.spa + (iova - leaf.iova)`,
+//! `perm == leaf.perm`, `page_size_log2 == leaf.page_size_log2` and
+//! `leaf_level == leaf.level`. For [`Reach::Blocked`] the walk returns that fault for every
+//! IOVA; for [`Reach::Untranslated`] it returns `spa == iova` with those permissions. Work is
+//! bounded by a budget (see [`enumerate`]); garbage memory never panics.
 
 use crate::dte::Dte;
+use crate::entry::{self, Decoded};
 use crate::fault::Fault;
+use crate::format::{entry_size_log2, ENTRIES, MAX_LEVEL};
 use crate::memory::PhysMem;
 use crate::perm::Perm;
-use crate::walk::WalkConfig;
+use crate::sized_leaf::low_mask;
+use crate::walk::{dte_stage, DteStage, WalkConfig};
 use thiserror::Error;
 
 /// One present, valid leaf entry as seen from the DTE: the slot it occupies in IOVA space.
@@ -31,32 +37,117 @@ pub struct Leaf {
     pub level: u8,
 }
 
-/// What a DTE lets a device reach.
+/// What a DTE lets a device reach, as seen by accesses with [`Perm::NONE`] (which no
+/// permission rule can stop).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reach {
-    /// Every access faults before a table is read (e.g. TV = 0, mode 7, DTE permissions none
-    /// ... note: DTE perms are still returned per leaf otherwise).
+    /// Every access faults with this fault, decided by the DTE alone before any table is read:
+    /// an illegal DTE, V = 1 with TV = 0 under [`crate::Tv0Policy::Fault`], the reserved mode 7,
+    /// or a mode above [`WalkConfig::max_levels`]. A DTE whose IR/IW grant nothing is not
+    /// `Blocked`: its leaves are still enumerated, each with effective permissions
+    /// [`Perm::NONE`], because a walk for [`Perm::NONE`] through it translates.
     Blocked(Fault),
-    /// Accesses are not translated (V = 0, mode 0, TV = 0 pass-through) with these permissions.
+    /// No access is translated: SPA = IOVA for every IOVA, with these permissions (RW for
+    /// V = 0; the DTE's IR/IW for mode 0 and for TV = 0 under
+    /// [`crate::Tv0Policy::Untranslated`]).
     Untranslated(Perm),
-    /// Translated by these leaves, sorted by IOVA.
+    /// Translated by these leaves, sorted by IOVA, non-overlapping; every IOVA no leaf covers
+    /// faults.
     Table(Vec<Leaf>),
 }
 
 /// Enumeration could not complete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum EnumerateError {
-    /// More leaves than the budget allows (garbage trees can alias a frame at many places).
-    #[error("more than {budget} leaves")]
+    /// The work budget was exceeded: more than `budget` leaves would be produced, or more than
+    /// `budget` tables below the root would be visited (garbage trees can alias a frame at many
+    /// places, or chain many empty tables).
+    #[error("enumeration budget exceeded: more than {budget} leaves or tables")]
     TooManyLeaves { budget: usize },
 }
 
-/// Enumerates every leaf reachable from `dte`, stopping with an error after `leaf_budget` leaves.
+/// Enumerates every leaf reachable from `dte`, as [`crate::walk_dte`] with [`Perm::NONE`]
+/// would find them.
+///
+/// The tree is walked depth first in index order, so leaves come out sorted by IOVA. An entry
+/// the walk would fault on (not present, unreadable, reserved bits, invalid NL, invalid page
+/// size, leaf at level 6) yields no leaf and, for a PDE, its subtree is not entered. A root of
+/// mode `m < 6` covers only IOVAs below `2^(12 + 9 m)`; a level-6 table only its entries
+/// 0..128 (IOVA bits 63:57). Below a PDE that skips levels, only IOVAs whose skipped bits are
+/// zero are reachable, so the child's entries are placed there and nowhere else.
+///
+/// Budget (`leaf_budget`): at most `leaf_budget` leaves are produced and at most `leaf_budget`
+/// tables below the root are visited (each followed PDE counts once, even when it points at a
+/// table already visited: nothing is memoised); exceeding either stops with
+/// [`EnumerateError::TooManyLeaves`]. Work is therefore at most `512 (leaf_budget + 1)` entry
+/// reads. A well-formed tree with `n` leaves has at most `n` leaves and, unless it keeps empty
+/// tables around, few tables per leaf; pick the budget with headroom for both.
 pub fn enumerate(
     mem: &impl PhysMem,
     cfg: &WalkConfig,
     dte: &Dte,
     leaf_budget: usize,
 ) -> Result<Reach, EnumerateError> {
-    todo!("issue 2")
+    let (mode, root, perm) = match dte_stage(cfg, dte, Perm::NONE) {
+        Err(fault) => return Ok(Reach::Blocked(fault)),
+        Ok(DteStage::Untranslated { perm, .. }) => return Ok(Reach::Untranslated(perm)),
+        Ok(DteStage::Walk { mode, root, perm }) => (mode, root, perm),
+    };
+    let mut walker =
+        Enumerator { mem, budget: leaf_budget, tables_left: leaf_budget, leaves: Vec::new() };
+    walker.table(root, mode, 0, perm)?;
+    Ok(Reach::Table(walker.leaves))
+}
+
+/// Depth-first enumeration state.
+struct Enumerator<'m, M: PhysMem> {
+    mem: &'m M,
+    budget: usize,
+    /// Tables below the root that may still be visited.
+    tables_left: usize,
+    leaves: Vec<Leaf>,
+}
+
+impl<M: PhysMem> Enumerator<'_, M> {
+    /// Visits the level-`level` table at `table`, whose entry `i` covers IOVA
+    /// `prefix + (i << entry_size_log2(level))`, reached with path permissions `perm`.
+    /// Recursion depth is at most 6: `level` strictly decreases.
+    fn table(&mut self, table: u64, level: u8, prefix: u64, perm: Perm) -> Result<(), EnumerateError> {
+        let slot_log2 = entry_size_log2(level);
+        // Level 6 is indexed by IOVA bits 63:57 only.
+        let reachable = if level >= MAX_LEVEL { ENTRIES >> 2 } else { ENTRIES };
+        for index in 0..reachable {
+            let Some(e) = self.mem.read_u64(table.wrapping_add(index * 8)) else { continue };
+            if !entry::present(e) || entry::reserved_bits(e) != 0 {
+                continue;
+            }
+            let slot_iova = prefix | (index << slot_log2);
+            let perm = perm.intersect(entry::perm(e));
+            match entry::decode(e, level) {
+                Err(_) => continue,
+                Ok(Decoded::Leaf { base, size_log2 }) => {
+                    if self.leaves.len() >= self.budget {
+                        return Err(EnumerateError::TooManyLeaves { budget: self.budget });
+                    }
+                    self.leaves.push(Leaf {
+                        iova: slot_iova,
+                        slot_log2,
+                        spa: base | (slot_iova & low_mask(size_log2)),
+                        page_size_log2: size_log2,
+                        perm,
+                        level,
+                    });
+                }
+                Ok(Decoded::Table { level: next, table: next_table }) => {
+                    // Skipped IOVA bits are zero in `slot_iova`, as the walk requires.
+                    if self.tables_left == 0 {
+                        return Err(EnumerateError::TooManyLeaves { budget: self.budget });
+                    }
+                    self.tables_left -= 1;
+                    self.table(next_table, next, slot_iova, perm)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -38,8 +38,9 @@ pub const NL_SIZED_LEAF: u8 = 7;
 pub const MAX_LEVEL: u8 = 6;
 
 /// Size, as log2 bytes, of what one entry of a level-`level` table maps: 12 + 9 (level - 1).
+/// Level 0 (which does not exist) is treated as level 1 rather than underflowing.
 pub const fn entry_size_log2(level: u8) -> u32 {
-    12 + 9 * (level as u32 - 1)
+    12 + 9 * (level as u32).saturating_sub(1)
 }
 
 /// Width, as log2 bytes, of the IOVA space a root of `mode` levels covers (64 for mode 6).

@@ -14,12 +14,14 @@
 //! No function in this crate panics on any input, including garbage memory.
 
 pub mod dte;
+mod entry;
 pub mod enumerate;
 pub mod fault;
 pub mod format;
 pub mod memory;
 pub mod model;
 pub mod perm;
+mod sized_leaf;
 pub mod walk;
 
 pub use dte::{DeviceTable, Dte};
