@@ -9,19 +9,27 @@
 //! Layout: substrate ([`memory`], [`frames`], [`device_table`], [`commands`], [`iommu`]), the
 //! implementation contract ([`page_table`]), the implementations, planted bugs ([`plant`]).
 
+pub mod cli;
 pub mod commands;
 pub mod decode;
 pub mod device_table;
 pub mod dynamic;
+pub mod expect;
+pub mod finding;
 pub mod fixed;
 pub mod frames;
 pub mod iommu;
 pub mod memory;
 pub mod page_table;
 pub mod plant;
+pub mod probe;
+pub mod runner;
 pub mod scenario;
 pub mod text;
 
+pub use finding::{Check, Finding, Phase};
 pub use iommu::Iommu;
 pub use page_table::{ErrorClass, PageTable, Perm, PtError};
 pub use plant::{Plant, PlantedBug};
+pub use runner::{run, run_tables, Report, RunStats, Runner};
+pub use scenario::{Config, Op, Scenario};

@@ -58,11 +58,19 @@ pub(crate) fn decode(entry: u64, level: u8) -> Result<Decoded, Fault> {
             if level >= MAX_LEVEL {
                 return Err(Fault::LeafAtTopLevel { entry });
             }
-            let page = sized_leaf::decode(entry);
-            if !sized_leaf::size_fits_level(level, page.size_log2) {
-                return Err(Fault::InvalidPageSize { level, entry, size_log2: page.size_log2 });
+            match sized_leaf::decode(entry) {
+                Some(page) if sized_leaf::size_fits_level(level, page.size_log2) => {
+                    Ok(Decoded::Leaf { base: page.base, size_log2: page.size_log2 })
+                }
+                Some(page) => {
+                    Err(Fault::InvalidPageSize { level, entry, size_log2: page.size_log2 })
+                }
+                None => Err(Fault::InvalidPageSize {
+                    level,
+                    entry,
+                    size_log2: sized_leaf::NO_SIZE_LOG2,
+                }),
             }
-            Ok(Decoded::Leaf { base: page.base, size_log2: page.size_log2 })
         }
         nl => {
             if nl >= level {

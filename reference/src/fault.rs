@@ -61,6 +61,7 @@ pub enum Fault {
     #[error("leaf entry {entry:#018x} in a level-6 table")]
     LeafAtTopLevel { entry: u64 },
     /// NL = 7 with a size outside (default size of this level, default size of the next).
+    /// `size_log2` is 53 when bits 51:12 are all ones, which encodes no size at all.
     #[error("level-{level} entry {entry:#018x} encodes invalid page size 2^{size_log2}")]
     InvalidPageSize { level: u8, entry: u64, size_log2: u32 },
     /// A PDE whose NL is not below the level of its table (including any PDE in an L1 table).

@@ -222,3 +222,421 @@ fn tail(e: Extent, at: u64) -> Extent {
 fn pow2_saturating(order: u32) -> u64 {
     1u64.checked_shl(order).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RW: Perm = Perm::RW;
+    const R: Perm = Perm::R;
+    const W: Perm = Perm::W;
+
+    fn ext(dfn: u64, frames: u64, mfn: u64, perm: Perm) -> Extent {
+        Extent { dfn, frames, mfn, perm }
+    }
+
+    fn extents(m: &Model) -> Vec<Extent> {
+        m.extents().copied().collect()
+    }
+
+    /// The representation invariants: ordered, keyed by dfn, non-empty, no overflow,
+    /// non-overlapping and maximally coalesced.
+    fn check_invariants(m: &Model) {
+        let mut prev: Option<Extent> = None;
+        for (&k, e) in &m.extents {
+            assert_eq!(k, e.dfn);
+            assert!(e.frames >= 1, "{e:?}");
+            assert!(e.dfn.checked_add(e.frames).is_some(), "{e:?}");
+            assert!(e.mfn.checked_add(e.frames).is_some(), "{e:?}");
+            if let Some(p) = prev {
+                assert!(p.dfn + p.frames <= e.dfn, "overlap {p:?} {e:?}");
+                assert!(!continues(&p, e), "not coalesced {p:?} {e:?}");
+            }
+            prev = Some(*e);
+        }
+    }
+
+    #[test]
+    fn empty_model_translates_nothing() {
+        let m = Model::new();
+        assert!(m.is_empty());
+        assert_eq!(m.translate(0), None);
+        assert_eq!(m.translate(u64::MAX), None);
+        assert_eq!(m.first_difference(&Model::new()), None);
+    }
+
+    #[test]
+    fn map_order_9_translates_every_frame() {
+        let mut m = Model::new();
+        m.map(0x200, 0x8_0000, 9, RW);
+        assert_eq!(extents(&m), vec![ext(0x200, 512, 0x8_0000, RW)]);
+        assert_eq!(m.translate(0x1ff), None);
+        assert_eq!(m.translate(0x200), Some((0x8_0000, RW)));
+        assert_eq!(m.translate(0x2ab), Some((0x8_00ab, RW)));
+        assert_eq!(m.translate(0x3ff), Some((0x8_01ff, RW)));
+        assert_eq!(m.translate(0x400), None);
+    }
+
+    #[test]
+    fn map_replaces_overlapped_part() {
+        let mut m = Model::new();
+        m.map(0, 0x1000, 9, RW);
+        m.map(0x10, 0x5000, 2, R);
+        check_invariants(&m);
+        assert_eq!(
+            extents(&m),
+            vec![ext(0, 0x10, 0x1000, RW), ext(0x10, 4, 0x5000, R), ext(0x14, 0x1ec, 0x1014, RW)]
+        );
+        assert_eq!(m.translate(0x13), Some((0x5003, R)));
+        assert_eq!(m.translate(0x14), Some((0x1014, RW)));
+    }
+
+    #[test]
+    fn map_over_several_extents_and_gaps() {
+        let mut m = Model::new();
+        m.map(0, 0x100, 0, R);
+        m.map(2, 0x200, 0, W);
+        m.map(5, 0x300, 1, RW); // 5, 6
+        m.map(1, 0x900, 3, R); // 1..9 replaces all but dfn 0
+        check_invariants(&m);
+        assert_eq!(extents(&m), vec![ext(0, 1, 0x100, R), ext(1, 8, 0x900, R)]);
+    }
+
+    #[test]
+    fn adjacent_continuing_maps_coalesce() {
+        let mut m = Model::new();
+        m.map(0x10, 0x110, 0, RW);
+        m.map(0x12, 0x112, 1, RW);
+        m.map(0x11, 0x111, 0, RW); // fills the gap: one extent
+        check_invariants(&m);
+        assert_eq!(extents(&m), vec![ext(0x10, 4, 0x110, RW)]);
+        // Same DFN adjacency but MFN not continuing, or other perm: no merge.
+        m.map(0x14, 0x200, 0, RW);
+        m.map(0x0f, 0x10f, 0, R);
+        check_invariants(&m);
+        assert_eq!(
+            extents(&m),
+            vec![ext(0x0f, 1, 0x10f, R), ext(0x10, 4, 0x110, RW), ext(0x14, 1, 0x200, RW)]
+        );
+    }
+
+    #[test]
+    fn remap_identical_inside_extent_keeps_one_extent() {
+        let mut m = Model::new();
+        m.map(0, 0x1000, 9, RW);
+        m.map(0x40, 0x1040, 3, RW);
+        assert_eq!(extents(&m), vec![ext(0, 512, 0x1000, RW)]);
+    }
+
+    #[test]
+    fn unmap_splits_superpage_keeping_perms() {
+        let mut m = Model::new();
+        m.map(0x200, 0x4000, 9, R);
+        m.unmap(0x280, 4);
+        check_invariants(&m);
+        assert_eq!(extents(&m), vec![ext(0x200, 0x80, 0x4000, R), ext(0x290, 0x170, 0x4090, R)]);
+        assert_eq!(m.translate(0x27f), Some((0x407f, R)));
+        assert_eq!(m.translate(0x280), None);
+        assert_eq!(m.translate(0x28f), None);
+        assert_eq!(m.translate(0x290), Some((0x4090, R)));
+        // Remapping the hole with the continuing MFNs coalesces back to one extent.
+        m.map(0x280, 0x4080, 4, R);
+        assert_eq!(extents(&m), vec![ext(0x200, 512, 0x4000, R)]);
+    }
+
+    #[test]
+    fn unmap_across_extents_trims_both_ends() {
+        let mut m = Model::new();
+        m.map(0, 0x100, 4, RW); // 0..16
+        m.map(16, 0x900, 4, R); // 16..32
+        m.map(32, 0xa00, 4, W); // 32..48
+        m.unmap(8, 5); // 8..40
+        check_invariants(&m);
+        assert_eq!(extents(&m), vec![ext(0, 8, 0x100, RW), ext(40, 8, 0xa08, W)]);
+    }
+
+    #[test]
+    fn unmap_of_unmapped_is_noop() {
+        let mut m = Model::new();
+        m.map(0x1000, 0x1, 0, RW);
+        let before = m.clone();
+        m.unmap(0, 9);
+        m.unmap(0x1001, 20);
+        assert_eq!(m, before);
+        m.unmap(0x1000, 0);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn clear_forgets_everything() {
+        let mut m = Model::new();
+        m.map(3, 4, 2, RW);
+        m.clear();
+        assert!(m.is_empty());
+        assert_eq!(m, Model::new());
+    }
+
+    #[test]
+    fn huge_orders_clip_at_u64_max() {
+        let mut m = Model::new();
+        m.map(0, 0, 63, RW);
+        assert_eq!(extents(&m), vec![ext(0, 1 << 63, 0, RW)]);
+        // Order 64 and above: everything up to (not including) DFN u64::MAX.
+        m.map(0, 0, 64, R);
+        assert_eq!(extents(&m), vec![ext(0, u64::MAX, 0, R)]);
+        m.map(0, 0, 200, W);
+        assert_eq!(extents(&m), vec![ext(0, u64::MAX, 0, W)]);
+        assert_eq!(m.translate(u64::MAX - 1), Some((u64::MAX - 1, W)));
+        assert_eq!(m.translate(u64::MAX), None);
+        check_invariants(&m);
+        // Unmapping with an order beyond 64 removes everything from dfn on.
+        m.unmap(0x10, 99);
+        assert_eq!(extents(&m), vec![ext(0, 0x10, 0, W)]);
+    }
+
+    #[test]
+    fn range_passing_2_pow_64_is_clipped() {
+        let mut m = Model::new();
+        m.map(u64::MAX - 3, 0x10, 9, RW);
+        assert_eq!(extents(&m), vec![ext(u64::MAX - 3, 3, 0x10, RW)]);
+        // DFN u64::MAX itself is never mapped.
+        m.map(u64::MAX, 7, 0, RW);
+        assert_eq!(m.translate(u64::MAX), None);
+        assert_eq!(extents(&m).len(), 1);
+        check_invariants(&m);
+    }
+
+    #[test]
+    fn mfn_passing_u64_max_is_clipped_and_range_still_cleared() {
+        let mut m = Model::new();
+        m.map(0, 0x100, 4, RW); // 0..16
+        m.map(0, u64::MAX - 2, 4, R); // only dfn 0, 1 representable
+        check_invariants(&m);
+        assert_eq!(extents(&m), vec![ext(0, 2, u64::MAX - 2, R)]);
+        assert_eq!(m.translate(1), Some((u64::MAX - 1, R)));
+        assert_eq!(m.translate(2), None);
+        m.map(5, u64::MAX, 0, RW);
+        assert_eq!(m.translate(5), None);
+    }
+
+    #[test]
+    fn first_difference_reports_lowest_dfn() {
+        let mut a = Model::new();
+        a.map(0x100, 0x1000, 9, RW);
+        let mut b = a.clone();
+        assert_eq!(a.first_difference(&b), None);
+        // Different MFN in the middle.
+        b.map(0x180, 0x9999, 0, RW);
+        assert_eq!(
+            a.first_difference(&b),
+            Some(ModelDifference {
+                dfn: 0x180,
+                expected: Some((0x1080, RW)),
+                got: Some((0x9999, RW))
+            })
+        );
+        // Perm difference earlier wins.
+        b.map(0x120, 0x1020, 0, R);
+        assert_eq!(
+            a.first_difference(&b),
+            Some(ModelDifference { dfn: 0x120, expected: Some((0x1020, RW)), got: Some((0x1020, R)) })
+        );
+        // Missing on the got side, before everything else.
+        b.unmap(0x100, 0);
+        assert_eq!(
+            a.first_difference(&b),
+            Some(ModelDifference { dfn: 0x100, expected: Some((0x1000, RW)), got: None })
+        );
+        // Extra mapping on the got side, below all extents.
+        b.map(0x5, 0x5, 0, W);
+        assert_eq!(
+            a.first_difference(&b),
+            Some(ModelDifference { dfn: 0x5, expected: None, got: Some((0x5, W)) })
+        );
+        // Reversed roles.
+        assert_eq!(
+            b.first_difference(&a),
+            Some(ModelDifference { dfn: 0x5, expected: Some((0x5, W)), got: None })
+        );
+    }
+
+    #[test]
+    fn first_difference_past_the_end_of_one_side() {
+        let mut a = Model::new();
+        a.map(0, 0x10, 2, RW);
+        let mut b = a.clone();
+        b.map(0x1_0000_0000, 0x20, 0, RW);
+        assert_eq!(
+            a.first_difference(&b),
+            Some(ModelDifference { dfn: 0x1_0000_0000, expected: None, got: Some((0x20, RW)) })
+        );
+        // A longer extent on one side: differs at the first frame the other lacks.
+        let mut c = Model::new();
+        c.map(0, 0x10, 3, RW);
+        assert_eq!(
+            a.first_difference(&c),
+            Some(ModelDifference { dfn: 4, expected: None, got: Some((0x14, RW)) })
+        );
+    }
+
+    #[test]
+    fn first_difference_ignores_extent_boundaries() {
+        // Equal translations built differently are equal models, and have no difference.
+        let mut a = Model::new();
+        a.map(0, 0x100, 4, RW);
+        let mut b = Model::new();
+        for i in (0..16).rev() {
+            b.map(i, 0x100 + i, 0, RW);
+        }
+        assert_eq!(a, b);
+        assert_eq!(a.first_difference(&b), None);
+    }
+
+    fn leaf(iova: u64, slot_log2: u32, spa: u64, perm: Perm) -> Leaf {
+        Leaf { iova, slot_log2, spa, page_size_log2: slot_log2, perm, level: 1 }
+    }
+
+    #[test]
+    fn from_leaves_coalesces_contiguous_leaves() {
+        let leaves: Vec<Leaf> =
+            (0..8).map(|i| leaf(0x4000_0000 + i * 0x1000, 12, 0x9000_0000 + i * 0x1000, RW)).collect();
+        let m = Model::from_leaves(&leaves);
+        assert_eq!(extents(&m), vec![ext(0x4_0000, 8, 0x9_0000, RW)]);
+    }
+
+    #[test]
+    fn from_leaves_large_slots_and_perm_none() {
+        let leaves = [
+            leaf(0, 21, 0x20_0000, R),                     // 2 MiB slot
+            leaf(0x20_0000, 12, 0x40_0000, Perm::NONE),    // 4 KiB, no permissions
+            leaf(1 << 39, 39, 1 << 40, RW),                // 512 GiB slot
+        ];
+        let m = Model::from_leaves(&leaves);
+        assert_eq!(
+            extents(&m),
+            vec![
+                ext(0, 512, 0x200, R),
+                ext(0x200, 1, 0x400, Perm::NONE),
+                ext(1 << 27, 1 << 27, 1 << 28, RW),
+            ]
+        );
+    }
+
+    #[test]
+    fn from_leaves_drops_sub_frame_offsets() {
+        // Unaligned IOVA and SPA (not produced by a valid tree): only frame granularity kept.
+        let m = Model::from_leaves(&[leaf(0x5123, 12, 0x7456, R)]);
+        assert_eq!(extents(&m), vec![ext(5, 1, 7, R)]);
+        // A slot below 4 KiB counts as one frame; an absurd slot is clipped.
+        let m = Model::from_leaves(&[leaf(0x3000, 3, 0x1000, R), leaf(0, 200, 0, W)]);
+        assert_eq!(extents(&m), vec![ext(0, u64::MAX, 0, W)]);
+    }
+
+    #[test]
+    fn from_leaves_round_trip_through_extents() {
+        let mut m = Model::new();
+        m.map(0, 0x100, 0, RW);
+        m.map(0x200, 0x4000, 9, R);
+        m.map(0x1000, 0x2000, 3, W);
+        let leaves: Vec<Leaf> = m
+            .extents()
+            .flat_map(|e| {
+                (0..e.frames).map(move |i| leaf((e.dfn + i) << 12, 12, (e.mfn + i) << 12, e.perm))
+            })
+            .collect();
+        assert_eq!(leaves.len(), 1 + 512 + 8);
+        assert_eq!(Model::from_leaves(&leaves), m);
+    }
+
+    /// A deterministic xorshift64 generator for the randomised comparison below.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    #[test]
+    fn random_ops_match_frame_by_frame_model() {
+        // Against the obvious per-DFN reference, over a 256-frame universe.
+        const UNIVERSE: u64 = 256;
+        let perms = [R, W, RW];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _round in 0..200 {
+            let mut m = Model::new();
+            let mut naive: Vec<Option<(u64, Perm)>> = vec![None; UNIVERSE as usize];
+            for _op in 0..40 {
+                let order = rng.below(6) as u32;
+                let size = 1u64 << order;
+                let dfn = rng.below(UNIVERSE / size) * size;
+                if rng.below(3) == 0 {
+                    m.unmap(dfn, order);
+                    for d in dfn..dfn + size {
+                        naive[d as usize] = None;
+                    }
+                } else {
+                    // Small MFN space so that accidental continuations (coalescing) happen.
+                    let mfn = rng.below(64) * size;
+                    let perm = perms[rng.below(3) as usize];
+                    m.map(dfn, mfn, order, perm);
+                    for i in 0..size {
+                        naive[(dfn + i) as usize] = Some((mfn + i, perm));
+                    }
+                }
+                check_invariants(&m);
+                for (d, want) in naive.iter().enumerate() {
+                    assert_eq!(m.translate(d as u64), *want, "dfn {d}");
+                }
+                assert_eq!(m.translate(UNIVERSE), None);
+                // Rebuilding from single frames gives the same canonical model.
+                let mut rebuilt = Model::new();
+                for (d, want) in naive.iter().enumerate() {
+                    if let Some((mfn, perm)) = *want {
+                        rebuilt.map(d as u64, mfn, 0, perm);
+                    }
+                }
+                assert_eq!(rebuilt, m);
+            }
+        }
+    }
+
+    #[test]
+    fn random_first_difference_matches_scan() {
+        const UNIVERSE: u64 = 128;
+        let perms = [R, W, RW];
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let mut differing = 0;
+        for _round in 0..500 {
+            let mut a = Model::new();
+            for _ in 0..6 {
+                let order = rng.below(5) as u32;
+                let dfn = rng.below(UNIVERSE >> order) << order;
+                a.map(dfn, rng.below(16) << order, order, perms[rng.below(3) as usize]);
+            }
+            // b: a copy with a few small perturbations (maybe none).
+            let mut b = a.clone();
+            for _ in 0..rng.below(3) {
+                let dfn = rng.below(UNIVERSE);
+                match rng.below(3) {
+                    0 => b.unmap(dfn, 0),
+                    1 => b.map(dfn, rng.below(UNIVERSE), 0, perms[rng.below(3) as usize]),
+                    _ => b.map(dfn, rng.below(16), rng.below(3) as u32, RW),
+                }
+            }
+            let scan = (0..UNIVERSE + 8).find(|&d| a.translate(d) != b.translate(d)).map(|d| {
+                ModelDifference { dfn: d, expected: a.translate(d), got: b.translate(d) }
+            });
+            assert_eq!(a.first_difference(&b), scan);
+            assert_eq!(a == b, scan.is_none());
+            differing += usize::from(scan.is_some());
+        }
+        // The perturbations must actually produce differences most of the time.
+        assert!(differing > 250, "{differing}");
+    }
+}

@@ -1,0 +1,165 @@
+//! Findings: what the runner reports when a check fails, as values a person can act on.
+
+use crate::scenario::Op;
+use std::fmt;
+
+/// Which check failed. Each has a one-line meaning in [`Check::meaning`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Check {
+    /// The table could not even be created.
+    Setup,
+    /// An operation returned something other than what the specification requires (a wrong
+    /// error class, an error where success was due, or success where an error was due).
+    Outcome,
+    /// The height changed when it must not, or a notify did not grow exactly as needed.
+    Height,
+    /// An assigned device's DTE does not hold the current root and height, or its root is not
+    /// a live table frame.
+    Dte,
+    /// The hardware walk through a device's DTE disagrees with the model.
+    Translation,
+    /// The implementation's own lookup disagrees with the model.
+    Lookup,
+    /// A device that is not assigned can reach memory.
+    UnassignedAccess,
+    /// The full sweep of every leaf disagrees with the model.
+    Sweep,
+    /// Table frames are left after teardown.
+    TeardownLeak,
+}
+
+impl Check {
+    /// A short name, stable for scripts and the minimizer.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Setup => "setup",
+            Check::Outcome => "outcome",
+            Check::Height => "height",
+            Check::Dte => "dte",
+            Check::Translation => "translation",
+            Check::Lookup => "lookup",
+            Check::UnassignedAccess => "unassigned-access",
+            Check::Sweep => "sweep",
+            Check::TeardownLeak => "teardown-leak",
+        }
+    }
+
+    /// What failing this check means, for the report.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Check::Setup => "the page table could not be created",
+            Check::Outcome => "the operation's result differs from what the specification requires",
+            Check::Height => "the table height changed when it must not, or did not grow exactly as needed",
+            Check::Dte => "an assigned device's DTE does not point at the current root with the current height",
+            Check::Translation => "a device's DMA, walked in table memory as hardware does, differs from the model",
+            Check::Lookup => "the implementation's own lookup differs from the model",
+            Check::UnassignedAccess => "a device that is not assigned can reach memory",
+            Check::Sweep => "the set of all reachable leaves differs from the model",
+            Check::TeardownLeak => "table frames remain after teardown",
+        }
+    }
+}
+
+/// Where in the run a check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Creating the tables.
+    Setup,
+    /// The runner's notification before map number `index`.
+    NotifyBefore { index: usize },
+    /// Operation number `index` (0-based).
+    Op { index: usize },
+    /// The final sweep after the last operation.
+    Sweep,
+}
+
+/// A failed check, with everything needed to understand and reproduce it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub check: Check,
+    /// The implementation that failed it (`dynamic`, `fixed`, ...).
+    pub implementation: String,
+    pub phase: Phase,
+    /// The operation being checked, if any.
+    pub op: Option<Op>,
+    pub dfn: Option<u64>,
+    pub device: Option<u16>,
+    /// What the specification / model requires.
+    pub expected: String,
+    /// What the implementation or the hardware walk gave.
+    pub got: String,
+}
+
+impl Finding {
+    /// The index of the operation where the finding arose (a notify before a map counts as
+    /// that map), `None` for setup and the final sweep.
+    pub fn op_index(&self) -> Option<usize> {
+        match self.phase {
+            Phase::NotifyBefore { index } | Phase::Op { index } => Some(index),
+            Phase::Setup | Phase::Sweep => None,
+        }
+    }
+
+    /// A key that identifies "the same bug" for minimization: check and implementation.
+    pub fn signature(&self) -> (Check, String) {
+        (self.check, self.implementation.clone())
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "FINDING [{}] in `{}`: {}",
+            self.check.name(),
+            self.implementation,
+            self.check.meaning()
+        )?;
+        match (self.phase, &self.op) {
+            (Phase::Setup, _) => writeln!(f, "  at:       setup")?,
+            (Phase::Sweep, _) => writeln!(f, "  at:       final sweep, after the last operation")?,
+            (Phase::NotifyBefore { index }, Some(op)) => {
+                writeln!(f, "  at:       the runner's notify before op #{index}: `{op}`")?
+            }
+            (Phase::Op { index }, Some(op)) => writeln!(f, "  at:       op #{index}: `{op}`")?,
+            (Phase::NotifyBefore { index } | Phase::Op { index }, None) => {
+                writeln!(f, "  at:       op #{index}")?
+            }
+        }
+        if let Some(dev) = self.device {
+            writeln!(f, "  device:   {dev}")?;
+        }
+        if let Some(dfn) = self.dfn {
+            writeln!(f, "  dfn:      {dfn:#x} (iova {:#x})", dfn.wrapping_shl(12))?;
+        }
+        writeln!(f, "  expected: {}", self.expected)?;
+        write!(f, "  got:      {}", self.got)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ptdiff_reference::Perm;
+
+    #[test]
+    fn display_names_check_place_and_values() {
+        let finding = Finding {
+            check: Check::Translation,
+            implementation: "fixed".into(),
+            phase: Phase::Op { index: 3 },
+            op: Some(Op::Map { dfn: 0x200, mfn: 0x400, order: 9, perm: Perm::R, missed: false }),
+            dfn: Some(0x201),
+            device: Some(1),
+            expected: "mfn 0x401 r".into(),
+            got: "fault: not present".into(),
+        };
+        assert_eq!(
+            finding.to_string(),
+            "FINDING [translation] in `fixed`: a device's DMA, walked in table memory as hardware \
+             does, differs from the model\n  at:       op #3: `map 0x200 0x400 9 r`\n  device:   1\n  \
+             dfn:      0x201 (iova 0x201000)\n  expected: mfn 0x401 r\n  got:      fault: not present"
+        );
+        assert_eq!(finding.op_index(), Some(3));
+    }
+}

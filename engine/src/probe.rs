@@ -1,0 +1,63 @@
+//! Which DFNs the runner probes after an operation: few enough to keep per-op checks cheap,
+//! chosen where page-table bugs show: the ends of the operation's range and their neighbours,
+//! aliases that differ in exactly one level's index bits, the first DFN beyond each height,
+//! and DFNs used recently.
+
+use crate::expect::{span, DFN_BITS};
+
+/// Most DFNs probed after one operation.
+pub const MAX_PROBES: usize = 40;
+
+/// Builds the probe set for an operation on `[first, last]` with `recent` DFNs: deduplicated,
+/// below 2^52, at most [`MAX_PROBES`], in a deterministic order (operation-related first).
+pub fn probes(first: u64, last: u64, recent: &[u64]) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::with_capacity(MAX_PROBES);
+    let mut push = |dfn: u64| {
+        if dfn < (1 << DFN_BITS) && !out.contains(&dfn) && out.len() < MAX_PROBES {
+            out.push(dfn);
+        }
+    };
+    for dfn in [first, last, first.wrapping_sub(1), last.wrapping_add(1)] {
+        push(dfn);
+    }
+    for k in 0..6 {
+        push(first ^ (1u64 << (9 * k)));
+    }
+    for levels in 1..=5 {
+        push(span(levels));
+        push(span(levels) - 1);
+    }
+    for &dfn in recent.iter().rev() {
+        push(dfn);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_set_for_a_superpage() {
+        let p = probes(0x200, 0x3ff, &[0x7]);
+        assert_eq!(&p[..4], &[0x200, 0x3ff, 0x1ff, 0x400]);
+        assert_eq!(
+            &p[4..10],
+            &[0x201, 0x000, 0x40200, 0x8000200, 0x10_0000_0200, 0x2000_0000_0200]
+        );
+        assert!(p.contains(&(1 << 36)) && p.contains(&((1 << 36) - 1)));
+        assert_eq!(p.last(), Some(&0x7));
+        assert!(p.len() <= MAX_PROBES);
+    }
+
+    #[test]
+    fn probes_stay_below_the_iova_limit_and_are_unique() {
+        let p = probes(u64::MAX, u64::MAX, &[u64::MAX, 1 << 52, 5, 5]);
+        assert!(p.iter().all(|&d| d < 1 << 52));
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), p.len());
+        assert_eq!(p.last(), Some(&5));
+    }
+}
