@@ -1,9 +1,9 @@
 //! Device table entries: where the hardware walk starts (amd-vi.md section 1).
 
+use crate::fault::Fault;
 use crate::format::*;
 use crate::memory::PhysMem;
 use crate::perm::Perm;
-use crate::fault::Fault;
 
 /// A 256-bit device table entry as four little-endian qwords. Only qwords 0 and 1 matter for
 /// DMA translation.

@@ -22,7 +22,8 @@ pub(crate) fn next_level(entry: u64) -> u8 {
 /// Reserved bits that are set: 58:52 for a PTE (NL = 0 or 7), 60:52 for a PDE (NL = 1..6).
 pub(crate) fn reserved_bits(entry: u64) -> u64 {
     let nl = next_level(entry);
-    let mask = if nl == NL_DEFAULT_LEAF || nl == NL_SIZED_LEAF { PTE_RESERVED } else { PDE_RESERVED };
+    let mask =
+        if nl == NL_DEFAULT_LEAF || nl == NL_SIZED_LEAF { PTE_RESERVED } else { PDE_RESERVED };
     entry & mask
 }
 

@@ -112,7 +112,13 @@ impl<M: PhysMem> Enumerator<'_, M> {
     /// Visits the level-`level` table at `table`, whose entry `i` covers IOVA
     /// `prefix + (i << entry_size_log2(level))`, reached with path permissions `perm`.
     /// Recursion depth is at most 6: `level` strictly decreases.
-    fn table(&mut self, table: u64, level: u8, prefix: u64, perm: Perm) -> Result<(), EnumerateError> {
+    fn table(
+        &mut self,
+        table: u64,
+        level: u8,
+        prefix: u64,
+        perm: Perm,
+    ) -> Result<(), EnumerateError> {
         let slot_log2 = entry_size_log2(level);
         // Level 6 is indexed by IOVA bits 63:57 only.
         let reachable = if level >= MAX_LEVEL { ENTRIES >> 2 } else { ENTRIES };

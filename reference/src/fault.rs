@@ -68,7 +68,9 @@ pub enum Fault {
     #[error("level-{level} entry {entry:#018x} has next level {next_level}")]
     InvalidNextLevel { level: u8, entry: u64, next_level: u8 },
     /// A PDE skipping levels while the IOVA bits of the skipped levels are not zero.
-    #[error("level-{level} PDE skips to level {next_level} but IOVA {iova:#x} has skipped bits set")]
+    #[error(
+        "level-{level} PDE skips to level {next_level} but IOVA {iova:#x} has skipped bits set"
+    )]
     SkippedBitsNonZero { level: u8, next_level: u8, iova: u64 },
 }
 

@@ -25,7 +25,7 @@ mod sized_leaf;
 pub mod walk;
 
 pub use dte::{DeviceTable, Dte};
-pub use enumerate::{enumerate, Leaf, Reach, EnumerateError};
+pub use enumerate::{enumerate, EnumerateError, Leaf, Reach};
 pub use fault::{Fault, FaultClass};
 pub use memory::PhysMem;
 pub use model::{Extent, Model, ModelDifference};

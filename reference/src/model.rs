@@ -439,7 +439,11 @@ mod tests {
         b.map(0x120, 0x1020, 0, R);
         assert_eq!(
             a.first_difference(&b),
-            Some(ModelDifference { dfn: 0x120, expected: Some((0x1020, RW)), got: Some((0x1020, R)) })
+            Some(ModelDifference {
+                dfn: 0x120,
+                expected: Some((0x1020, RW)),
+                got: Some((0x1020, R))
+            })
         );
         // Missing on the got side, before everything else.
         b.unmap(0x100, 0);
@@ -498,8 +502,9 @@ mod tests {
 
     #[test]
     fn from_leaves_coalesces_contiguous_leaves() {
-        let leaves: Vec<Leaf> =
-            (0..8).map(|i| leaf(0x4000_0000 + i * 0x1000, 12, 0x9000_0000 + i * 0x1000, RW)).collect();
+        let leaves: Vec<Leaf> = (0..8)
+            .map(|i| leaf(0x4000_0000 + i * 0x1000, 12, 0x9000_0000 + i * 0x1000, RW))
+            .collect();
         let m = Model::from_leaves(&leaves);
         assert_eq!(extents(&m), vec![ext(0x4_0000, 8, 0x9_0000, RW)]);
     }
@@ -507,9 +512,9 @@ mod tests {
     #[test]
     fn from_leaves_large_slots_and_perm_none() {
         let leaves = [
-            leaf(0, 21, 0x20_0000, R),                     // 2 MiB slot
-            leaf(0x20_0000, 12, 0x40_0000, Perm::NONE),    // 4 KiB, no permissions
-            leaf(1 << 39, 39, 1 << 40, RW),                // 512 GiB slot
+            leaf(0, 21, 0x20_0000, R),                  // 2 MiB slot
+            leaf(0x20_0000, 12, 0x40_0000, Perm::NONE), // 4 KiB, no permissions
+            leaf(1 << 39, 39, 1 << 40, RW),             // 512 GiB slot
         ];
         let m = Model::from_leaves(&leaves);
         assert_eq!(
@@ -629,9 +634,9 @@ mod tests {
                     _ => b.map(dfn, rng.below(16), rng.below(3) as u32, RW),
                 }
             }
-            let scan = (0..UNIVERSE + 8).find(|&d| a.translate(d) != b.translate(d)).map(|d| {
-                ModelDifference { dfn: d, expected: a.translate(d), got: b.translate(d) }
-            });
+            let scan = (0..UNIVERSE + 8)
+                .find(|&d| a.translate(d) != b.translate(d))
+                .map(|d| ModelDifference { dfn: d, expected: a.translate(d), got: b.translate(d) });
             assert_eq!(a.first_difference(&b), scan);
             assert_eq!(a == b, scan.is_none());
             differing += usize::from(scan.is_some());

@@ -1,0 +1,38 @@
+//! Thousands of seeded random byte strings, decoded and run: the correct implementations must
+//! never produce a finding. Deterministic: a failure names its seed, and `ptdiff repro` on the
+//! bytes replays it.
+
+mod common;
+
+use common::Bytes;
+use ptdiff::{decode::decode, run, Plant, RunStats};
+
+const RUNS: u64 = 3000;
+
+#[test]
+fn random_scenarios_run_clean() {
+    let mut total = RunStats::default();
+    for seed in 0..RUNS {
+        let bytes = Bytes::seeded(seed).input(400);
+        let scenario = decode(&bytes);
+        let report = run(&scenario, Plant::NONE).unwrap();
+        if let Some(finding) = report.finding {
+            panic!("seed {seed}, input {bytes:02x?}\n{scenario}\n{finding}");
+        }
+        total.maps_ok += report.stats.maps_ok;
+        total.superpage_maps_ok += report.stats.superpage_maps_ok;
+        total.growth_events += report.stats.growth_events;
+        total.missed_notifications += report.stats.missed_notifications;
+        total.teardowns += report.stats.teardowns;
+        total.partial_unmaps += report.stats.partial_unmaps;
+        total.highest_levels = total.highest_levels.max(report.stats.highest_levels);
+    }
+    // The loop is only worth something if it reaches what it is meant to test.
+    assert!(total.maps_ok > 10 * RUNS as u32, "{total:?}");
+    assert!(total.superpage_maps_ok > RUNS as u32, "{total:?}");
+    assert!(total.growth_events > RUNS as u32 / 4, "{total:?}");
+    assert!(total.missed_notifications > 50, "{total:?}");
+    assert!(total.partial_unmaps > 50, "{total:?}");
+    assert!(total.teardowns > 50, "{total:?}");
+    assert_eq!(total.highest_levels, 6);
+}
