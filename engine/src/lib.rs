@@ -18,6 +18,7 @@ pub mod expect;
 pub mod finding;
 pub mod fixed;
 pub mod frames;
+pub mod fuzz;
 pub mod iommu;
 pub mod memory;
 pub mod page_table;
