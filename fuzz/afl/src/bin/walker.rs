@@ -1,0 +1,5 @@
+//! AFL target `walker`: see `ptdiff::fuzz::walker` for its contract.
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| ptdiff::fuzz::walker(data));
+}
