@@ -53,7 +53,7 @@ impl Decoder<'_> {
         let b = self.byte();
         let max_levels = 4 + (a >> 4) % 3;
         Config {
-            initial_levels: (1 + a % 6).min(max_levels),
+            initial_levels: (1 + (a & 0xf) % 6).min(max_levels),
             max_levels,
             devices: 1 + b % 4,
             superpages: (b >> 2) % 4 != 0,
@@ -189,9 +189,9 @@ mod tests {
 
     #[test]
     fn first_bytes_set_the_config() {
-        // a = 0x25: max 4 + (2 % 3) = 6, initial 1 + 37 % 6 = 2; b = 0x05: 2 devices,
+        // a = 0x21: max 4 + (2 % 3) = 6, initial 1 + 1 % 6 = 2; b = 0x05: 2 devices,
         // superpages on, missed notifications on.
-        let s = decode(&[0x25, 0x05, 0x00]);
+        let s = decode(&[0x21, 0x05, 0x00]);
         assert_eq!(
             s.config,
             Config {
@@ -203,6 +203,6 @@ mod tests {
             }
         );
         assert_eq!(s.ops, vec![]);
-        assert_eq!(decode(&[0x25, 0x05, 0x01]).ops, vec![Op::Assign { dev: 0 }]);
+        assert_eq!(decode(&[0x21, 0x05, 0x01]).ops, vec![Op::Assign { dev: 0 }]);
     }
 }

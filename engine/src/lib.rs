@@ -14,6 +14,7 @@ pub mod commands;
 pub mod decode;
 pub mod device_table;
 pub mod dynamic;
+pub mod encode;
 pub mod expect;
 pub mod finding;
 pub mod fixed;
