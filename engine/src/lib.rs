@@ -22,6 +22,7 @@ pub mod frames;
 pub mod fuzz;
 pub mod iommu;
 pub mod memory;
+pub mod minimize;
 pub mod page_table;
 pub mod plant;
 pub mod probe;

@@ -1,0 +1,220 @@
+//! The minimizer: turns a failing scenario into the smallest one that still fails the same way
+//! (same check, same implementation), by dropping operations, simplifying operands and
+//! simplifying the configuration. Deterministic and bounded by a run budget.
+
+use crate::finding::{Check, Finding};
+use crate::plant::Plant;
+use crate::runner::run;
+use crate::scenario::{Op, Scenario};
+use ptdiff_reference::Perm;
+
+/// Most scenario runs one minimization may spend.
+pub const RUN_BUDGET: usize = 20_000;
+
+/// What minimization produced.
+#[derive(Clone, Debug)]
+pub struct Minimized {
+    pub scenario: Scenario,
+    /// The finding the minimized scenario produces.
+    pub finding: Finding,
+    /// Scenario runs spent.
+    pub runs: usize,
+}
+
+struct Search {
+    plant: Plant,
+    target: (Check, String),
+    runs: usize,
+}
+
+impl Search {
+    /// The finding of `candidate` if it is valid and fails the same way, within budget.
+    fn still_fails(&mut self, candidate: &Scenario) -> Option<Finding> {
+        if self.runs >= RUN_BUDGET {
+            return None;
+        }
+        self.runs += 1;
+        let finding = run(candidate, self.plant).ok()?.finding?;
+        (finding.signature() == self.target).then_some(finding)
+    }
+}
+
+/// Minimizes `scenario`, which must produce a finding with `plant`; `None` when it does not.
+pub fn minimize(scenario: &Scenario, plant: Plant) -> Option<Minimized> {
+    let first = run(scenario, plant).ok()?.finding?;
+    let mut search = Search { plant, target: first.signature(), runs: 1 };
+    let mut best = scenario.clone();
+    let mut finding = first;
+    loop {
+        let before = (best.clone(), search.runs);
+        drop_ops(&mut search, &mut best, &mut finding);
+        simplify_ops(&mut search, &mut best, &mut finding);
+        simplify_config(&mut search, &mut best, &mut finding);
+        if best == before.0 || search.runs >= RUN_BUDGET {
+            break;
+        }
+    }
+    Some(Minimized { scenario: best, finding, runs: search.runs })
+}
+
+/// Keeps `candidate` as the new best when it still fails the same way.
+fn try_keep(
+    search: &mut Search,
+    best: &mut Scenario,
+    finding: &mut Finding,
+    candidate: Scenario,
+) -> bool {
+    match search.still_fails(&candidate) {
+        Some(f) => {
+            *best = candidate;
+            *finding = f;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Removes chunks of operations, halving the chunk size down to single ops. Operations after
+/// the failing one are dropped first.
+fn drop_ops(search: &mut Search, best: &mut Scenario, finding: &mut Finding) {
+    if let Some(index) = finding.op_index() {
+        let mut candidate = best.clone();
+        candidate.ops.truncate(index + 1);
+        if candidate.ops.len() < best.ops.len() {
+            try_keep(search, best, finding, candidate);
+        }
+    }
+    let mut chunk = best.ops.len().div_ceil(2).max(1);
+    loop {
+        let mut start = 0;
+        while start < best.ops.len() {
+            let mut candidate = best.clone();
+            let end = (start + chunk).min(candidate.ops.len());
+            candidate.ops.drain(start..end);
+            if !try_keep(search, best, finding, candidate) {
+                start += chunk;
+            }
+        }
+        if chunk == 1 {
+            break;
+        }
+        chunk = chunk.div_ceil(2);
+    }
+}
+
+/// Simpler values for a frame number: zero, then with its highest set bits cleared one by one,
+/// then halved.
+fn simpler_frames(value: u64) -> Vec<u64> {
+    let mut out = vec![0];
+    let mut v = value;
+    while v != 0 {
+        let top = 63 - v.leading_zeros();
+        v &= !(1u64 << top);
+        out.push(value & !(1u64 << top));
+    }
+    out.push(value >> 1);
+    out.retain(|&c| c < value);
+    out
+}
+
+/// Candidate replacements for one op, simplest first.
+fn simpler_ops(op: &Op) -> Vec<Op> {
+    let mut out = Vec::new();
+    match *op {
+        Op::Map { dfn, mfn, order, perm, missed } => {
+            if missed {
+                out.push(Op::Map { dfn, mfn, order, perm, missed: false });
+            }
+            if perm != Perm::RW {
+                out.push(Op::Map { dfn, mfn, order, perm: Perm::RW, missed });
+            }
+            if order != 0 {
+                out.push(Op::Map { dfn, mfn, order: 0, perm, missed });
+            }
+            out.extend(simpler_frames(mfn).into_iter().map(|m| Op::Map {
+                dfn,
+                mfn: m,
+                order,
+                perm,
+                missed,
+            }));
+            out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Map {
+                dfn: d,
+                mfn,
+                order,
+                perm,
+                missed,
+            }));
+        }
+        Op::Unmap { dfn, order } => {
+            if order != 0 {
+                out.push(Op::Unmap { dfn, order: 0 });
+            }
+            out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Unmap { dfn: d, order }));
+        }
+        Op::Notify { dfn } => {
+            out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Notify { dfn: d }))
+        }
+        Op::Translate { dev, dfn } => {
+            if dev != 0 {
+                out.push(Op::Translate { dev: 0, dfn });
+            }
+            out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Translate { dev, dfn: d }));
+        }
+        Op::Assign { .. } | Op::Deassign { .. } | Op::Teardown => {}
+    }
+    out
+}
+
+fn simplify_ops(search: &mut Search, best: &mut Scenario, finding: &mut Finding) {
+    for i in 0..best.ops.len() {
+        for simpler in simpler_ops(&best.ops[i]) {
+            let mut candidate = best.clone();
+            candidate.ops[i] = simpler;
+            try_keep(search, best, finding, candidate);
+        }
+    }
+}
+
+fn simplify_config(search: &mut Search, best: &mut Scenario, finding: &mut Finding) {
+    let c = best.config;
+    let mut candidates = Vec::new();
+    if c.missed_notifications {
+        candidates.push(crate::scenario::Config { missed_notifications: false, ..c });
+    }
+    if c.superpages {
+        candidates.push(crate::scenario::Config { superpages: false, ..c });
+    }
+    if c.devices > 1 {
+        candidates.push(crate::scenario::Config { devices: c.devices - 1, ..c });
+    }
+    if c.max_levels > 4 {
+        candidates.push(crate::scenario::Config {
+            max_levels: c.max_levels - 1,
+            initial_levels: c.initial_levels.min(c.max_levels - 1),
+            ..c
+        });
+    }
+    for config in candidates {
+        let candidate = Scenario { config, ops: best.ops.clone() };
+        if candidate.validate().is_ok() {
+            try_keep(search, best, finding, candidate);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simpler_frames_are_smaller_and_start_at_zero() {
+        assert_eq!(simpler_frames(0), Vec::<u64>::new());
+        assert_eq!(simpler_frames(0b1010), vec![0, 0b0010, 0b1000, 0b0101]);
+    }
+
+    #[test]
+    fn clean_scenarios_are_not_minimized() {
+        assert!(minimize(&Scenario::default(), Plant::NONE).is_none());
+    }
+}
