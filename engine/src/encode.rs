@@ -91,7 +91,7 @@ pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
                 out.extend_from_slice(&[KIND_TRANSLATE, dev as u8]);
                 push_dfn(&mut out, dfn);
             }
-            Op::Teardown => out.push(KIND_TEARDOWN),
+            Op::Teardown => out.extend_from_slice(&[KIND_TEARDOWN, 0]),
         }
     }
     let decoded = decode(&out);

@@ -136,7 +136,7 @@ const WALKER_FRAMES: u64 = 6;
 /// Most entries the walker target writes.
 const WALKER_ENTRIES: usize = 64;
 /// Leaf budget for the walker target's enumeration.
-const WALKER_LEAF_BUDGET: usize = 1 << 14;
+const WALKER_LEAF_BUDGET: usize = 1 << 10;
 
 /// The walker target: arbitrary table memory, DTE, IOVAs and accesses handed to the oracle. It
 /// must never panic or hang, and walk and enumerate must agree on every tree.

@@ -26,13 +26,15 @@ pub mod minimize;
 pub mod page_table;
 pub mod plant;
 pub mod probe;
+pub mod regression;
 pub mod runner;
 pub mod scenario;
+pub mod seeds;
 pub mod text;
 
 pub use finding::{Check, Finding, Phase};
 pub use iommu::Iommu;
 pub use page_table::{ErrorClass, PageTable, Perm, PtError};
 pub use plant::{Plant, PlantedBug};
-pub use runner::{run, run_tables, Report, RunStats, Runner};
+pub use runner::{run, run_tables, run_traced, Report, RunStats, Runner};
 pub use scenario::{Config, Op, Scenario};

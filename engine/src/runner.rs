@@ -78,6 +78,8 @@ pub struct Report {
     /// The first failed check, if any (the run stops there).
     pub finding: Option<Finding>,
     pub stats: RunStats,
+    /// One line per operation with each implementation's result, when tracing was on.
+    pub trace: Vec<String>,
 }
 
 impl Report {
@@ -102,6 +104,7 @@ pub struct Runner {
     sides: Vec<Side>,
     recent: Vec<u64>,
     stats: RunStats,
+    trace: Option<Vec<String>>,
 }
 
 /// Runs a scenario on the built-in `dynamic` and `fixed` tables with `plant` active.
@@ -109,7 +112,23 @@ pub fn run(scenario: &Scenario, plant: Plant) -> Result<Report, ScenarioError> {
     scenario.validate()?;
     match Runner::new(scenario.config, plant) {
         Ok(runner) => Ok(runner.run_ops(&scenario.ops)),
-        Err(finding) => Ok(Report { finding: Some(*finding), stats: RunStats::default() }),
+        Err(finding) => {
+            Ok(Report { finding: Some(*finding), stats: RunStats::default(), trace: Vec::new() })
+        }
+    }
+}
+
+/// Like [`run`], recording a trace line per operation in [`Report::trace`].
+pub fn run_traced(scenario: &Scenario, plant: Plant) -> Result<Report, ScenarioError> {
+    scenario.validate()?;
+    match Runner::new(scenario.config, plant) {
+        Ok(mut runner) => {
+            runner.trace = Some(Vec::new());
+            Ok(runner.run_ops(&scenario.ops))
+        }
+        Err(finding) => {
+            Ok(Report { finding: Some(*finding), stats: RunStats::default(), trace: Vec::new() })
+        }
     }
 }
 
@@ -199,13 +218,13 @@ impl Runner {
                 torn_down: false,
             })
             .collect();
-        let stats = RunStats { highest_levels: 0, ..RunStats::default() };
         let mut runner = Runner {
             config,
             walk: WalkConfig { max_levels: config.max_levels, ..WalkConfig::default() },
             sides,
             recent: Vec::new(),
-            stats,
+            stats: RunStats::default(),
+            trace: None,
         };
         runner.note_heights();
         runner
@@ -215,11 +234,15 @@ impl Runner {
     pub fn run_ops(mut self, ops: &[Op]) -> Report {
         for (index, op) in ops.iter().enumerate() {
             if let Err(finding) = self.step(index, op) {
-                return Report { finding: Some(*finding), stats: self.stats };
+                return Report {
+                    finding: Some(*finding),
+                    stats: self.stats,
+                    trace: self.trace.unwrap_or_default(),
+                };
             }
         }
         let finding = self.sweep().err().map(|f| *f);
-        Report { finding, stats: self.stats }
+        Report { finding, stats: self.stats, trace: self.trace.unwrap_or_default() }
     }
 
     /// What the run exercised so far.
@@ -440,6 +463,27 @@ impl Runner {
                 ));
             }
             results.push(got);
+        }
+        if let Some(trace) = &mut self.trace {
+            let what = match phase {
+                Phase::NotifyBefore { index } => format!("op #{index} (notify before) `{op}`"),
+                Phase::Op { index } => format!("op #{index} `{op}`"),
+                Phase::Setup | Phase::Sweep => format!("`{op}`"),
+            };
+            let outcomes: Vec<String> = self
+                .sides
+                .iter()
+                .zip(&results)
+                .map(|(side, r)| {
+                    format!(
+                        "{} {} (height {})",
+                        side.table.name(),
+                        describe_result(r),
+                        side.table.levels()
+                    )
+                })
+                .collect();
+            trace.push(format!("{what}: {}", outcomes.join(", ")));
         }
         Ok(results)
     }

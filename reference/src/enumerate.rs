@@ -1,4 +1,4 @@
-//! The leaf enumerator: every translation reachable from a DTE, consistent with [`crate::walk`].
+//! The leaf enumerator: every translation reachable from a DTE, consistent with [`crate::walk()`].
 //!
 //! Contract: for every IOVA, `walk_dte(.., iova, Perm::NONE)` succeeds with kind `Table` iff
 //! exactly one returned [`Leaf`] covers it, and then `spa == leaf.spa + (iova - leaf.iova)`,

@@ -4,10 +4,10 @@
 //! summarised in `shared/reference/amd-vi.md` sections 0-3 and 8), never from the page-table
 //! implementations under test, and this crate depends on nothing else in the repository.
 //!
-//! - [`walk`]: the hardware-walk oracle. Given raw physical memory (through [`PhysMem`]), a
+//! - [`mod@walk`]: the hardware-walk oracle. Given raw physical memory (through [`PhysMem`]), a
 //!   device table entry and an IOVA, it returns the translation or the [`Fault`] hardware would
 //!   raise, naming the rule that fired.
-//! - [`enumerate`]: every leaf reachable from a DTE, consistent with [`walk`].
+//! - [`mod@enumerate`]: every leaf reachable from a DTE, consistent with [`walk()`].
 //! - [`model`]: the abstract translation model, what *must* be mapped after a sequence of
 //!   successful map/unmap operations, independent of any table layout.
 //!

@@ -61,7 +61,7 @@ impl Model {
     /// Nothing wraps: the range is clipped at DFN `u64::MAX` (exclusive, see [`Extent`]), so
     /// any `order` (even 64 and above) is accepted; DFNs of the range whose MFN would reach
     /// `u64::MAX` are left unmapped (the range is still cleared). Alignment of `dfn` and `mfn`
-    /// to the order is the caller's business and not required here. O(log n + k) for k
+    /// to the order is the caller's business and not required here. O((k + 1) log n) for k
     /// replaced extents.
     pub fn map(&mut self, dfn: u64, mfn: u64, order: u32, perm: Perm) {
         self.map_frames(dfn, pow2_saturating(order), mfn, perm);
@@ -96,7 +96,7 @@ impl Model {
         self.extents.is_empty()
     }
 
-    /// The model that translates exactly like `leaves` (from [`crate::enumerate`]). Leaves
+    /// The model that translates exactly like `leaves` (from [`crate::enumerate()`]). Leaves
     /// whose IOVA or SPA is not 4 KiB aligned translate frame by frame in the same way, so only
     /// 4 KiB granularity is kept.
     ///

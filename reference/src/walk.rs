@@ -1,8 +1,9 @@
 //! The hardware-walk oracle (amd-vi.md section 3).
 //!
 //! Contract: [`walk_dte`] reads memory only through [`PhysMem`], performs at most 6 table
-//! entry reads (one per level; [`walk`] adds the DTE's four qwords), never panics, and returns either the translation AMD-Vi v1 hardware would produce
-//! or the first [`Fault`] rule that fires, in the order the spec checks them.
+//! entry reads (one per level; [`walk`] adds the DTE's four qwords), never panics, and returns
+//! either the translation AMD-Vi v1 hardware would produce or the first [`Fault`] rule that
+//! fires, in the order listed on [`walk_dte`].
 
 use crate::dte::{DeviceTable, Dte};
 use crate::entry::{self, Decoded};

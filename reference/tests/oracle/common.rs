@@ -118,7 +118,12 @@ pub fn cfg() -> WalkConfig {
 }
 
 /// The walk result of a translation by a table leaf.
-pub fn translated(spa: u64, page_size_log2: u32, perm: Perm, leaf_level: u8) -> Result<Translation, Fault> {
+pub fn translated(
+    spa: u64,
+    page_size_log2: u32,
+    perm: Perm,
+    leaf_level: u8,
+) -> Result<Translation, Fault> {
     Ok(Translation { spa, page_size_log2, perm, kind: TranslationKind::Table { leaf_level } })
 }
 

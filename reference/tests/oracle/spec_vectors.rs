@@ -26,8 +26,14 @@ fn vector_bit39_mode3_faults_mode4_walks_index_1() {
     mem.set(l3_a, 0, pte(0x1_0000_0000, Perm::RW));
     mem.set(l3_b, 0, pte(0x2_0000_0000, Perm::RW));
     let d4 = dte(root, 4, Perm::RW);
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d4, iova, Perm::R), translated(0x2_0000_0000, 30, Perm::RW, 3));
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d4, 0, Perm::R), translated(0x1_0000_0000, 30, Perm::RW, 3));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d4, iova, Perm::R),
+        translated(0x2_0000_0000, 30, Perm::RW, 3)
+    );
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d4, 0, Perm::R),
+        translated(0x1_0000_0000, 30, Perm::RW, 3)
+    );
 }
 
 /// "Mode 6: IOVA bits 63:57 index the root (max index 127)."
@@ -78,8 +84,14 @@ fn vector_nl7_l1_bit12_clear_is_8k() {
     mem.set(l1, 2, leaf);
     mem.set(l1, 3, leaf);
     let d = dte(root, 2, Perm::RW);
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R), translated(0x7654_3456, 13, Perm::RW, 1));
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, 0x2000, Perm::R), translated(0x7654_2000, 13, Perm::RW, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
+        translated(0x7654_3456, 13, Perm::RW, 1)
+    );
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, 0x2000, Perm::R),
+        translated(0x7654_2000, 13, Perm::RW, 1)
+    );
 }
 
 /// "bits 12,13 = 1, bit 14 = 0 → 32 KiB."
@@ -95,8 +107,14 @@ fn vector_nl7_l1_011_is_32k() {
     }
     let d = dte(root, 2, Perm::RW);
     // IOVA 0xf00f: slot 15, 0x700f into the page. The size code must not leak into the SPA.
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, 0xf00f, Perm::R), translated(0x0abc_f00f, 15, Perm::R, 1));
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, 0x8000, Perm::R), translated(0x0abc_8000, 15, Perm::R, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, 0xf00f, Perm::R),
+        translated(0x0abc_f00f, 15, Perm::R, 1)
+    );
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, 0x8000, Perm::R),
+        translated(0x0abc_8000, 15, Perm::R, 1)
+    );
 }
 
 /// "all of bits 12..19 = 1, bit 20 = 0 → 2 MiB → invalid at L1 (≥ L2 default) → fault."
@@ -138,8 +156,14 @@ fn vector_l3_pde_skips_to_l1() {
     mem.set(l1, 0x1ff, pte(0xf000, Perm::RW));
     mem.set(l1, 0x001, pte(0xe000, Perm::RW));
     let d = dte(root, 3, Perm::RW);
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, 0x1f_f123, Perm::R), translated(0xf123, 12, Perm::RW, 1));
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, 0x1123, Perm::R), translated(0xe123, 12, Perm::RW, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, 0x1f_f123, Perm::R),
+        translated(0xf123, 12, Perm::RW, 1)
+    );
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, 0x1123, Perm::R),
+        translated(0xe123, 12, Perm::RW, 1)
+    );
     // Bit 21 set: without the check it would alias index 1 of the L1 table... it faults.
     let iova = 0x20_1123;
     assert_eq!(
@@ -158,7 +182,10 @@ fn vector_read_only_pde_above_rw_leaf() {
     mem.set(l1, 0, pte(0x77_7000, Perm::RW));
     let d = dte(root, 2, Perm::RW);
     let iova = 4 << 21;
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R), translated(0x77_7000, 12, Perm::R, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
+        translated(0x77_7000, 12, Perm::R, 1)
+    );
     assert_eq!(
         walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::W),
         Err(Fault::Permission { level: 2, requested: Perm::W, allowed: Perm::R })

@@ -14,7 +14,10 @@ fn device_id_out_of_range() {
     let mem = BTreeMap::new();
     let got = walk(&mem, &cfg(), &devtab, 16, IOVA, Perm::R);
     assert_eq!(got, Err(Fault::DeviceIdOutOfRange { dev: 16, entries: 16 }));
-    assert_eq!(devtab.read(&mem, 0xffff), Err(Fault::DeviceIdOutOfRange { dev: 0xffff, entries: 16 }));
+    assert_eq!(
+        devtab.read(&mem, 0xffff),
+        Err(Fault::DeviceIdOutOfRange { dev: 0xffff, entries: 16 })
+    );
     assert_eq!(got.unwrap_err().class(), FaultClass::IoPageFault);
 }
 
@@ -89,7 +92,10 @@ fn tv0_fault_policy() {
     let mem = Mem::new();
     let d = Dte([1 | (3 << 9) | 0x10_0000 | IR | IW, 0, 0, 0]); // V = 1, TV = 0
     for access in [Perm::NONE, Perm::R, Perm::RW] {
-        assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, IOVA, access), Err(Fault::TranslationNotValid));
+        assert_eq!(
+            walk_dte(&mem.qwords, &cfg(), &d, IOVA, access),
+            Err(Fault::TranslationNotValid)
+        );
     }
 }
 
@@ -136,7 +142,10 @@ fn mode_above_hardware_max() {
     );
     // The same tree is fine with HATS = 1 (5 levels).
     let cfg5 = WalkConfig { max_levels: 5, tv0: Tv0Policy::Fault };
-    assert_eq!(walk_dte(&mem.qwords, &cfg5, &d5, 0x12, Perm::R), translated(0x7012, 12, Perm::RW, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg5, &d5, 0x12, Perm::R),
+        translated(0x7012, 12, Perm::RW, 1)
+    );
     // Mode 4 is within a 4-level maximum.
     let (mem, d4, _) = chain(4, 1, 0, pte(0x7000, Perm::RW));
     assert_eq!(walk_dte(&mem.qwords, &cfg4, &d4, 0, Perm::R), translated(0x7000, 12, Perm::RW, 1));
@@ -188,7 +197,7 @@ fn not_present() {
     let iova = 0x4000_3000; // L3 index 1, L2 index 0, L1 index 3
     let (mut mem, d, l1) = chain(3, 1, iova, pte(0x9000, Perm::RW));
     // PR = 0 with everything else set: not present, nothing else examined.
-    mem.set(l1, 3, u64::MAX & !PR);
+    mem.set(l1, 3, !PR);
     assert_eq!(
         walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::NONE),
         Err(Fault::NotPresent { level: 1, spa: l1 + 3 * 8 })
@@ -272,7 +281,10 @@ fn permission_fault_names_level_and_accumulated_perm() {
         walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::RW),
         Err(Fault::Permission { level: 3, requested: Perm::RW, allowed: Perm::R })
     );
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R), translated(0xa000, 12, Perm::R, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
+        translated(0xa000, 12, Perm::R, 1)
+    );
     // Leaf write-only under an RW path: reads fault at level 1.
     let (mem, d, _) = chain(3, 1, iova, pte(0xa000, Perm::W));
     assert_eq!(
@@ -300,7 +312,10 @@ fn leaf_at_level_6_faults_even_when_mode_6_is_reached_via_index_0() {
     let leaf = pte(0x1000, Perm::RW);
     mem.set(root, 0, leaf);
     let d = dte(root, 6, Perm::RW);
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, 0, Perm::R), Err(Fault::LeafAtTopLevel { entry: leaf }));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, 0, Perm::R),
+        Err(Fault::LeafAtTopLevel { entry: leaf })
+    );
 }
 
 #[test]
@@ -385,9 +400,16 @@ fn walk_never_reads_more_than_the_path() {
     let tables = [0x10_0000u64, 0x20_0000, 0x30_0000, 0x40_0000, 0x50_0000, 0x60_0000];
     for level in (1..=6u32).rev() {
         let t = tables[(6 - level) as usize];
-        let e = if level == 1 { pte(0xdead_b000, Perm::R) } else { pde(tables[(7 - level) as usize], u64::from(level - 1)) };
+        let e = if level == 1 {
+            pte(0xdead_b000, Perm::R)
+        } else {
+            pde(tables[(7 - level) as usize], u64::from(level - 1))
+        };
         qwords.insert(t + 8 * index(iova, level), e);
     }
     let d = dte(tables[0], 6, Perm::RW);
-    assert_eq!(walk_dte(&qwords, &cfg(), &d, iova, Perm::R), translated(0xdead_b000, 12, Perm::R, 1));
+    assert_eq!(
+        walk_dte(&qwords, &cfg(), &d, iova, Perm::R),
+        translated(0xdead_b000, 12, Perm::R, 1)
+    );
 }

@@ -46,7 +46,10 @@ fn tv0_untranslated_policy_uses_dte_perms() {
     );
     // Reserved DTE bits still make it illegal.
     let d = Dte([1 | (1 << 4) | IR, 0, 0, 0]);
-    assert_eq!(walk_dte(&mem.qwords, &cfg, &d, 0, Perm::R), Err(Fault::IllegalDte { bits: 1 << 4 }));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg, &d, 0, Perm::R),
+        Err(Fault::IllegalDte { bits: 1 << 4 })
+    );
 }
 
 #[test]
@@ -126,12 +129,18 @@ fn default_size_leaf_page_sizes_are_exact() {
 fn misaligned_low_address_bits_of_large_default_leaf_are_masked() {
     // A 2 MiB leaf whose address field has bits 20:12 set: they are ignored.
     let iova = 0x0060_0000 | 0x12_3456; // L2 index 3, offset 0x12_3456
-    let (mem, d, _) = chain(3, 2, iova, pte(0x4020_3000, Perm::RW));
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R), translated(0x4012_3456, 21, Perm::RW, 2));
+    let (mem, d, _) = chain(3, 2, iova, pte(0x401f_f000, Perm::RW));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
+        translated(0x4012_3456, 21, Perm::RW, 2)
+    );
     // A 1 GiB leaf with bits 29:12 set.
     let iova = 0x1_5555_5555;
     let (mem, d, _) = chain(4, 3, iova, pte(0x7_3fff_f000, Perm::R));
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R), translated(0x7_1555_5555, 30, Perm::R, 3));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
+        translated(0x7_1555_5555, 30, Perm::R, 3)
+    );
 }
 
 #[test]
@@ -142,7 +151,10 @@ fn default_leaf_at_level_6_faults() {
     let root = mem.table();
     mem.set(root, 3, leaf);
     let d = dte(root, 6, Perm::RW);
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R), Err(Fault::LeafAtTopLevel { entry: leaf }));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
+        Err(Fault::LeafAtTopLevel { entry: leaf })
+    );
 }
 
 /// Walks an NL = 7 leaf of `2^size_log2` at `level` for an IOVA `offset` bytes into the page
@@ -209,7 +221,10 @@ fn sized_leaf_at_l5_including_largest_encodable() {
         }
         let d = dte(root, 5, Perm::RW);
         let iova = (1u64 << s) - 0x10;
-        assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R), translated(iova, s, Perm::R, 5));
+        assert_eq!(
+            walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
+            translated(iova, s, Perm::R, 5)
+        );
     }
 }
 
@@ -266,7 +281,10 @@ fn level_skip_l3_to_l1() {
     let d = dte(root, 3, Perm::RW);
     // Bits 29:21 zero: L1 indexed by bits 20:12 (index 5).
     let iova = (2 << 30) | (5 << 12) | 0x777;
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::W), translated(0xbeef_0777, 12, Perm::RW, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::W),
+        translated(0xbeef_0777, 12, Perm::RW, 1)
+    );
     // Any of bits 29:21 set: fault, even though the L1 index would be valid.
     for bit in 21..=29 {
         let bad = iova | (1 << bit);
@@ -288,7 +306,10 @@ fn level_skip_from_l6_to_l4_indexes_by_l4_bits() {
     mem.set(l3, 9, pte(0x1_4000_0000, Perm::R)); // 1 GiB leaf
     let d = dte(root, 6, Perm::RW);
     let iova = (1 << 57) | (7 << 39) | (9 << 30) | 0x2345_6789;
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R), translated(0x1_6345_6789, 30, Perm::R, 3));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
+        translated(0x1_6345_6789, 30, Perm::R, 3)
+    );
     let bad = iova | (1 << 48);
     assert_eq!(
         walk_dte(&mem.qwords, &cfg(), &d, bad, Perm::R),
@@ -301,11 +322,20 @@ fn mode_6_root_indexed_by_bits_63_57() {
     let iova = u64::MAX; // L6 index 127, then 511 at every level
     let (mem, d, _) = chain(6, 1, iova, pte(0x5_5555_5000, Perm::RW));
     assert_eq!(index(iova, 6), 127);
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::RW), translated(0x5_5555_5fff, 12, Perm::RW, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::RW),
+        translated(0x5_5555_5fff, 12, Perm::RW, 1)
+    );
     // Bit 57 alone selects index 1, not aliased with anything in index 0.
     let (mem, d, _) = chain(6, 2, 1 << 57, pte(0x20_0000, Perm::R));
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, (1 << 57) | 0x1234, Perm::R), translated(0x20_1234, 21, Perm::R, 2));
-    assert!(matches!(walk_dte(&mem.qwords, &cfg(), &d, 0x1234, Perm::R), Err(Fault::NotPresent { level: 6, .. })));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, (1 << 57) | 0x1234, Perm::R),
+        translated(0x20_1234, 21, Perm::R, 2)
+    );
+    assert!(matches!(
+        walk_dte(&mem.qwords, &cfg(), &d, 0x1234, Perm::R),
+        Err(Fault::NotPresent { level: 6, .. })
+    ));
 }
 
 #[test]
@@ -314,7 +344,10 @@ fn mode_1_single_table() {
     let root = mem.table();
     mem.set(root, 511, pte(0x9_9000, Perm::W));
     let d = dte(root, 1, Perm::RW);
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, 0x1f_f0ab, Perm::W), translated(0x9_90ab, 12, Perm::W, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, 0x1f_f0ab, Perm::W),
+        translated(0x9_90ab, 12, Perm::W, 1)
+    );
     assert_eq!(
         walk_dte(&mem.qwords, &cfg(), &d, 0x20_0000, Perm::W),
         Err(Fault::IovaAboveSpan { mode: 1, iova: 0x20_0000 })
@@ -327,14 +360,20 @@ fn permissions_accumulate_along_the_path() {
     // DTE R only over an RW tree: reads give R, writes fault at the DTE.
     let (mem, mut d, _) = chain(3, 1, iova, pte(0xc000, Perm::RW));
     d.0[0] &= !IW;
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R), translated(0xc000, 12, Perm::R, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
+        translated(0xc000, 12, Perm::R, 1)
+    );
     assert_eq!(
         walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::W),
         Err(Fault::DtePermission { requested: Perm::W, allowed: Perm::R })
     );
     // Leaf R only: Perm::NONE reports the effective R, writes fault at the leaf.
     let (mem, d, _) = chain(3, 1, iova, pte(0xc000, Perm::R));
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::NONE), translated(0xc000, 12, Perm::R, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::NONE),
+        translated(0xc000, 12, Perm::R, 1)
+    );
     assert_eq!(
         walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::W),
         Err(Fault::Permission { level: 1, requested: Perm::W, allowed: Perm::R })
@@ -342,13 +381,19 @@ fn permissions_accumulate_along_the_path() {
     // DTE without permissions: Perm::NONE still translates with NONE.
     let (mem, mut d, _) = chain(3, 1, iova, pte(0xc000, Perm::RW));
     d.0[0] &= !(IR | IW);
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::NONE), translated(0xc000, 12, Perm::NONE, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::NONE),
+        translated(0xc000, 12, Perm::NONE, 1)
+    );
     // W-only PDE and R-only leaf: nothing left; NONE reports it, R faults at the leaf level.
     let (mut mem, d, _) = chain(3, 1, iova, pte(0xc000, Perm::R));
     let root = d.root();
     let child = mem.get(root, index(iova, 3)) & 0x000f_ffff_ffff_f000;
     mem.set(root, index(iova, 3), pde_perm(child, 2, Perm::W));
-    assert_eq!(walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::NONE), translated(0xc000, 12, Perm::NONE, 1));
+    assert_eq!(
+        walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::NONE),
+        translated(0xc000, 12, Perm::NONE, 1)
+    );
     assert_eq!(
         walk_dte(&mem.qwords, &cfg(), &d, iova, Perm::R),
         Err(Fault::Permission { level: 3, requested: Perm::R, allowed: Perm::W })

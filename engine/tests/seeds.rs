@@ -1,0 +1,29 @@
+//! The checked-in fuzz seeds are generated from `corpus/scenarios/` and must be current:
+//! regenerate with `cargo run -p ptdiff -- seeds`.
+
+mod common;
+
+use ptdiff::{decode::decode, seeds, text};
+
+#[test]
+fn checked_in_seeds_are_up_to_date() {
+    let plan = seeds::plan(&common::corpus_dir()).unwrap();
+    let stale = seeds::stale(&plan);
+    assert!(
+        stale.is_empty(),
+        "stale or missing seeds (run `cargo run -p ptdiff -- seeds`): {stale:#?}"
+    );
+}
+
+#[test]
+fn differential_seeds_decode_back_to_their_scenarios() {
+    let corpus = common::corpus_dir();
+    let files = seeds::scenario_files(&corpus).unwrap();
+    assert!(files.len() >= 11);
+    for scn in files {
+        let scenario = text::parse(&std::fs::read_to_string(&scn).unwrap()).unwrap();
+        let stem = scn.file_stem().unwrap();
+        let bytes = std::fs::read(corpus.join("differential").join(stem)).unwrap();
+        assert_eq!(decode(&bytes), scenario, "{}", scn.display());
+    }
+}
