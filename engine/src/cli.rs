@@ -6,6 +6,7 @@
 //! ptdiff minimize [--plant BUG] [--out DIR] FILE
 //!                                               shrink a failing input (raw or .scn) and save it as a
 //!                                               regression scenario in DIR (corpus/regressions)
+//! ptdiff plants                                 list the planted bugs
 //! ptdiff seeds [--check] [CORPUS]               compile CORPUS/scenarios/*.scn into fuzz seeds
 //! ```
 //!
@@ -39,6 +40,7 @@ usage:
                                                 to the smallest scenario with the same finding and
                                                 save it in DIR (default corpus/regressions), never
                                                 overwriting a file
+  ptdiff plants                                 list the planted bugs (id, implementation, summary)
   ptdiff seeds [--check] [CORPUS]               compile CORPUS/scenarios/*.scn (default corpus)
                                                 into CORPUS/differential/ and CORPUS/scenario_text/
                                                 seeds, plus CORPUS/walker/ seeds; --check only
@@ -99,6 +101,12 @@ pub fn main(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         "seeds" if files.len() <= 1 => {
             let corpus = files.first().map_or("corpus", String::as_str);
             seeds_command(Path::new(corpus), options.check, out, err)
+        }
+        "plants" if files.is_empty() => {
+            for bug in PlantedBug::ALL {
+                let _ = writeln!(out, "{}\t{}\t{}", bug.id(), bug.implementation(), bug.summary());
+            }
+            EXIT_PASS
         }
         "help" | "--help" | "-h" => {
             let _ = writeln!(out, "{USAGE}");

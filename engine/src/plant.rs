@@ -62,6 +62,27 @@ impl PlantedBug {
         }
     }
 
+    /// What the bug breaks, in one line.
+    pub fn summary(self) -> &'static str {
+        match self {
+            PlantedBug::D1StaleDeviceList => {
+                "growth skips DTEs of devices assigned after the first growth"
+            }
+            PlantedBug::D4GrowNoRecheck => {
+                "notify grows even when the DFN is covered; fails at max height"
+            }
+            PlantedBug::R2QuarantineLevels => {
+                "DTE mode 3 over a 4-level table (walk ends one level early)"
+            }
+            PlantedBug::S5SuperpageOverclear => "installing a superpage also clears the next entry",
+            PlantedBug::T2DeassignKeepsDte => {
+                "deassign leaves the DTE pointing at the domain's tables"
+            }
+            PlantedBug::SplitGrantsRw => "shattering a superpage grants read/write to the pieces",
+            PlantedBug::UnmapGrows => "unmap beyond the height grows the table",
+        }
+    }
+
     /// The implementation the bug is planted in.
     pub fn implementation(self) -> &'static str {
         match self {
