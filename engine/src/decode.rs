@@ -64,7 +64,7 @@ impl Decoder<'_> {
     fn op(&mut self, config: &Config) -> Op {
         let devices = u16::from(config.devices);
         match self.byte() % 64 {
-            0..=25 => {
+            0..=23 => {
                 let order = self.order(config.superpages);
                 let dfn = self.dfn(order);
                 let mfn = self.mfn(order);
@@ -72,14 +72,24 @@ impl Decoder<'_> {
                 let missed = config.missed_notifications && self.byte() % 6 == 0;
                 Op::Map { dfn, mfn, order, perm, missed }
             }
-            26..=38 => {
+            24..=34 => {
                 let order = self.order(true);
                 Op::Unmap { dfn: self.dfn(order), order }
             }
-            39..=44 => Op::Notify { dfn: self.dfn(0) },
-            45..=49 => Op::Assign { dev: u16::from(self.byte()) % devices },
-            50..=53 => Op::Deassign { dev: u16::from(self.byte()) % devices },
-            54..=62 => Op::Translate { dev: u16::from(self.byte()) % devices, dfn: self.dfn(0) },
+            35..=39 => Op::Notify { dfn: self.dfn(0) },
+            40..=43 => Op::Assign { dev: u16::from(self.byte()) % devices },
+            44..=46 => Op::Deassign { dev: u16::from(self.byte()) % devices },
+            47..=52 => Op::Translate { dev: u16::from(self.byte()) % devices, dfn: self.dfn(0) },
+            53..=58 => {
+                let dev = u16::from(self.byte()) % devices;
+                let dfn = self.dfn(0);
+                let access = match self.perm() {
+                    Perm::NONE => Perm::R,
+                    p => p,
+                };
+                Op::Dma { dev, dfn, access }
+            }
+            59..=62 => Op::FailAlloc { nth: 1 + u32::from(self.byte() % 4) },
             // Teardown ends the useful part of a scenario: keep it rare (1/256 of ops).
             _ if self.byte() % 4 == 0 => Op::Teardown,
             _ => Op::Notify { dfn: self.dfn(0) },

@@ -303,8 +303,12 @@ impl Dynamic {
                     grown = next;
                 }
                 Err(error) => {
-                    for root in chain {
-                        self.iommu.free_table(root)?;
+                    // D1 XEN-XSA311-GROW-DTE (the leak): the levels built so far are dropped
+                    // without being freed.
+                    if !self.plant.is(PlantedBug::D1GrowLeak) {
+                        for root in chain {
+                            self.iommu.free_table(root)?;
+                        }
                     }
                     return Err(error);
                 }
@@ -707,7 +711,13 @@ impl PageTable for Dynamic {
         if !self.devices.contains(&dev) {
             return Err(PtError::NotAssigned { dev });
         }
-        self.program_dte(dev, DteSetting::Blocked)?;
+        if self.plant.is(PlantedBug::T2StaleDteCache) {
+            // T2 class (XSA-386): the DTE is blocked in memory, but the IOMMU's cached copy
+            // is never invalidated, so the device keeps walking the domain's tables.
+            self.iommu.set_dte(dev, DteSetting::Blocked)?;
+        } else {
+            self.program_dte(dev, DteSetting::Blocked)?;
+        }
         self.iommu.issue(Command::CompletionWait);
         self.devices.remove(&dev);
         Ok(())

@@ -16,17 +16,21 @@ pub enum EncodeError {
     TooManyDevices(u8),
     #[error("op {index}: order {order}; a fuzz input has orders below 64")]
     Order { index: usize, order: u32 },
+    #[error("op {index}: `fail {nth}`; a fuzz input fails allocations 1 to 4")]
+    FailNth { index: usize, nth: u32 },
     #[error("the bytes decode to a different scenario (an encoder bug):\n{0}")]
     RoundTrip(String),
 }
 
 /// Decoder choice bytes for each raw path (see `decode.rs`).
 const KIND_MAP: u8 = 0;
-const KIND_UNMAP: u8 = 26;
-const KIND_NOTIFY: u8 = 39;
-const KIND_ASSIGN: u8 = 45;
-const KIND_DEASSIGN: u8 = 50;
-const KIND_TRANSLATE: u8 = 54;
+const KIND_UNMAP: u8 = 24;
+const KIND_NOTIFY: u8 = 35;
+const KIND_ASSIGN: u8 = 40;
+const KIND_DEASSIGN: u8 = 44;
+const KIND_TRANSLATE: u8 = 47;
+const KIND_DMA: u8 = 53;
+const KIND_FAIL: u8 = 59;
 const KIND_TEARDOWN: u8 = 63;
 /// `dfn()` choice 14: a raw u64, not aligned.
 const DFN_RAW: u8 = 14;
@@ -66,12 +70,7 @@ pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
                 push_dfn(&mut out, dfn);
                 out.push(MFN_RAW);
                 out.extend_from_slice(&mfn.to_le_bytes());
-                out.push(match perm {
-                    Perm::RW => 0,
-                    Perm::R => 8,
-                    Perm::W => 12,
-                    _ => 15,
-                });
+                out.push(perm_byte(perm));
                 if c.missed_notifications {
                     out.push(if missed { 0 } else { 1 });
                 }
@@ -92,6 +91,15 @@ pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
                 push_dfn(&mut out, dfn);
             }
             Op::Teardown => out.extend_from_slice(&[KIND_TEARDOWN, 0]),
+            Op::Dma { dev, dfn, access } => {
+                out.extend_from_slice(&[KIND_DMA, dev as u8]);
+                push_dfn(&mut out, dfn);
+                out.push(perm_byte(access));
+            }
+            Op::FailAlloc { nth } => match nth {
+                1..=4 => out.extend_from_slice(&[KIND_FAIL, (nth - 1) as u8]),
+                _ => return Err(EncodeError::FailNth { index, nth }),
+            },
         }
     }
     let decoded = decode(&out);
@@ -110,6 +118,16 @@ fn push_order(out: &mut Vec<u8>, index: usize, order: u32) -> Result<(), EncodeE
         _ => return Err(EncodeError::Order { index, order }),
     }
     Ok(())
+}
+
+/// The decoder's `perm()` choice byte for `perm`.
+fn perm_byte(perm: Perm) -> u8 {
+    match perm {
+        Perm::RW => 0,
+        Perm::R => 8,
+        Perm::W => 12,
+        _ => 15,
+    }
 }
 
 fn push_dfn(out: &mut Vec<u8>, dfn: u64) {
@@ -147,6 +165,8 @@ mod tests {
                 Op::Assign { dev: 3 },
                 Op::Deassign { dev: 3 },
                 Op::Translate { dev: 2, dfn: 0x1234 },
+                Op::Dma { dev: 1, dfn: 0x1234, access: Perm::W },
+                Op::FailAlloc { nth: 4 },
                 Op::Teardown,
             ],
         };

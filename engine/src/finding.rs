@@ -26,6 +26,20 @@ pub enum Check {
     Sweep,
     /// Table frames are left after teardown.
     TeardownLeak,
+    /// An operation that failed changed the tables or the DTEs (leak, half-done growth...).
+    FailureNotClean,
+    /// A cached DTE differs from the DTE in memory: a DTE changed without
+    /// INVALIDATE_DEVTAB_ENTRY and COMPLETION_WAIT.
+    StaleDte,
+    /// The IOTLB holds a translation the tables no longer grant: a missing or short flush.
+    StaleIotlb,
+    /// A device's DMA through the IOMMU (caches included) got other than the model grants.
+    Dma,
+    /// A device can reach a frame that is not a live table frame of the domain (freed,
+    /// foreign), or a table frame is mapped as data.
+    Ledger,
+    /// A live table frame of the domain is not reachable from its root (leaked).
+    Leak,
 }
 
 impl Check {
@@ -41,6 +55,12 @@ impl Check {
             Check::UnassignedAccess => "unassigned-access",
             Check::Sweep => "sweep",
             Check::TeardownLeak => "teardown-leak",
+            Check::FailureNotClean => "failure-not-clean",
+            Check::StaleDte => "stale-dte",
+            Check::StaleIotlb => "stale-iotlb",
+            Check::Dma => "dma",
+            Check::Ledger => "ledger",
+            Check::Leak => "leak",
         }
     }
 
@@ -56,7 +76,37 @@ impl Check {
             Check::UnassignedAccess => "a device that is not assigned can reach memory",
             Check::Sweep => "the set of all reachable leaves differs from the model",
             Check::TeardownLeak => "table frames remain after teardown",
+            Check::FailureNotClean => "an operation that failed changed the tables or the DTEs",
+            Check::StaleDte => "the IOMMU still caches a DTE that was changed in memory (no invalidation)",
+            Check::StaleIotlb => "the IOTLB still caches a translation the tables no longer grant (missing flush)",
+            Check::Dma => "a device's DMA through the IOMMU and its caches differs from the model",
+            Check::Ledger => "a device can reach a frame that is not a live page table of the domain",
+            Check::Leak => "a live page-table frame is not reachable from the root (leaked)",
         }
+    }
+
+    /// Every check, in declaration order.
+    pub const ALL: [Check; 15] = [
+        Check::Setup,
+        Check::Outcome,
+        Check::Height,
+        Check::Dte,
+        Check::Translation,
+        Check::Lookup,
+        Check::UnassignedAccess,
+        Check::Sweep,
+        Check::TeardownLeak,
+        Check::FailureNotClean,
+        Check::StaleDte,
+        Check::StaleIotlb,
+        Check::Dma,
+        Check::Ledger,
+        Check::Leak,
+    ];
+
+    /// The check named `name` (as printed by [`Check::name`]).
+    pub fn from_name(name: &str) -> Option<Check> {
+        Check::ALL.into_iter().find(|c| c.name() == name)
     }
 }
 
@@ -91,6 +141,34 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of `check` in `implementation`; `op` is dropped for setup and sweep phases.
+    #[allow(clippy::too_many_arguments)]
+    pub fn of(
+        check: Check,
+        implementation: &str,
+        phase: Phase,
+        op: &Op,
+        dfn: Option<u64>,
+        device: Option<u16>,
+        expected: String,
+        got: String,
+    ) -> Box<Finding> {
+        let op = match phase {
+            Phase::Setup | Phase::Sweep => None,
+            _ => Some(*op),
+        };
+        Box::new(Finding {
+            check,
+            implementation: implementation.to_string(),
+            phase,
+            op,
+            dfn,
+            device,
+            expected,
+            got,
+        })
+    }
+
     /// The index of the operation where the finding arose (a notify before a map counts as
     /// that map), `None` for setup and the final sweep.
     pub fn op_index(&self) -> Option<usize> {

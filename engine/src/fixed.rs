@@ -413,7 +413,10 @@ impl Fixed {
     /// Invalidates `req`'s range if a present entry changed, waits for it, and only then frees
     /// the unlinked subtrees (hardware may walk them until the invalidation completes).
     fn settle(&mut self, req: &Install, after: Aftermath) -> Result<(), PtError> {
-        if after.flush {
+        // F2 XEN-UNMAP-PRESENT-WRONG-WORD: "was present" is computed wrongly for unmaps, so
+        // the invalidation is skipped and the IOTLB keeps the old translation.
+        let skip_flush = self.plant.is(PlantedBug::F2UnmapNoFlush) && req.entry == Entry::Empty;
+        if after.flush && !skip_flush {
             self.iommu.issue(Command::InvalidateIommuPages {
                 domain: self.domain,
                 dfn: req.dfn,

@@ -58,7 +58,10 @@ pub fn accumulate(total: &mut RunStats, run: &RunStats) {
     total.assigns += run.assigns;
     total.deassigns += run.deassigns;
     total.translates += run.translates;
+    total.dmas += run.dmas;
     total.teardowns += run.teardowns;
+    total.fail_ops += run.fail_ops;
+    total.alloc_failures += run.alloc_failures;
     total.rejected += run.rejected;
     total.missed_notifications += run.missed_notifications;
     total.growth_events += run.growth_events;
@@ -71,8 +74,9 @@ pub fn describe_stats(runs: u64, passed: u64, t: &RunStats) -> String {
     let pct = |a: u32, b: u32| if b == 0 { 0.0 } else { 100.0 * f64::from(a) / f64::from(b) };
     format!(
         "ptdiff stats: {runs} inputs ({passed} clean) | ops {} = map {} unmap {} notify {} assign {} \
-         deassign {} translate {} teardown {} | maps ok {:.0}% (superpage {}) | partial unmaps {} | \
-         growth events {} (height up to {}) | missed notifications {} | rejected {} | walks {}",
+         deassign {} translate {} dma {} fail {} teardown {} | maps ok {:.0}% (superpage {}) | \
+         partial unmaps {} | growth events {} (height up to {}) | missed notifications {} | \
+         injected allocation failures hit {} | rejected {} | walks {}",
         t.ops,
         t.maps,
         t.unmaps,
@@ -80,6 +84,8 @@ pub fn describe_stats(runs: u64, passed: u64, t: &RunStats) -> String {
         t.assigns,
         t.deassigns,
         t.translates,
+        t.dmas,
+        t.fail_ops,
         t.teardowns,
         pct(t.maps_ok, t.maps),
         t.superpage_maps_ok,
@@ -87,6 +93,7 @@ pub fn describe_stats(runs: u64, passed: u64, t: &RunStats) -> String {
         t.growth_events,
         t.highest_levels,
         t.missed_notifications,
+        t.alloc_failures,
         t.rejected,
         t.walks
     )

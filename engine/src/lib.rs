@@ -9,6 +9,7 @@
 //! Layout: substrate ([`memory`], [`frames`], [`device_table`], [`commands`], [`iommu`]), the
 //! implementation contract ([`page_table`]), the implementations, planted bugs ([`plant`]).
 
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod decode;

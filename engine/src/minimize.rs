@@ -161,7 +161,17 @@ fn simpler_ops(op: &Op) -> Vec<Op> {
             }
             out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Translate { dev, dfn: d }));
         }
-        Op::Assign { .. } | Op::Deassign { .. } | Op::Teardown => {}
+        Op::Dma { dev, dfn, access } => {
+            if dev != 0 {
+                out.push(Op::Dma { dev: 0, dfn, access });
+            }
+            if access != Perm::R {
+                out.push(Op::Dma { dev, dfn, access: Perm::R });
+            }
+            out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Dma { dev, dfn: d, access }));
+        }
+        Op::FailAlloc { nth } if nth > 1 => out.push(Op::FailAlloc { nth: 1 }),
+        Op::Assign { .. } | Op::Deassign { .. } | Op::Teardown | Op::FailAlloc { .. } => {}
     }
     out
 }

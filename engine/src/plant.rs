@@ -35,11 +35,20 @@ pub enum PlantedBug {
     /// Xen ad591454f0 (the bug it fixed): `dynamic` unmap beyond the current height grows the
     /// table instead of being a no-op.
     UnmapGrows,
+    /// F2 (Xen ba9b5a09da): `fixed` unmap clears the PTE but issues no INVALIDATE_IOMMU_PAGES,
+    /// so the IOTLB keeps translating the unmapped page.
+    F2UnmapNoFlush,
+    /// T2 class (XSA-386, stale DTE): `dynamic` deassign blocks the DTE in memory but never
+    /// invalidates the IOMMU's cached copy, so the device keeps its old root.
+    T2StaleDteCache,
+    /// D1 (XSA-311, the leak): `dynamic` growth that fails part-way frees none of the tables
+    /// it allocated for the new levels.
+    D1GrowLeak,
 }
 
 impl PlantedBug {
     /// Every planted bug.
-    pub const ALL: [PlantedBug; 7] = [
+    pub const ALL: [PlantedBug; 10] = [
         PlantedBug::D1StaleDeviceList,
         PlantedBug::D4GrowNoRecheck,
         PlantedBug::R2QuarantineLevels,
@@ -47,6 +56,9 @@ impl PlantedBug {
         PlantedBug::T2DeassignKeepsDte,
         PlantedBug::SplitGrantsRw,
         PlantedBug::UnmapGrows,
+        PlantedBug::F2UnmapNoFlush,
+        PlantedBug::T2StaleDteCache,
+        PlantedBug::D1GrowLeak,
     ];
 
     /// The short name used on the command line and in `PTDIFF_PLANT`.
@@ -59,6 +71,9 @@ impl PlantedBug {
             PlantedBug::T2DeassignKeepsDte => "T2",
             PlantedBug::SplitGrantsRw => "SPLIT-RW",
             PlantedBug::UnmapGrows => "UNMAP-GROW",
+            PlantedBug::F2UnmapNoFlush => "F2",
+            PlantedBug::T2StaleDteCache => "T2-CACHE",
+            PlantedBug::D1GrowLeak => "D1-LEAK",
         }
     }
 
@@ -80,6 +95,9 @@ impl PlantedBug {
             }
             PlantedBug::SplitGrantsRw => "shattering a superpage grants read/write to the pieces",
             PlantedBug::UnmapGrows => "unmap beyond the height grows the table",
+            PlantedBug::F2UnmapNoFlush => "unmap issues no IOTLB invalidation",
+            PlantedBug::T2StaleDteCache => "deassign does not invalidate the cached DTE",
+            PlantedBug::D1GrowLeak => "a growth that fails part-way leaks its new tables",
         }
     }
 
@@ -89,10 +107,13 @@ impl PlantedBug {
             PlantedBug::D1StaleDeviceList
             | PlantedBug::D4GrowNoRecheck
             | PlantedBug::SplitGrantsRw
-            | PlantedBug::UnmapGrows => "dynamic",
+            | PlantedBug::UnmapGrows
+            | PlantedBug::T2StaleDteCache
+            | PlantedBug::D1GrowLeak => "dynamic",
             PlantedBug::R2QuarantineLevels
             | PlantedBug::S5SuperpageOverclear
-            | PlantedBug::T2DeassignKeepsDte => "fixed",
+            | PlantedBug::T2DeassignKeepsDte
+            | PlantedBug::F2UnmapNoFlush => "fixed",
         }
     }
 }
@@ -106,7 +127,7 @@ impl fmt::Display for PlantedBug {
 /// A planted-bug name that is unknown, or a bug requested in a build without `planted-bugs`.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum PlantError {
-    #[error("unknown planted bug `{0}` (known: D1, D4, R2, S5, T2, SPLIT-RW, UNMAP-GROW)")]
+    #[error("unknown planted bug `{0}` (known: D1, D4, R2, S5, T2, SPLIT-RW, UNMAP-GROW, F2, T2-CACHE, D1-LEAK)")]
     Unknown(String),
     #[error("planted bug {0} requested, but ptdiff was built without the `planted-bugs` feature")]
     NotCompiled(PlantedBug),

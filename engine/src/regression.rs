@@ -22,19 +22,6 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Every check, to parse names back.
-const CHECKS: [Check; 9] = [
-    Check::Setup,
-    Check::Outcome,
-    Check::Height,
-    Check::Dte,
-    Check::Translation,
-    Check::Lookup,
-    Check::UnassignedAccess,
-    Check::Sweep,
-    Check::TeardownLeak,
-];
-
 /// A regression scenario and what it once found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Regression {
@@ -76,10 +63,7 @@ impl Regression {
             })
         };
         let check_name = header("check").ok_or("missing `# check:` header")?;
-        let check = CHECKS
-            .into_iter()
-            .find(|c| c.name() == check_name)
-            .ok_or(format!("unknown check `{check_name}`"))?;
+        let check = Check::from_name(check_name).ok_or(format!("unknown check `{check_name}`"))?;
         let implementation =
             header("implementation").ok_or("missing `# implementation:` header")?.to_string();
         let plant =

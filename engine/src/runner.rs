@@ -1,47 +1,46 @@
 //! The differential runner: applies each operation of a scenario to every implementation and
-//! checks, after every operation:
+//! checks, after every operation (the checks themselves are in [`crate::checks`]):
 //!
 //! - **outcome**: each result has the error class the specification ([`crate::expect`])
-//!   requires (so both implementations agree, and agree with the spec);
+//!   requires (so both implementations agree, and agree with the spec), and an operation that
+//!   fails changes nothing: no table frame allocated or freed, no DTE rewritten;
 //! - **height**: only a notify may raise the height, exactly to what the DFN needs;
 //! - **DTE**: every assigned device's DTE holds V, TV, IR, IW, the current root and the
 //!   current height as mode, and the root is a live table frame of the domain;
 //! - **translation**: for each probe DFN ([`crate::probe`]) the oracle's hardware walk through
-//!   the DTEs, reading the implementation's raw memory, equals the implementation's model;
+//!   the DTEs, reading the implementation's raw memory, equals the implementation's model, and
+//!   every table the walk reads is a live table frame of the domain (**ledger**);
 //! - **lookup**: the implementation's own lookup equals the model;
-//! - **unassigned access**: devices not assigned reach no memory, for reads and writes.
+//! - **unassigned access**: devices not assigned reach no memory, for reads and writes;
+//! - **caches**: the IOMMU's DTE cache and IOTLB ([`ptdiff_reference::Caches`]), filled by
+//!   `dma` operations and by the runner's own probes and emptied only by the invalidations the
+//!   implementation issued (and completed), hold nothing the tables no longer grant.
 //!
-//! After the last operation a full sweep enumerates every reachable leaf and compares it with
-//! the model; after a teardown no table frame of the domain may remain.
+//! After the last operation a full sweep enumerates every reachable leaf and table: leaves
+//! equal the model, every reachable table is live, every live table is reachable (no leak).
+//! After a teardown no table frame of the domain may remain.
 //!
-//! Each implementation has its own model: they differ only after an *expected divergence*, a
-//! map whose notification was missed (`missed`) and that the dynamic table therefore rejected
-//! as beyond its height. That outcome is counted in [`RunStats::missed_notifications`], never
-//! reported as a finding.
+//! Each implementation has its own model: they differ only after an *expected divergence*:
+//! a map whose notification was missed (`missed`) and that the dynamic table rejected as beyond
+//! its height ([`RunStats::missed_notifications`]), a DFN only one table's maximum height
+//! covers, or an injected allocation failure (`fail N`) that only one table ran into
+//! ([`RunStats::alloc_failures`]).
 
 use crate::dynamic::{Dynamic, DynamicConfig};
 use crate::expect;
 use crate::finding::{Check, Finding, Phase};
 use crate::fixed::Fixed;
-use crate::frames::FrameState;
-use crate::page_table::{ErrorClass, PageTable, Perm, PtError};
+use crate::page_table::{ErrorClass, PageTable, PtError};
 use crate::plant::Plant;
 use crate::probe::probes;
 use crate::scenario::{Config, Op, Scenario, ScenarioError};
-use ptdiff_reference::{
-    enumerate, walk_dte, Dte, Fault, Model, Reach, Translation, TranslationKind, WalkConfig,
-};
+use ptdiff_reference::{Caches, Model, WalkConfig};
 use std::collections::BTreeSet;
 
 /// Domain ID the built-in implementations use.
 pub const DOMAIN: u16 = 1;
-/// Most leaves the final sweep enumerates before giving up.
-pub const SWEEP_LEAF_BUDGET: usize = 1 << 20;
 /// Recently used DFNs kept as extra probes.
 const RECENT: usize = 8;
-/// Probes (from the front of the probe list) walked through every assigned device; the rest
-/// are walked through the lowest assigned device only (the DTE check makes the others equal).
-const ALL_DEVICE_PROBES: usize = 4;
 
 /// What a run exercised: used to notice a fuzzer that silently tests nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -59,7 +58,12 @@ pub struct RunStats {
     pub assigns: u32,
     pub deassigns: u32,
     pub translates: u32,
+    pub dmas: u32,
     pub teardowns: u32,
+    /// `fail N` operations.
+    pub fail_ops: u32,
+    /// Calls that ran into an injected allocation failure and returned `NoMemory`.
+    pub alloc_failures: u32,
     /// Operations some implementation rejected (any error class).
     pub rejected: u32,
     /// Maps a table rejected because their notification was missed (expected divergence).
@@ -90,40 +94,46 @@ impl Report {
 }
 
 /// One implementation with the runner's bookkeeping for it.
-struct Side {
-    table: Box<dyn PageTable>,
-    model: Model,
-    assigned: BTreeSet<u16>,
-    torn_down: bool,
+pub(crate) struct Side {
+    pub(crate) table: Box<dyn PageTable>,
+    pub(crate) model: Model,
+    pub(crate) assigned: BTreeSet<u16>,
+    pub(crate) torn_down: bool,
+    /// The IOMMU's caches, fed with the implementation's commands.
+    pub(crate) caches: Caches,
+    /// Commands of the implementation's log already fed to `caches`.
+    pub(crate) commands_seen: usize,
 }
 
 /// Runs operations on a set of implementations and checks them.
 pub struct Runner {
-    config: Config,
-    walk: WalkConfig,
-    sides: Vec<Side>,
+    pub(crate) config: Config,
+    pub(crate) walk: WalkConfig,
+    pub(crate) sides: Vec<Side>,
     recent: Vec<u64>,
-    stats: RunStats,
+    pub(crate) stats: RunStats,
     trace: Option<Vec<String>>,
+    /// Set by `fail N`, armed for the next operation.
+    pending_failure: Option<u32>,
+    /// An allocation failure is armed for the operation being applied.
+    failure_armed: bool,
 }
 
 /// Runs a scenario on the built-in `dynamic` and `fixed` tables with `plant` active.
 pub fn run(scenario: &Scenario, plant: Plant) -> Result<Report, ScenarioError> {
-    scenario.validate()?;
-    match Runner::new(scenario.config, plant) {
-        Ok(runner) => Ok(runner.run_ops(&scenario.ops)),
-        Err(finding) => {
-            Ok(Report { finding: Some(*finding), stats: RunStats::default(), trace: Vec::new() })
-        }
-    }
+    run_with(scenario, plant, false)
 }
 
 /// Like [`run`], recording a trace line per operation in [`Report::trace`].
 pub fn run_traced(scenario: &Scenario, plant: Plant) -> Result<Report, ScenarioError> {
+    run_with(scenario, plant, true)
+}
+
+fn run_with(scenario: &Scenario, plant: Plant, trace: bool) -> Result<Report, ScenarioError> {
     scenario.validate()?;
     match Runner::new(scenario.config, plant) {
         Ok(mut runner) => {
-            runner.trace = Some(Vec::new());
+            runner.trace = trace.then(Vec::new);
             Ok(runner.run_ops(&scenario.ops))
         }
         Err(finding) => {
@@ -142,7 +152,7 @@ pub fn run_tables(
     Ok(Runner::with_tables(scenario.config, tables).run_ops(&scenario.ops))
 }
 
-fn describe_result(result: &Result<(), PtError>) -> String {
+pub(crate) fn describe_result(result: &Result<(), PtError>) -> String {
     match result {
         Ok(()) => "ok".to_string(),
         Err(e) => format!("error `{e}` ({:?})", e.class()),
@@ -153,29 +163,6 @@ fn describe_expected(expected: Result<(), ErrorClass>) -> String {
     match expected {
         Ok(()) => "ok".to_string(),
         Err(class) => format!("an error of class {class:?}"),
-    }
-}
-
-fn describe_model(entry: Option<(u64, Perm)>) -> String {
-    match entry {
-        Some((mfn, perm)) => format!("mfn {mfn:#x} {perm}"),
-        None => "not mapped (every access faults)".to_string(),
-    }
-}
-
-fn describe_walk(result: &Result<Translation, Fault>) -> String {
-    match result {
-        Ok(t) => match t.kind {
-            TranslationKind::Table { leaf_level } => format!(
-                "mfn {:#x} {} (spa {:#x}, level-{leaf_level} leaf of 2^{} bytes)",
-                t.spa >> 12,
-                t.perm,
-                t.spa,
-                t.page_size_log2
-            ),
-            kind => format!("untranslated access to spa {:#x} {} ({kind:?})", t.spa, t.perm),
-        },
-        Err(fault) => format!("fault: {fault} ({:?})", fault.class()),
     }
 }
 
@@ -212,10 +199,12 @@ impl Runner {
         let sides = tables
             .into_iter()
             .map(|table| Side {
+                commands_seen: table.iommu().commands().len(),
                 table,
                 model: Model::new(),
                 assigned: BTreeSet::new(),
                 torn_down: false,
+                caches: Caches::new(),
             })
             .collect();
         let mut runner = Runner {
@@ -225,6 +214,8 @@ impl Runner {
             recent: Vec::new(),
             stats: RunStats::default(),
             trace: None,
+            pending_failure: None,
+            failure_armed: false,
         };
         runner.note_heights();
         runner
@@ -266,8 +257,37 @@ impl Runner {
     /// Applies op number `index` to every implementation and runs the per-op checks.
     pub fn step(&mut self, index: usize, op: &Op) -> Result<(), Box<Finding>> {
         self.stats.ops += 1;
+        if let Op::FailAlloc { nth } = *op {
+            self.stats.fail_ops += 1;
+            self.pending_failure = Some(nth);
+            return Ok(());
+        }
+        let armed = self.pending_failure.take();
+        if let Some(nth) = armed {
+            for side in &mut self.sides {
+                side.table.iommu_mut().frames_mut().fail_nth_allocation(u64::from(nth));
+            }
+        }
+        self.failure_armed = armed.is_some();
+        let range = self.apply_op(index, op);
+        if armed.is_some() {
+            for side in &mut self.sides {
+                side.table.iommu_mut().frames_mut().cancel_failure();
+            }
+            self.failure_armed = false;
+        }
+        let (first, last) = range?;
+        if !matches!(op, Op::Assign { .. } | Op::Deassign { .. } | Op::Teardown) {
+            self.remember(first);
+        }
+        let probe_dfns = probes(first, last, &self.recent);
+        self.check_state(Phase::Op { index }, op, &probe_dfns)
+    }
+
+    /// The operation itself; returns the DFN range it concerned, for the probes.
+    fn apply_op(&mut self, index: usize, op: &Op) -> Result<(u64, u64), Box<Finding>> {
         let phase = Phase::Op { index };
-        let (first, last) = match *op {
+        Ok(match *op {
             Op::Map { dfn, mfn, order, perm, missed } => {
                 self.stats.maps += 1;
                 let last = expect::last_dfn(dfn, order);
@@ -364,11 +384,14 @@ impl Runner {
                 self.stats.translates += 1;
                 (dfn, dfn)
             }
-        };
-        if !matches!(op, Op::Assign { .. } | Op::Deassign { .. } | Op::Teardown) {
-            self.remember(first);
-        }
-        self.check_state(phase, op, &probes(first, last, &self.recent))
+            Op::Dma { dev, dfn, access } => {
+                self.stats.dmas += 1;
+                self.sync_caches();
+                self.check_dma(phase, op, dev, dfn, access)?;
+                (dfn, dfn)
+            }
+            Op::FailAlloc { .. } => (0, 0),
+        })
     }
 
     /// Notifies `dfn` on every implementation and checks outcome and height.
@@ -382,9 +405,9 @@ impl Runner {
             if result.is_ok() && !side.torn_down {
                 let want = expect::levels_after_notify(before, dfn);
                 if after != want {
-                    return Err(finding(
+                    return Err(Finding::of(
                         Check::Height,
-                        side,
+                        side.table.name(),
                         phase,
                         op,
                         Some(dfn),
@@ -405,8 +428,10 @@ impl Runner {
         Ok(())
     }
 
-    /// Applies `apply` to every side, checks each result against the expected class, and
-    /// checks that no operation other than notify changed the height. Returns the results.
+    /// Applies `apply` to every side and checks, for each: the result's class against the
+    /// expected one (an injected allocation failure may turn an expected success into
+    /// `NoMemory`), that a failed call changed nothing, and that no operation other than
+    /// notify changed the height. Returns the results.
     fn apply(
         &mut self,
         phase: Phase,
@@ -416,22 +441,28 @@ impl Runner {
         let mut results = Vec::with_capacity(self.sides.len());
         let is_notify =
             matches!(phase, Phase::NotifyBefore { .. }) || matches!(op, Op::Notify { .. });
+        let devices = u16::from(self.config.devices);
         for side in &mut self.sides {
-            let before = side.table.levels();
+            let before_levels = side.table.levels();
+            let before = crate::checks::Snapshot::take(side.table.as_ref(), devices);
             let (expected, got) = if side.torn_down {
                 (Err(ErrorClass::TornDown), apply(side).1)
             } else {
                 apply(side)
             };
+            let injected =
+                self.failure_armed && expected.is_ok() && matches!(got, Err(PtError::NoMemory));
             let matches = match (&expected, &got) {
+                _ if injected => true,
                 (Ok(()), Ok(())) => true,
                 (Err(class), Err(e)) => e.class() == *class,
                 _ => false,
             };
+            let name = side.table.name();
             if !matches {
-                return Err(finding(
+                return Err(Finding::of(
                     Check::Outcome,
-                    side,
+                    name,
                     phase,
                     op,
                     None,
@@ -442,24 +473,38 @@ impl Runner {
             }
             if got.is_err() {
                 self.stats.rejected += 1;
+                self.stats.alloc_failures += u32::from(injected);
+                let after = crate::checks::Snapshot::take(side.table.as_ref(), devices);
+                if let Some(change) = before.difference(&after) {
+                    return Err(Finding::of(
+                        Check::FailureNotClean,
+                        name,
+                        phase,
+                        op,
+                        None,
+                        None,
+                        format!("{} changes nothing", describe_result(&got)),
+                        change,
+                    ));
+                }
             }
-            let after = side.table.levels();
+            let after_levels = side.table.levels();
             let height_ok = match op {
                 _ if is_notify => true,
-                Op::Teardown if got.is_ok() => after == 0,
-                _ => after == before,
+                Op::Teardown if got.is_ok() => after_levels == 0,
+                _ => after_levels == before_levels,
             };
             if !height_ok {
-                let want = if matches!(op, Op::Teardown) { 0 } else { before };
-                return Err(finding(
+                let want = if matches!(op, Op::Teardown) { 0 } else { before_levels };
+                return Err(Finding::of(
                     Check::Height,
-                    side,
+                    name,
                     phase,
                     op,
                     None,
                     None,
                     format!("{want} levels ({} must not change the height)", op.keyword()),
-                    format!("{after} levels"),
+                    format!("{after_levels} levels"),
                 ));
             }
             results.push(got);
@@ -487,246 +532,4 @@ impl Runner {
         }
         Ok(results)
     }
-
-    /// After a successful teardown: no table frame of the domain is left.
-    fn check_teardown(&self, phase: Phase, op: &Op) -> Result<(), Box<Finding>> {
-        for side in self.sides.iter().filter(|s| s.torn_down) {
-            let domain = side.table.domain_id();
-            let left: Vec<u64> = side.table.iommu().frames().live_tables(domain).collect();
-            if let Some(&pfn) = left.first() {
-                return Err(finding(
-                    Check::TeardownLeak,
-                    side,
-                    phase,
-                    op,
-                    None,
-                    None,
-                    "no table frame of the domain".to_string(),
-                    format!("{} live table frame(s), first at pfn {pfn:#x}", left.len()),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The per-op checks: DTEs, probe walks, lookups, unassigned devices.
-    fn check_state(
-        &mut self,
-        phase: Phase,
-        op: &Op,
-        probe_dfns: &[u64],
-    ) -> Result<(), Box<Finding>> {
-        let devices = u16::from(self.config.devices);
-        let mut walks = 0u32;
-        for side in &self.sides {
-            let iommu = side.table.iommu();
-            let mem = iommu.memory();
-            let devtab = iommu.device_table();
-            // Unassigned devices: no read, no write, anywhere we look.
-            for dev in (0..devices).filter(|d| !side.assigned.contains(d)) {
-                let dte = devtab.read(mem, dev).map_err(|fault| {
-                    finding(
-                        Check::UnassignedAccess,
-                        side,
-                        phase,
-                        op,
-                        None,
-                        Some(dev),
-                        "a readable, blocking DTE".to_string(),
-                        format!("fault: {fault}"),
-                    )
-                })?;
-                for &dfn in probe_dfns.iter().take(2) {
-                    for access in [Perm::R, Perm::W] {
-                        walks += 1;
-                        let result = walk_dte(mem, &self.walk, &dte, dfn << 12, access);
-                        if result.is_ok() {
-                            return Err(finding(
-                                Check::UnassignedAccess,
-                                side,
-                                phase,
-                                op,
-                                Some(dfn),
-                                Some(dev),
-                                format!("device {dev} is not assigned: a {access} access faults"),
-                                describe_walk(&result),
-                            ));
-                        }
-                    }
-                }
-            }
-            if side.torn_down {
-                continue;
-            }
-            // Assigned devices: DTE = (current root, current height), root a live table.
-            let levels = side.table.levels();
-            let root = side.table.root();
-            let domain = side.table.domain_id();
-            let mut dtes = Vec::with_capacity(side.assigned.len());
-            for &dev in &side.assigned {
-                let dte = devtab.read(mem, dev).map_err(|fault| {
-                    finding(
-                        Check::Dte,
-                        side,
-                        phase,
-                        op,
-                        None,
-                        Some(dev),
-                        "a readable DTE".to_string(),
-                        format!("fault: {fault}"),
-                    )
-                })?;
-                let root_state = iommu.frames().state(dte.root() >> 12);
-                let good = dte.valid()
-                    && dte.translation_valid()
-                    && dte.perm() == Perm::RW
-                    && dte.reserved_bits() == 0
-                    && dte.mode() == levels
-                    && Some(dte.root()) == root;
-                if !good || root_state != Some(FrameState::Table { domain }) {
-                    return Err(finding(Check::Dte, side, phase, op, None, Some(dev),
-                        format!("V=1 TV=1 IR=IW=1 mode {levels} root {:#x} (a live table of domain {domain})", root.unwrap_or(0)),
-                        format!("V={} TV={} perm {} mode {} root {:#x} ({root_state:?})",
-                            u8::from(dte.valid()), u8::from(dte.translation_valid()), dte.perm(), dte.mode(), dte.root())));
-                }
-                dtes.push((Some(dev), dte));
-            }
-            if dtes.is_empty() {
-                // No device: still check the memory, through the DTE a device would get.
-                if let Some(root) = root {
-                    dtes.push((None, Dte::translating(root, levels, Perm::RW, domain)));
-                }
-            }
-            for (i, &dfn) in probe_dfns.iter().enumerate() {
-                let expected = side.model.translate(dfn);
-                let through =
-                    if i < ALL_DEVICE_PROBES { &dtes[..] } else { &dtes[..dtes.len().min(1)] };
-                for (dev, dte) in through {
-                    walks += 1;
-                    let result = walk_dte(mem, &self.walk, dte, dfn << 12, Perm::NONE);
-                    let agrees = match (expected, &result) {
-                        (Some((mfn, perm)), Ok(t)) => {
-                            matches!(t.kind, TranslationKind::Table { .. })
-                                && t.spa == mfn << 12
-                                && t.perm == perm
-                        }
-                        (None, Ok(t)) => t.perm.is_empty(),
-                        (None, Err(_)) => true,
-                        (Some(_), Err(_)) => false,
-                    };
-                    if !agrees {
-                        return Err(finding(
-                            Check::Translation,
-                            side,
-                            phase,
-                            op,
-                            Some(dfn),
-                            *dev,
-                            describe_model(expected),
-                            describe_walk(&result),
-                        ));
-                    }
-                }
-                let own = side.table.lookup(dfn);
-                if own != expected {
-                    return Err(finding(
-                        Check::Lookup,
-                        side,
-                        phase,
-                        op,
-                        Some(dfn),
-                        None,
-                        describe_model(expected),
-                        describe_model(own),
-                    ));
-                }
-            }
-        }
-        self.stats.walks += walks;
-        Ok(())
-    }
-
-    /// The final sweep: every leaf reachable through the DTE equals the model.
-    pub fn sweep(&self) -> Result<(), Box<Finding>> {
-        for side in self.sides.iter().filter(|s| !s.torn_down) {
-            let iommu = side.table.iommu();
-            let mem = iommu.memory();
-            let (dev, dte) = match side.assigned.first() {
-                Some(&dev) => (Some(dev), iommu.device_table().read(mem, dev).ok()),
-                None => (
-                    None,
-                    side.table.root().map(|r| {
-                        Dte::translating(r, side.table.levels(), Perm::RW, side.table.domain_id())
-                    }),
-                ),
-            };
-            let Some(dte) = dte else {
-                return Err(finding(
-                    Check::Sweep,
-                    side,
-                    Phase::Sweep,
-                    &Op::Teardown,
-                    None,
-                    dev,
-                    "a DTE to enumerate from".to_string(),
-                    "no root and no readable DTE".to_string(),
-                ));
-            };
-            let leaves = match enumerate(mem, &self.walk, &dte, SWEEP_LEAF_BUDGET) {
-                Ok(Reach::Table(leaves)) => leaves,
-                other => {
-                    return Err(finding(
-                        Check::Sweep,
-                        side,
-                        Phase::Sweep,
-                        &Op::Teardown,
-                        None,
-                        dev,
-                        "a translating page table".to_string(),
-                        format!("{other:?}"),
-                    ));
-                }
-            };
-            if let Some(diff) = side.model.first_difference(&Model::from_leaves(&leaves)) {
-                return Err(finding(
-                    Check::Sweep,
-                    side,
-                    Phase::Sweep,
-                    &Op::Teardown,
-                    Some(diff.dfn),
-                    dev,
-                    describe_model(diff.expected),
-                    describe_model(diff.got),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn finding(
-    check: Check,
-    side: &Side,
-    phase: Phase,
-    op: &Op,
-    dfn: Option<u64>,
-    device: Option<u16>,
-    expected: String,
-    got: String,
-) -> Box<Finding> {
-    let op = match phase {
-        Phase::Setup | Phase::Sweep => None,
-        _ => Some(*op),
-    };
-    Box::new(Finding {
-        check,
-        implementation: side.table.name().to_string(),
-        phase,
-        op,
-        dfn,
-        device,
-        expected,
-        got,
-    })
 }

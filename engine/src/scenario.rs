@@ -63,6 +63,12 @@ pub enum Op {
     /// An explicit probe: the DMA of device `dev` to `dfn` must translate as the model says
     /// (or fault, when the device is not assigned).
     Translate { dev: u16, dfn: u64 },
+    /// Device `dev` performs a DMA to `dfn` needing `access`, through the IOMMU's caches
+    /// (filling them as hardware would): it must succeed exactly when the model grants it.
+    Dma { dev: u16, dfn: u64, access: Perm },
+    /// The `nth` (1-based) table allocation of the *next* operation fails. That operation may
+    /// then fail with `NoMemory` (and must change nothing) or succeed if it allocates less.
+    FailAlloc { nth: u32 },
 }
 
 impl Op {
@@ -76,6 +82,8 @@ impl Op {
             Op::Deassign { .. } => "deassign",
             Op::Teardown => "teardown",
             Op::Translate { .. } => "translate",
+            Op::Dma { .. } => "dma",
+            Op::FailAlloc { .. } => "fail",
         }
     }
 }
@@ -104,6 +112,10 @@ pub enum ScenarioError {
     SuperpagesOff { index: usize, order: u32 },
     #[error("op {index}: `missed` map, but the config has missed notifications off")]
     MissedOff { index: usize },
+    #[error("op {index}: `fail 0`; allocations are counted from 1")]
+    FailZero { index: usize },
+    #[error("op {index}: a DMA must read, write or both")]
+    DmaNoAccess { index: usize },
     #[error("{0} ops, at most {MAX_OPS} allowed")]
     TooManyOps(usize),
 }
@@ -147,7 +159,10 @@ impl Scenario {
     pub fn validate_op(&self, index: usize, op: &Op) -> Result<(), ScenarioError> {
         let devices = self.config.devices;
         match *op {
-            Op::Assign { dev } | Op::Deassign { dev } | Op::Translate { dev, .. }
+            Op::Assign { dev }
+            | Op::Deassign { dev }
+            | Op::Translate { dev, .. }
+            | Op::Dma { dev, .. }
                 if dev >= u16::from(devices) =>
             {
                 Err(ScenarioError::NoSuchDevice { index, dev, devices })
@@ -157,6 +172,10 @@ impl Scenario {
             }
             Op::Map { missed: true, .. } if !self.config.missed_notifications => {
                 Err(ScenarioError::MissedOff { index })
+            }
+            Op::FailAlloc { nth: 0 } => Err(ScenarioError::FailZero { index }),
+            Op::Dma { access, .. } if access.is_empty() => {
+                Err(ScenarioError::DmaNoAccess { index })
             }
             _ => Ok(()),
         }

@@ -9,6 +9,9 @@
 //! unmap 0x40000 0
 //! notify 0x3ffff
 //! translate 1 0x40000            # device 1's DMA to that dfn must match the model
+//! dma 0 0x40000 w                # device 0 writes there, through the IOMMU's caches
+//! fail 2                         # the 2nd table allocation of the next op fails
+//! map 0x8000000 0x9 0 rw         # ... so this may fail with NoMemory, changing nothing
 //! deassign 0
 //! teardown
 //! ```
@@ -222,12 +225,28 @@ fn parse_op(line: &Line<'_>) -> Result<Op, ParseError> {
             line.expect_len(3, "translate DEV DFN")?;
             Op::Translate { dev: line.small(1, "a device")?, dfn: line.number(2, "a dfn")? }
         }
+        "dma" => {
+            line.expect_len(4, "dma DEV DFN ACCESS")?;
+            let access_word = line.word(3, "an access (r, w or rw)")?;
+            let access =
+                parse_perm(access_word.text).filter(|p| !p.is_empty()).ok_or_else(|| {
+                    line.error(
+                        access_word.column,
+                        format!("expected an access (r, w or rw), found `{}`", access_word.text),
+                    )
+                })?;
+            Op::Dma { dev: line.small(1, "a device")?, dfn: line.number(2, "a dfn")?, access }
+        }
+        "fail" => {
+            line.expect_len(2, "fail N")?;
+            Op::FailAlloc { nth: line.small(1, "an allocation number")? }
+        }
         other => {
             return Err(line.error(
                 keyword.column,
                 format!(
                     "unknown operation `{other}` (known: config, map, unmap, notify, assign, \
-                     deassign, teardown, translate)"
+                     deassign, teardown, translate, dma, fail)"
                 ),
             ))
         }
@@ -290,6 +309,8 @@ pub fn print_op(op: &Op) -> String {
         Op::Deassign { dev } => format!("deassign {dev}"),
         Op::Teardown => "teardown".to_string(),
         Op::Translate { dev, dfn } => format!("translate {dev} {dfn:#x}"),
+        Op::Dma { dev, dfn, access } => format!("dma {dev} {dfn:#x} {access}"),
+        Op::FailAlloc { nth } => format!("fail {nth}"),
     }
 }
 
@@ -340,6 +361,8 @@ map 512 0x200 9 r missed
 unmap 0x40000 0
 notify 0x3ffff
 translate 1 0x40000
+dma 1 0x40000 w
+fail 3
 deassign 2
 teardown
 ";
@@ -366,6 +389,8 @@ teardown
                 Op::Unmap { dfn: 0x40000, order: 0 },
                 Op::Notify { dfn: 0x3ffff },
                 Op::Translate { dev: 1, dfn: 0x40000 },
+                Op::Dma { dev: 1, dfn: 0x40000, access: Perm::W },
+                Op::FailAlloc { nth: 3 },
                 Op::Deassign { dev: 2 },
                 Op::Teardown,
             ]
@@ -424,5 +449,13 @@ teardown
             (3, 1, "op 0: device 5 is not below `devices` = 2".to_string())
         );
         assert_eq!(error_at("map 1 2 0 rw missed\n").0, 1);
+        assert_eq!(
+            error_at("dma 0 0x1 -\n"),
+            (1, 11, "expected an access (r, w or rw), found `-`".to_string())
+        );
+        assert_eq!(
+            error_at("fail 0\n"),
+            (1, 1, "op 0: `fail 0`; allocations are counted from 1".to_string())
+        );
     }
 }

@@ -9,7 +9,7 @@ use common::Bytes;
 use ptdiff::{decode::decode, run, text, Check, Plant, PlantedBug};
 
 /// (bug, scenario file that must catch it, expected check).
-const CATCHES: [(PlantedBug, &str, Check); 7] = [
+const CATCHES: [(PlantedBug, &str, Check); 10] = [
     (PlantedBug::D1StaleDeviceList, "growth_several_devices.scn", Check::Dte),
     (PlantedBug::D4GrowNoRecheck, "growth_through_notify.scn", Check::Height),
     (PlantedBug::R2QuarantineLevels, "growth_through_notify.scn", Check::Dte),
@@ -17,6 +17,9 @@ const CATCHES: [(PlantedBug, &str, Check); 7] = [
     (PlantedBug::T2DeassignKeepsDte, "deassign_blocks.scn", Check::UnassignedAccess),
     (PlantedBug::SplitGrantsRw, "superpage_split.scn", Check::Translation),
     (PlantedBug::UnmapGrows, "unmap_beyond_height.scn", Check::Height),
+    (PlantedBug::F2UnmapNoFlush, "iotlb_flush.scn", Check::StaleIotlb),
+    (PlantedBug::T2StaleDteCache, "stale_dte.scn", Check::StaleDte),
+    (PlantedBug::D1GrowLeak, "alloc_failure.scn", Check::FailureNotClean),
 ];
 
 #[test]

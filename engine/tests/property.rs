@@ -28,5 +28,7 @@ fn random_scenarios_run_clean() {
     assert!(total.missed_notifications > 50, "{total:?}");
     assert!(total.partial_unmaps > 50, "{total:?}");
     assert!(total.teardowns > 50, "{total:?}");
+    assert!(total.dmas > RUNS as u32, "{total:?}");
+    assert!(total.alloc_failures > 50, "{total:?}");
     assert_eq!(total.highest_levels, 6);
 }

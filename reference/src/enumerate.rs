@@ -88,15 +88,49 @@ pub fn enumerate(
     dte: &Dte,
     leaf_budget: usize,
 ) -> Result<Reach, EnumerateError> {
+    enumerate_tree(mem, cfg, dte, leaf_budget).map(|tree| tree.reach)
+}
+
+/// A table the enumeration entered: its level and SPA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableRef {
+    pub level: u8,
+    pub spa: u64,
+}
+
+/// Everything reachable from a DTE: the leaves, and every table entered (root first, then in
+/// depth-first order; a table reached twice is listed twice).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tree {
+    pub reach: Reach,
+    /// Empty unless `reach` is [`Reach::Table`].
+    pub tables: Vec<TableRef>,
+}
+
+/// [`enumerate`], also listing every table entered, for ledger checks (every reachable table
+/// must be a live table frame; every live table frame must be reachable). Same budget.
+pub fn enumerate_tree(
+    mem: &impl PhysMem,
+    cfg: &WalkConfig,
+    dte: &Dte,
+    leaf_budget: usize,
+) -> Result<Tree, EnumerateError> {
     let (mode, root, perm) = match dte_stage(cfg, dte, Perm::NONE) {
-        Err(fault) => return Ok(Reach::Blocked(fault)),
-        Ok(DteStage::Untranslated { perm, .. }) => return Ok(Reach::Untranslated(perm)),
+        Err(fault) => return Ok(Tree { reach: Reach::Blocked(fault), tables: Vec::new() }),
+        Ok(DteStage::Untranslated { perm, .. }) => {
+            return Ok(Tree { reach: Reach::Untranslated(perm), tables: Vec::new() })
+        }
         Ok(DteStage::Walk { mode, root, perm }) => (mode, root, perm),
     };
-    let mut walker =
-        Enumerator { mem, budget: leaf_budget, tables_left: leaf_budget, leaves: Vec::new() };
+    let mut walker = Enumerator {
+        mem,
+        budget: leaf_budget,
+        tables_left: leaf_budget,
+        leaves: Vec::new(),
+        tables: vec![TableRef { level: mode, spa: root }],
+    };
     walker.table(root, mode, 0, perm)?;
-    Ok(Reach::Table(walker.leaves))
+    Ok(Tree { reach: Reach::Table(walker.leaves), tables: walker.tables })
 }
 
 /// Depth-first enumeration state.
@@ -106,6 +140,7 @@ struct Enumerator<'m, M: PhysMem> {
     /// Tables below the root that may still be visited.
     tables_left: usize,
     leaves: Vec<Leaf>,
+    tables: Vec<TableRef>,
 }
 
 impl<M: PhysMem> Enumerator<'_, M> {
@@ -150,6 +185,7 @@ impl<M: PhysMem> Enumerator<'_, M> {
                         return Err(EnumerateError::TooManyLeaves { budget: self.budget });
                     }
                     self.tables_left -= 1;
+                    self.tables.push(TableRef { level: next, spa: next_table });
                     self.table(next_table, next, slot_iova, perm)?;
                 }
             }

@@ -8,11 +8,13 @@
 //!   device table entry and an IOVA, it returns the translation or the [`Fault`] hardware would
 //!   raise, naming the rule that fired.
 //! - [`mod@enumerate`]: every leaf reachable from a DTE, consistent with [`walk()`].
+//! - [`cache`]: the IOMMU's DTE cache and IOTLB, emptied only by completed invalidations.
 //! - [`model`]: the abstract translation model, what *must* be mapped after a sequence of
 //!   successful map/unmap operations, independent of any table layout.
 //!
 //! No function in this crate panics on any input, including garbage memory.
 
+pub mod cache;
 pub mod dte;
 mod entry;
 pub mod enumerate;
@@ -24,10 +26,13 @@ pub mod perm;
 mod sized_leaf;
 pub mod walk;
 
+pub use cache::{CachedPage, Caches, Invalidation};
 pub use dte::{DeviceTable, Dte};
-pub use enumerate::{enumerate, EnumerateError, Leaf, Reach};
+pub use enumerate::{enumerate, enumerate_tree, EnumerateError, Leaf, Reach, TableRef, Tree};
 pub use fault::{Fault, FaultClass};
 pub use memory::PhysMem;
 pub use model::{Extent, Model, ModelDifference};
 pub use perm::Perm;
-pub use walk::{walk, walk_dte, Translation, TranslationKind, Tv0Policy, WalkConfig};
+pub use walk::{
+    walk, walk_dte, walk_dte_visiting, Translation, TranslationKind, Tv0Policy, WalkConfig,
+};

@@ -86,6 +86,26 @@ impl Model {
         (offset < e.frames).then(|| (e.mfn + offset, e.perm))
     }
 
+    /// The first DFN of `[dfn, dfn + frames)` that does not translate to `mfn + (its offset)`
+    /// with at least `perm`, or `None` when the whole range does. Used to decide whether a
+    /// cached translation still matches what is mapped. O((k + 1) log n) for k extents.
+    pub fn first_ungranted(&self, dfn: u64, frames: u64, mfn: u64, perm: Perm) -> Option<u64> {
+        let end = dfn.saturating_add(frames);
+        let mut at = dfn;
+        while at < end {
+            let Some((_, e)) = self.extents.range(..=at).next_back() else { return Some(at) };
+            let offset = at - e.dfn;
+            if offset >= e.frames
+                || e.mfn + offset != mfn.wrapping_add(at - dfn)
+                || !e.perm.allows(perm)
+            {
+                return Some(at);
+            }
+            at = e.dfn.saturating_add(e.frames).min(end);
+        }
+        None
+    }
+
     /// The extents in DFN order.
     pub fn extents(&self) -> impl Iterator<Item = &Extent> + '_ {
         self.extents.values()
@@ -643,5 +663,20 @@ mod tests {
         }
         // The perturbations must actually produce differences most of the time.
         assert!(differing > 250, "{differing}");
+    }
+
+    #[test]
+    fn first_ungranted_checks_frames_and_permissions_over_the_range() {
+        let mut m = Model::new();
+        m.map(0x200, 0x1000, 9, Perm::RW);
+        m.map(0x400, 0x1200, 0, Perm::R);
+        assert_eq!(m.first_ungranted(0x200, 0x201, 0x1000, Perm::R), None);
+        assert_eq!(m.first_ungranted(0x200, 0x201, 0x1000, Perm::W), Some(0x400));
+        assert_eq!(m.first_ungranted(0x200, 0x202, 0x1000, Perm::R), Some(0x401));
+        assert_eq!(m.first_ungranted(0x201, 1, 0x1000, Perm::R), Some(0x201));
+        m.unmap(0x300, 0);
+        assert_eq!(m.first_ungranted(0x200, 0x200, 0x1000, Perm::RW), Some(0x300));
+        assert_eq!(m.first_ungranted(0x1ff, 2, 0xfff, Perm::NONE), Some(0x1ff));
+        assert_eq!(m.first_ungranted(5, 0, 5, Perm::RW), None);
     }
 }

@@ -121,6 +121,20 @@ pub fn walk_dte(
     iova: u64,
     access: Perm,
 ) -> Result<Translation, Fault> {
+    walk_dte_visiting(mem, cfg, dte, iova, access, |_, _| {})
+}
+
+/// [`walk_dte`], calling `visit(level, table_spa)` for every table the walk reads an entry
+/// from, root first, before reading it. Used to check that every table a device can reach is
+/// a live page-table frame.
+pub fn walk_dte_visiting(
+    mem: &impl PhysMem,
+    cfg: &WalkConfig,
+    dte: &Dte,
+    iova: u64,
+    access: Perm,
+    mut visit: impl FnMut(u8, u64),
+) -> Result<Translation, Fault> {
     let (mode, root, dte_perm) = match dte_stage(cfg, dte, access)? {
         DteStage::Untranslated { perm, kind } => {
             return Ok(Translation {
@@ -141,6 +155,7 @@ pub fn walk_dte(
     let mut perm = dte_perm;
     // `level` strictly decreases every iteration and stays >= 1, so at most 6 reads.
     loop {
+        visit(level, table);
         let index = (iova >> entry_size_log2(level)) & (ENTRIES - 1);
         let spa = table.wrapping_add(index * 8);
         let e = mem.read_u64(spa).ok_or(Fault::TableReadFailed { level, spa })?;
