@@ -66,6 +66,7 @@ pub fn accumulate(total: &mut RunStats, run: &RunStats) {
     total.missed_notifications += run.missed_notifications;
     total.growth_events += run.growth_events;
     total.highest_levels = total.highest_levels.max(run.highest_levels);
+    total.grown_to |= run.grown_to;
     total.walks += run.walks;
 }
 
@@ -75,7 +76,7 @@ pub fn describe_stats(runs: u64, passed: u64, t: &RunStats) -> String {
     format!(
         "ptdiff stats: {runs} inputs ({passed} clean) | ops {} = map {} unmap {} notify {} assign {} \
          deassign {} translate {} dma {} fail {} teardown {} | maps ok {:.0}% (superpage {}) | \
-         partial unmaps {} | growth events {} (height up to {}) | missed notifications {} | \
+         partial unmaps {} | growth events {} (to heights {}, up to {}) | missed notifications {} | \
          injected allocation failures hit {} | rejected {} | walks {}",
         t.ops,
         t.maps,
@@ -91,6 +92,7 @@ pub fn describe_stats(runs: u64, passed: u64, t: &RunStats) -> String {
         t.superpage_maps_ok,
         t.partial_unmaps,
         t.growth_events,
+        (2..=6).filter(|h| t.grown_to & (1 << h) != 0).map(|h| h.to_string()).collect::<Vec<_>>().join(","),
         t.highest_levels,
         t.missed_notifications,
         t.alloc_failures,
@@ -274,11 +276,12 @@ mod tests {
             maps_ok: 3,
             growth_events: 2,
             highest_levels: 5,
+            grown_to: (1 << 3) | (1 << 5),
             ..RunStats::default()
         };
         let line = describe_stats(7, 6, &t);
         assert!(line.starts_with("ptdiff stats: 7 inputs (6 clean) | ops 10 = map 4"), "{line}");
         assert!(line.contains("maps ok 75%"), "{line}");
-        assert!(line.contains("growth events 2 (height up to 5)"), "{line}");
+        assert!(line.contains("growth events 2 (to heights 3,5, up to 5)"), "{line}");
     }
 }

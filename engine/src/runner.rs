@@ -72,6 +72,8 @@ pub struct RunStats {
     pub growth_events: u32,
     /// Greatest height any table reached.
     pub highest_levels: u8,
+    /// Bit `h` is set when some table grew to height `h`.
+    pub grown_to: u8,
     /// Hardware walks performed by the checks.
     pub walks: u32,
 }
@@ -421,6 +423,7 @@ impl Runner {
                 }
                 if after > before {
                     self.stats.growth_events += 1;
+                    self.stats.grown_to |= 1u8.checked_shl(u32::from(after)).unwrap_or(0);
                 }
             }
         }

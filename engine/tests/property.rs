@@ -30,5 +30,20 @@ fn random_scenarios_run_clean() {
     assert!(total.teardowns > 50, "{total:?}");
     assert!(total.dmas > RUNS as u32, "{total:?}");
     assert!(total.alloc_failures > 50, "{total:?}");
+    // Every op kind, and growth to every height from 2 to 6.
+    for (kind, count) in [
+        ("map", total.maps),
+        ("unmap", total.unmaps),
+        ("notify", total.notifies),
+        ("assign", total.assigns),
+        ("deassign", total.deassigns),
+        ("translate", total.translates),
+        ("dma", total.dmas),
+        ("fail", total.fail_ops),
+        ("teardown", total.teardowns),
+    ] {
+        assert!(count > 50, "{kind} reached only {count} times: {total:?}");
+    }
+    assert_eq!(total.grown_to, 0b111_1100, "{total:?}");
     assert_eq!(total.highest_levels, 6);
 }
