@@ -6,11 +6,13 @@
 //! cargo xtask bench-planted [--runs N] [--max-seconds S] [--bug ID]...
 //!                                                  time to first finding per planted bug
 //! cargo xtask coverage                             line coverage of engine/ and reference/
+//! cargo xtask oss-fuzz-check                       run oss-fuzz/build.sh without Docker, check $OUT
 //! ```
 
 mod bench;
 mod coverage;
 mod fuzz;
+mod oss_fuzz;
 mod tools;
 
 use std::process::ExitCode;
@@ -24,7 +26,10 @@ usage: cargo xtask <command>
                                          time to first finding of each planted bug (median of N
                                          runs, default 3), from the seed corpus and from nothing
   coverage                               line-coverage report of engine/ and reference/ from the
-                                         checked-in corpus (HTML in target/coverage/html)";
+                                         checked-in corpus (HTML in target/coverage/html)
+  oss-fuzz-check                         run oss-fuzz/build.sh as OSS-Fuzz would (temporary $SRC,
+                                         $OUT, $WORK; no Docker) and check every target's binary,
+                                         seed corpus zip and options, and that each runs its seeds";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
         "test" => tools::test(),
         "bench-planted" => bench::main(rest),
         "coverage" => coverage::main(rest),
+        "oss-fuzz-check" => oss_fuzz::main(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
