@@ -1,0 +1,213 @@
+//! Every check of the runner can fire: each mutant below wraps the built-in fixed table and
+//! breaks exactly one rule, and the runner must report exactly the matching check. This does
+//! not depend on the planted bugs (which are compiled in only with `planted-bugs`).
+
+use ptdiff::fixed::Fixed;
+use ptdiff::{run_tables, text, Check, Iommu, PageTable, Perm, Plant, PtError};
+
+/// How a mutant misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mutation {
+    /// `lookup` forgets everything.
+    LyingLookup,
+    /// `map` accepts order 5.
+    AcceptsBadOrder,
+    /// `map` also maps `dfn + 7` (a mapping the model does not have, off the probe set).
+    ExtraMapping,
+    /// `map` also allocates a table it never links (a leak).
+    LeaksTable,
+    /// `map` links root entry 511 to the device table, as if it were a level-3 table.
+    ForeignTable,
+    /// `teardown` leaves one table frame allocated.
+    TeardownKeepsTable,
+    /// `map` allocates a table, then a second one; when the second allocation fails it
+    /// returns `NoMemory` without freeing the first.
+    DirtyFailure,
+}
+
+struct Mutant {
+    inner: Fixed,
+    mutation: Mutation,
+}
+
+impl Mutant {
+    fn boxed(mutation: Mutation) -> Box<dyn PageTable> {
+        Box::new(Mutant { inner: Fixed::new(1, Plant::NONE).unwrap(), mutation })
+    }
+}
+
+impl PageTable for Mutant {
+    fn name(&self) -> &str {
+        "mutant"
+    }
+    fn iommu(&self) -> &Iommu {
+        self.inner.iommu()
+    }
+    fn iommu_mut(&mut self) -> &mut Iommu {
+        self.inner.iommu_mut()
+    }
+    fn domain_id(&self) -> u16 {
+        self.inner.domain_id()
+    }
+    fn levels(&self) -> u8 {
+        self.inner.levels()
+    }
+    fn max_levels(&self) -> u8 {
+        self.inner.max_levels()
+    }
+    fn root(&self) -> Option<u64> {
+        self.inner.root()
+    }
+    fn map(&mut self, dfn: u64, mfn: u64, order: u32, perm: Perm) -> Result<(), PtError> {
+        match self.mutation {
+            Mutation::AcceptsBadOrder if order == 5 => return Ok(()),
+            Mutation::DirtyFailure => {
+                let first = self.inner.iommu_mut().alloc_table(1)?;
+                self.inner.iommu_mut().alloc_table(1)?;
+                self.inner.iommu_mut().free_table(first)?;
+            }
+            _ => {}
+        }
+        self.inner.map(dfn, mfn, order, perm)?;
+        match self.mutation {
+            Mutation::ExtraMapping => self.inner.map(dfn + 7, mfn + 7, 0, perm)?,
+            Mutation::LeaksTable => {
+                self.inner.iommu_mut().alloc_table(1)?;
+            }
+            Mutation::ForeignTable => {
+                let root = self.inner.root().unwrap_or(0);
+                // PR | NL=3 | address 0x1000 (the device table) | IR | IW.
+                let pde = 1 | (3 << 9) | 0x1000 | (3 << 61);
+                self.inner.iommu_mut().write_entry(root + 511 * 8, pde)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
+        self.inner.unmap(dfn, order)
+    }
+    fn notify_dfn(&mut self, dfn: u64) -> Result<(), PtError> {
+        self.inner.notify_dfn(dfn)
+    }
+    fn lookup(&self, dfn: u64) -> Option<(u64, Perm)> {
+        match self.mutation {
+            Mutation::LyingLookup => None,
+            _ => self.inner.lookup(dfn),
+        }
+    }
+    fn assign(&mut self, dev: u16) -> Result<(), PtError> {
+        self.inner.assign(dev)
+    }
+    fn deassign(&mut self, dev: u16) -> Result<(), PtError> {
+        self.inner.deassign(dev)
+    }
+    fn teardown(&mut self) -> Result<(), PtError> {
+        self.inner.teardown()?;
+        if self.mutation == Mutation::TeardownKeepsTable {
+            self.inner.iommu_mut().alloc_table(1)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `scenario` on the mutant and a correct fixed table; returns the check that fired.
+fn fired(mutation: Mutation, scenario: &str) -> Option<Check> {
+    let scenario = text::parse(scenario).unwrap();
+    let tables = vec![
+        Mutant::boxed(mutation),
+        Box::new(Fixed::new(1, Plant::NONE).unwrap()) as Box<dyn PageTable>,
+    ];
+    let finding = run_tables(&scenario, tables).unwrap().finding?;
+    assert_eq!(finding.implementation, "mutant", "{finding}");
+    Some(finding.check)
+}
+
+const HEADER: &str = "config initial_levels=4 max_levels=4 devices=1\nassign 0\n";
+
+#[test]
+fn the_mutants_behave_without_their_trigger() {
+    // A scenario that never maps: none of the map mutations can show.
+    for mutation in [
+        Mutation::LyingLookup,
+        Mutation::AcceptsBadOrder,
+        Mutation::ExtraMapping,
+        Mutation::LeaksTable,
+    ] {
+        assert_eq!(fired(mutation, &format!("{HEADER}notify 0x5\n")), None, "{mutation:?}");
+    }
+}
+
+#[test]
+fn lookup_check_fires() {
+    assert_eq!(
+        fired(Mutation::LyingLookup, &format!("{HEADER}map 0x10 0x20 0 rw\n")),
+        Some(Check::Lookup)
+    );
+}
+
+#[test]
+fn outcome_check_fires() {
+    assert_eq!(
+        fired(Mutation::AcceptsBadOrder, &format!("{HEADER}map 0x0 0x0 5 rw\n")),
+        Some(Check::Outcome)
+    );
+}
+
+#[test]
+fn sweep_check_fires() {
+    assert_eq!(
+        fired(Mutation::ExtraMapping, &format!("{HEADER}map 0x10 0x20 0 rw\n")),
+        Some(Check::Sweep)
+    );
+}
+
+#[test]
+fn dma_check_fires() {
+    assert_eq!(
+        fired(Mutation::ExtraMapping, &format!("{HEADER}map 0x10 0x20 0 rw\ndma 0 0x17 r\n")),
+        Some(Check::Dma)
+    );
+}
+
+#[test]
+fn leak_check_fires() {
+    assert_eq!(
+        fired(Mutation::LeaksTable, &format!("{HEADER}map 0x10 0x20 0 rw\n")),
+        Some(Check::Leak)
+    );
+}
+
+#[test]
+fn ledger_check_fires() {
+    assert_eq!(
+        fired(Mutation::ForeignTable, &format!("{HEADER}map 0x10 0x20 0 rw\n")),
+        Some(Check::Ledger)
+    );
+}
+
+#[test]
+fn teardown_leak_check_fires() {
+    assert_eq!(
+        fired(Mutation::TeardownKeepsTable, &format!("{HEADER}teardown\n")),
+        Some(Check::TeardownLeak)
+    );
+}
+
+#[test]
+fn failure_not_clean_check_fires_and_a_clean_failure_passes() {
+    assert_eq!(
+        fired(Mutation::DirtyFailure, &format!("{HEADER}fail 2\nmap 0x10 0x20 0 rw\n")),
+        Some(Check::FailureNotClean)
+    );
+    // The correct table failing the same allocation is clean (and both failing is fine).
+    let clean =
+        text::parse(&format!("{HEADER}fail 1\nmap 0x10 0x20 0 rw\nmap 0x10 0x20 0 rw\n")).unwrap();
+    let tables: Vec<Box<dyn PageTable>> = vec![
+        Box::new(Fixed::new(1, Plant::NONE).unwrap()),
+        Box::new(Fixed::new(1, Plant::NONE).unwrap()),
+    ];
+    let report = run_tables(&clean, tables).unwrap();
+    assert_eq!(report.finding, None);
+    assert_eq!(report.stats.alloc_failures, 2);
+}
