@@ -6,8 +6,17 @@
 //! other, against the abstract model and against the hardware-walk oracle of
 //! `ptdiff-reference`, which reads the raw table memory.
 //!
-//! Layout: substrate ([`memory`], [`frames`], [`device_table`], [`commands`], [`iommu`]), the
-//! implementation contract ([`page_table`]), the implementations, planted bugs ([`plant`]).
+//! Layout:
+//! - substrate: [`memory`], [`frames`] (allocator and ledger), [`device_table`], [`commands`]
+//!   (the invalidation log), [`iommu`] (all four, one per implementation);
+//! - the implementation contract [`page_table`] and the implementations [`dynamic`], [`fixed`],
+//!   with planted bugs selected by [`plant`];
+//! - the op language: [`scenario`], [`decode`] (fuzz bytes), [`encode`] (its inverse),
+//!   [`text`] (the readable format);
+//! - checking: [`expect`] (the specification of results), [`probe`], [`runner`], [`checks`],
+//!   [`finding`];
+//! - around it: [`fuzz`] (engine-neutral fuzz entry points), [`minimize`], [`regression`],
+//!   [`seeds`], [`cli`].
 
 pub mod checks;
 pub mod cli;

@@ -18,7 +18,7 @@
 //!
 //! The `config` line is optional (defaults: [`Config::default`]), must come before the first
 //! operation, and each key is optional. Numbers are decimal or `0x` hexadecimal, `_` allowed.
-//! Permissions are `r`, `w`, `rw` or `-` (none, which map rejects). [`print`] writes the
+//! Permissions are `r`, `w`, `rw` or `-` (none, which map rejects). [`print()`] writes the
 //! canonical form; `parse(&print(s)) == Ok(s)` for every valid scenario.
 
 use crate::scenario::{Config, Op, Scenario, ScenarioError};
