@@ -64,7 +64,9 @@ impl Job {
     /// Builds every target once.
     pub fn build(&self) -> Result<(), String> {
         let mut cmd = self.toolchain.cargo_fuzz("build");
-        cmd.arg("-O");
+        // Optimized, with debug assertions and overflow checks: an arithmetic overflow in the
+        // library is a bug the fuzzer must see, not wrap silently.
+        cmd.args(["-O", "-a"]);
         if self.plant.is_some() {
             cmd.args(["--features", "planted-bugs"]);
         }
@@ -88,7 +90,7 @@ impl Job {
             ..Outcome::default()
         };
         let mut cmd = self.toolchain.cargo_fuzz("run");
-        cmd.arg("-O");
+        cmd.args(["-O", "-a"]);
         if let Some(bug) = &self.plant {
             cmd.args(["--features", "planted-bugs"]).env("PTDIFF_PLANT", bug);
         }
