@@ -550,6 +550,43 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// Adds to a finding at a DFN what every other implementation's hardware walk gives
+    /// there (through the same device when it is assigned there, else through the DTE a
+    /// device would get), unless the finding already says what the others gave.
+    pub(crate) fn annotate(&self, mut finding: Box<Finding>) -> Box<Finding> {
+        let Some(dfn) = finding.dfn.filter(|&d| d < DFN_LIMIT && finding.others.is_empty()) else {
+            return finding;
+        };
+        for side in self.sides.iter().filter(|s| s.table.name() != finding.implementation) {
+            let iommu = side.table.iommu();
+            let gave = if side.torn_down {
+                "(torn down)".to_string()
+            } else {
+                let dev = finding
+                    .device
+                    .filter(|d| side.assigned.contains(d))
+                    .or(side.assigned.first().copied());
+                let dte = match dev {
+                    Some(dev) => iommu.device_table().read(iommu.memory(), dev).ok(),
+                    None => side.table.root().map(|r| {
+                        Dte::translating(r, side.table.levels(), Perm::RW, side.table.domain_id())
+                    }),
+                };
+                match dte {
+                    Some(dte) => describe_walk(
+                        &walk_dte(iommu.memory(), &self.walk, &dte, dfn << 12, Perm::NONE),
+                        iommu.frames(),
+                    ),
+                    None => "no DTE to walk".to_string(),
+                }
+            };
+            finding.others.push((side.table.name().to_string(), gave));
+        }
+        finding
+    }
+}
+
 /// No cached DTE differs from memory, and no IOTLB entry grants what the tables (the model,
 /// which the probes keep equal to the tables) no longer grant.
 fn check_caches(side: &Side, phase: Phase, op: &Op) -> Result<(), Box<Finding>> {

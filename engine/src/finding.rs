@@ -138,6 +138,9 @@ pub struct Finding {
     pub expected: String,
     /// What the implementation or the hardware walk gave.
     pub got: String,
+    /// What each other implementation gave at the same point: its result for an outcome
+    /// finding, its hardware walk of the same DFN otherwise (empty when not applicable).
+    pub others: Vec<(String, String)>,
 }
 
 impl Finding {
@@ -166,6 +169,7 @@ impl Finding {
             device,
             expected,
             got,
+            others: Vec::new(),
         })
     }
 
@@ -211,7 +215,11 @@ impl fmt::Display for Finding {
             writeln!(f, "  dfn:      {dfn:#x} (iova {:#x})", dfn.wrapping_shl(12))?;
         }
         writeln!(f, "  expected: {}", self.expected)?;
-        write!(f, "  got:      {}", self.got)
+        write!(f, "  got:      {}", self.got)?;
+        for (name, gave) in &self.others {
+            write!(f, "\n  `{name}` gave: {gave}")?;
+        }
+        Ok(())
     }
 }
 
@@ -231,12 +239,14 @@ mod tests {
             device: Some(1),
             expected: "mfn 0x401 r".into(),
             got: "fault: not present".into(),
+            others: vec![("dynamic".into(), "mfn 0x401 r".into())],
         };
         assert_eq!(
             finding.to_string(),
             "FINDING [translation] in `fixed`: a device's DMA, walked in table memory as hardware \
              does, differs from the model\n  at:       op #3: `map 0x200 0x400 9 r`\n  device:   1\n  \
-             dfn:      0x201 (iova 0x201000)\n  expected: mfn 0x401 r\n  got:      fault: not present"
+             dfn:      0x201 (iova 0x201000)\n  expected: mfn 0x401 r\n  got:      fault: not present\n  \
+             `dynamic` gave: mfn 0x401 r"
         );
         assert_eq!(finding.op_index(), Some(3));
     }

@@ -181,6 +181,7 @@ impl Runner {
                 device: None,
                 expected: "a fresh table".to_string(),
                 got: e.to_string(),
+                others: Vec::new(),
             })
         };
         let dynamic = Dynamic::new(
@@ -234,7 +235,7 @@ impl Runner {
                 };
             }
         }
-        let finding = self.sweep().err().map(|f| *f);
+        let finding = self.sweep().err().map(|f| *self.annotate(f));
         Report { finding, stats: self.stats, trace: self.trace.unwrap_or_default() }
     }
 
@@ -271,7 +272,7 @@ impl Runner {
             }
         }
         self.failure_armed = armed.is_some();
-        let range = self.apply_op(index, op);
+        let range = self.apply_op(index, op).map_err(|f| self.annotate(f));
         if armed.is_some() {
             for side in &mut self.sides {
                 side.table.iommu_mut().frames_mut().cancel_failure();
@@ -283,7 +284,7 @@ impl Runner {
             self.remember(first);
         }
         let probe_dfns = probes(first, last, &self.recent);
-        self.check_state(Phase::Op { index }, op, &probe_dfns)
+        self.check_state(Phase::Op { index }, op, &probe_dfns).map_err(|f| self.annotate(f))
     }
 
     /// The operation itself; returns the DFN range it concerned, for the probes.
@@ -431,20 +432,21 @@ impl Runner {
         Ok(())
     }
 
-    /// Applies `apply` to every side and checks, for each: the result's class against the
+    /// Applies `apply` to every side, then checks, for each: the result's class against the
     /// expected one (an injected allocation failure may turn an expected success into
     /// `NoMemory`), that a failed call changed nothing, and that no operation other than
-    /// notify changed the height. Returns the results.
+    /// notify changed the height. Every side is applied before any is judged, so an outcome
+    /// finding can say what the others returned. Returns the results.
     fn apply(
         &mut self,
         phase: Phase,
         op: &Op,
         mut apply: impl FnMut(&mut Side) -> (Result<(), ErrorClass>, Result<(), PtError>),
     ) -> Result<Vec<Result<(), PtError>>, Box<Finding>> {
-        let mut results = Vec::with_capacity(self.sides.len());
         let is_notify =
             matches!(phase, Phase::NotifyBefore { .. }) || matches!(op, Op::Notify { .. });
         let devices = u16::from(self.config.devices);
+        let mut applied = Vec::with_capacity(self.sides.len());
         for side in &mut self.sides {
             let before_levels = side.table.levels();
             let before = crate::checks::Snapshot::take(side.table.as_ref(), devices);
@@ -453,6 +455,24 @@ impl Runner {
             } else {
                 apply(side)
             };
+            let change = got
+                .is_err()
+                .then(|| {
+                    before.difference(&crate::checks::Snapshot::take(side.table.as_ref(), devices))
+                })
+                .flatten();
+            applied.push((expected, got, before_levels, change));
+        }
+        let gave: Vec<(String, String)> = self
+            .sides
+            .iter()
+            .zip(&applied)
+            .map(|(side, (_, got, _, _))| (side.table.name().to_string(), describe_result(got)))
+            .collect();
+        let mut results = Vec::with_capacity(applied.len());
+        for (i, (side, (expected, got, before_levels, change))) in
+            self.sides.iter().zip(applied).enumerate()
+        {
             let injected =
                 self.failure_armed && expected.is_ok() && matches!(got, Err(PtError::NoMemory));
             let matches = match (&expected, &got) {
@@ -463,7 +483,7 @@ impl Runner {
             };
             let name = side.table.name();
             if !matches {
-                return Err(Finding::of(
+                let mut finding = Finding::of(
                     Check::Outcome,
                     name,
                     phase,
@@ -472,24 +492,30 @@ impl Runner {
                     None,
                     describe_expected(expected),
                     describe_result(&got),
-                ));
+                );
+                finding.others = gave
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, g)| g.clone())
+                    .collect();
+                return Err(finding);
             }
             if got.is_err() {
                 self.stats.rejected += 1;
                 self.stats.alloc_failures += u32::from(injected);
-                let after = crate::checks::Snapshot::take(side.table.as_ref(), devices);
-                if let Some(change) = before.difference(&after) {
-                    return Err(Finding::of(
-                        Check::FailureNotClean,
-                        name,
-                        phase,
-                        op,
-                        None,
-                        None,
-                        format!("{} changes nothing", describe_result(&got)),
-                        change,
-                    ));
-                }
+            }
+            if let Some(change) = change {
+                return Err(Finding::of(
+                    Check::FailureNotClean,
+                    name,
+                    phase,
+                    op,
+                    None,
+                    None,
+                    format!("{} changes nothing", describe_result(&got)),
+                    change,
+                ));
             }
             let after_levels = side.table.levels();
             let height_ok = match op {
