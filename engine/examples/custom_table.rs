@@ -5,8 +5,9 @@
 //! Here "your table" is a thin wrapper around the built-in fixed table, so the example runs
 //! clean; replace the delegation with your own code.
 
-use ptdiff::fixed::Fixed;
-use ptdiff::{run_tables, text, Iommu, PageTable, Perm, Plant, PtError};
+use ptdiff::scenario::text;
+use ptdiff::tables::fixed::Fixed;
+use ptdiff::{run_tables, Iommu, PageTable, Perm, Plant, PtError};
 
 /// Your implementation. It owns an [`Iommu`] (memory, frame allocator, device table, command
 /// log) and writes real AMD-Vi entries into it; the oracle reads them from there.

@@ -8,10 +8,10 @@
 //! - `PTDIFF_PLANT=ID` activates a planted bug (build with `--features planted-bugs`);
 //! - `PTDIFF_STATS=N` prints what the differential target exercised every N runs.
 
-use crate::decode::decode;
 use crate::plant::{Plant, PlantedBug};
-use crate::runner::{run, RunStats};
-use crate::text;
+use crate::run::{run, RunStats};
+use crate::scenario::decode::decode;
+use crate::scenario::text;
 use arbitrary::Unstructured;
 use ptdiff_reference::{enumerate, walk_dte, Dte, Leaf, Perm, Reach, Tv0Policy, WalkConfig};
 use std::collections::BTreeMap;

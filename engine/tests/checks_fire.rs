@@ -2,8 +2,9 @@
 //! breaks exactly one rule, and the runner must report exactly the matching check. This does
 //! not depend on the planted bugs (which are compiled in only with `planted-bugs`).
 
-use ptdiff::fixed::Fixed;
-use ptdiff::{run_tables, text, Check, Iommu, PageTable, Perm, Plant, PtError};
+use ptdiff::scenario::text;
+use ptdiff::tables::fixed::Fixed;
+use ptdiff::{run_tables, Check, Iommu, PageTable, Perm, Plant, PtError};
 
 /// How a mutant misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

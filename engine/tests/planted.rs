@@ -6,7 +6,8 @@
 mod common;
 
 use common::Bytes;
-use ptdiff::{decode::decode, run, text, Check, Plant, PlantedBug};
+use ptdiff::scenario::{decode::decode, text};
+use ptdiff::{run, Check, Plant, PlantedBug};
 
 /// (bug, scenario file that must catch it, expected check).
 const CATCHES: [(PlantedBug, &str, Check); 10] = [

@@ -5,7 +5,8 @@
 mod common;
 
 use common::Bytes;
-use ptdiff::{decode::decode, run, Plant, RunStats};
+use ptdiff::scenario::decode::decode;
+use ptdiff::{run, Plant, RunStats};
 
 const RUNS: u64 = 3000;
 

@@ -1,8 +1,8 @@
-//! Replays every file in `corpus/regressions/` as its own test (see `ptdiff::regression` for
+//! Replays every file in `corpus/regressions/` as its own test (see `ptdiff::repro::regression` for
 //! what a replay checks). Add a file with `ptdiff minimize CRASH`; no code change needed.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use ptdiff::regression::Regression;
+use ptdiff::repro::regression::Regression;
 use std::path::PathBuf;
 
 fn main() {

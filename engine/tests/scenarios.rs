@@ -3,7 +3,8 @@
 
 mod common;
 
-use ptdiff::{run, text, Plant, RunStats};
+use ptdiff::scenario::text;
+use ptdiff::{run, Plant, RunStats};
 
 fn run_file(name: &str) -> RunStats {
     let path = common::corpus_dir().join("scenarios").join(name);

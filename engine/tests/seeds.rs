@@ -3,7 +3,8 @@
 
 mod common;
 
-use ptdiff::{decode::decode, seeds, text};
+use ptdiff::repro::seeds;
+use ptdiff::scenario::{decode::decode, text};
 
 #[test]
 fn checked_in_seeds_are_up_to_date() {

@@ -2,9 +2,9 @@
 //! (same check, same implementation), by dropping operations, simplifying operands and
 //! simplifying the configuration. Deterministic and bounded by a run budget.
 
-use crate::finding::{Check, Finding};
+use crate::check::finding::{Check, Finding};
 use crate::plant::Plant;
-use crate::runner::run;
+use crate::run::run;
 use crate::scenario::{Op, Scenario};
 use ptdiff_reference::Perm;
 

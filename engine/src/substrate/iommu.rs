@@ -2,10 +2,10 @@
 //! and its ledger, the device table, and the command log. Each implementation under test owns
 //! one, so their memories never mix; this is the only code the implementations share.
 
-use crate::commands::{Command, CommandLog};
-use crate::device_table::{dte_spa, DteSetting, DEVICE_TABLE_ENTRIES, DEVICE_TABLE_SPA};
-use crate::frames::{FrameAllocator, FrameError, POISON_ENTRY};
-use crate::memory::{MemError, Memory};
+use crate::substrate::commands::{Command, CommandLog};
+use crate::substrate::device_table::{dte_spa, DteSetting, DEVICE_TABLE_ENTRIES, DEVICE_TABLE_SPA};
+use crate::substrate::frames::{FrameAllocator, FrameError, POISON_ENTRY};
+use crate::substrate::memory::{MemError, Memory};
 use ptdiff_reference::DeviceTable;
 use thiserror::Error;
 

@@ -3,7 +3,7 @@
 //! aliases that differ in exactly one level's index bits, the first DFN beyond each height,
 //! and DFNs used recently.
 
-use crate::expect::{span, DFN_BITS};
+use crate::check::expect::{span, DFN_BITS};
 
 /// Most DFNs probed after one operation.
 pub const MAX_PROBES: usize = 40;

@@ -13,11 +13,11 @@
 //! untouched and only has to free what it built. Tables that stop being reachable are freed
 //! only after the IOTLB invalidation that covers them has completed.
 
-use crate::commands::{Command, ALL_PAGES_ORDER};
-use crate::device_table::{DteSetting, DEVICE_TABLE_ENTRIES};
-use crate::iommu::Iommu;
-use crate::page_table::{PageTable, Perm, PtError};
 use crate::plant::{Plant, PlantedBug};
+use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
+use crate::substrate::device_table::{DteSetting, DEVICE_TABLE_ENTRIES};
+use crate::substrate::iommu::Iommu;
+use crate::table::{PageTable, Perm, PtError};
 use std::collections::BTreeSet;
 
 /// Number of levels of every fixed table (and the DTE mode it is programmed with).
@@ -598,9 +598,11 @@ impl PageTable for Fixed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::Command::{CompletionWait, InvalidateDevtabEntry, InvalidateIommuPages};
-    use crate::device_table::DEVICE_TABLE_SPA;
-    use crate::frames::FrameState;
+    use crate::substrate::commands::Command::{
+        CompletionWait, InvalidateDevtabEntry, InvalidateIommuPages,
+    };
+    use crate::substrate::device_table::DEVICE_TABLE_SPA;
+    use crate::substrate::frames::FrameState;
     use ptdiff_reference::{
         enumerate, walk, Fault, Model, Reach, Translation, TranslationKind, WalkConfig,
     };
@@ -1302,7 +1304,7 @@ mod tests {
     #[cfg(feature = "planted-bugs")]
     mod planted {
         use super::*;
-        use crate::frames::POISON_ENTRY;
+        use crate::substrate::frames::POISON_ENTRY;
 
         fn planted(bug: PlantedBug) -> Fixed {
             let mut pt = Fixed::new(DOMAIN, Plant::select(bug).unwrap()).unwrap();

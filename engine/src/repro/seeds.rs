@@ -2,8 +2,8 @@
 //! `corpus/differential/<name>` (encoded bytes) and `corpus/scenario_text/<name>.scn` (the text
 //! itself); `corpus/walker/` gets deterministic seeds. `cargo test` checks they are current.
 
-use crate::encode::{encode, EncodeError};
-use crate::text::{parse, ParseError};
+use crate::scenario::encode::{encode, EncodeError};
+use crate::scenario::text::{parse, ParseError};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 

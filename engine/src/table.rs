@@ -1,6 +1,6 @@
 //! The contract every page-table implementation under test keeps: the [`PageTable`] trait.
 //!
-//! ptdiff ships two implementations ([`crate::dynamic`] and [`crate::fixed`]); plug in your
+//! ptdiff ships two implementations ([`crate::tables::dynamic`] and [`crate::tables::fixed`]); plug in your
 //! own by implementing this trait over an [`Iommu`] of its own and handing it to the runner
 //! (see the README, "Testing your own page table").
 //!
@@ -21,8 +21,8 @@
 //!
 //! After [`PageTable::teardown`] every operation fails with [`ErrorClass::TornDown`].
 
-use crate::frames::FrameError;
-use crate::iommu::{Iommu, IommuError};
+use crate::substrate::frames::FrameError;
+use crate::substrate::iommu::{Iommu, IommuError};
 pub use ptdiff_reference::Perm;
 use thiserror::Error;
 

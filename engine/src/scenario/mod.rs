@@ -1,9 +1,13 @@
 //! Scenarios: a configuration and a list of operations, the unit every engine runs.
 //!
-//! A scenario is produced by the fuzz decoder ([`crate::decode`]) or parsed from the text
-//! format ([`crate::text`]); both go through [`Scenario::validate`], so the runner only sees
+//! A scenario is produced by the fuzz decoder ([`crate::scenario::decode`]) or parsed from the text
+//! format ([`crate::scenario::text`]); both go through [`Scenario::validate`], so the runner only sees
 //! well-formed scenarios. Operations may still carry bad arguments (misaligned DFNs,
 //! unsupported orders...): those are tests of error handling, not malformed scenarios.
+
+pub mod decode;
+pub mod encode;
+pub mod text;
 
 use ptdiff_reference::Perm;
 use thiserror::Error;

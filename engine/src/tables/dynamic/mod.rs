@@ -28,11 +28,11 @@
 //!   whole table; a range starting beyond the current height is a no-op.
 //! - Teardown blocks every DTE, flushes all pages of the domain, then frees the tables.
 
-use crate::commands::{Command, ALL_PAGES_ORDER};
-use crate::device_table::{DteSetting, DEVICE_TABLE_ENTRIES};
-use crate::iommu::Iommu;
-use crate::page_table::{PageTable, Perm, PtError};
 use crate::plant::{Plant, PlantedBug};
+use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
+use crate::substrate::device_table::{DteSetting, DEVICE_TABLE_ENTRIES};
+use crate::substrate::iommu::Iommu;
+use crate::table::{PageTable, Perm, PtError};
 use entry::Entry;
 use std::collections::BTreeSet;
 
@@ -739,7 +739,7 @@ impl PageTable for Dynamic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frames::{POISON_MFN, TABLE_POOL_FIRST_PFN};
+    use crate::substrate::frames::{POISON_MFN, TABLE_POOL_FIRST_PFN};
     use ptdiff_reference::{
         enumerate, walk, Fault, Model, Reach, Translation, TranslationKind, WalkConfig,
     };

@@ -12,14 +12,14 @@
 //!
 //! Exit status: [`EXIT_PASS`], [`EXIT_FINDING`] or [`EXIT_BAD_INPUT`].
 
-use crate::decode::decode;
-use crate::minimize::minimize;
 use crate::plant::{Plant, PlantedBug};
-use crate::regression::{self, Regression};
-use crate::runner::{run_traced, Report};
+use crate::repro::minimize::minimize;
+use crate::repro::regression::{self, Regression};
+use crate::repro::seeds;
+use crate::run::{run_traced, Report};
+use crate::scenario::decode::decode;
+use crate::scenario::text;
 use crate::scenario::Scenario;
-use crate::seeds;
-use crate::text;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

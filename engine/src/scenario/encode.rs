@@ -1,8 +1,8 @@
-//! The inverse of [`crate::decode`]: turns a scenario into fuzzer bytes that decode back to
+//! The inverse of [`crate::scenario::decode`]: turns a scenario into fuzzer bytes that decode back to
 //! it, so seeds are written as readable `.scn` files and compiled to bytes
 //! (`ptdiff seeds`). Every value is encoded through the decoder's raw (unbiased) choices.
 
-use crate::decode::{decode, MAX_DECODED_OPS};
+use crate::scenario::decode::{decode, MAX_DECODED_OPS};
 use crate::scenario::{Op, Scenario, MAX_DEVICES};
 use ptdiff_reference::Perm;
 use thiserror::Error;

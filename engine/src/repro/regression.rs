@@ -13,11 +13,11 @@
 //! bug (and the build has `planted-bugs`) it must still produce the same finding with that bug,
 //! which keeps the check itself from silently regressing.
 
-use crate::finding::Check;
+use crate::check::finding::Check;
 use crate::plant::{Plant, PlantedBug};
-use crate::runner::run;
+use crate::run::run;
+use crate::scenario::text;
 use crate::scenario::Scenario;
-use crate::text;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

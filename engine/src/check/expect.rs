@@ -1,10 +1,10 @@
 //! What each operation must return, from DESIGN.md section 4 and the error order documented
-//! in [`crate::page_table`]. The runner checks every implementation against this, not only
+//! in [`crate::table`]. The runner checks every implementation against this, not only
 //! against the other implementation, so a bug shared by both is still caught here.
 //!
 //! These helpers belong to the runner; implementations must not use them.
 
-use crate::page_table::{ErrorClass, Perm};
+use crate::table::{ErrorClass, Perm};
 
 /// DFNs are IOVA >> 12 of a 64-bit IOVA.
 pub const DFN_BITS: u32 = 52;

@@ -1,13 +1,13 @@
 //! The differential runner: applies each operation of a scenario to every implementation and
-//! checks, after every operation (the checks themselves are in [`crate::checks`]):
+//! checks, after every operation (the checks themselves are in [`crate::check`]):
 //!
-//! - **outcome**: each result has the error class the specification ([`crate::expect`])
+//! - **outcome**: each result has the error class the specification ([`crate::check::expect`])
 //!   requires (so both implementations agree, and agree with the spec), and an operation that
 //!   fails changes nothing: no table frame allocated or freed, no DTE rewritten;
 //! - **height**: only a notify may raise the height, exactly to what the DFN needs;
 //! - **DTE**: every assigned device's DTE holds V, TV, IR, IW, the current root and the
 //!   current height as mode, and the root is a live table frame of the domain;
-//! - **translation**: for each probe DFN ([`crate::probe`]) the oracle's hardware walk through
+//! - **translation**: for each probe DFN ([`crate::check::probe`]) the oracle's hardware walk through
 //!   the DTEs, reading the implementation's raw memory, equals the implementation's model, and
 //!   every table the walk reads is a live table frame of the domain (**ledger**);
 //! - **lookup**: the implementation's own lookup equals the model;
@@ -26,14 +26,14 @@
 //! covers, or an injected allocation failure (`fail N`) that only one table ran into
 //! ([`RunStats::alloc_failures`]).
 
-use crate::dynamic::{Dynamic, DynamicConfig};
-use crate::expect;
-use crate::finding::{Check, Finding, Phase};
-use crate::fixed::Fixed;
-use crate::page_table::{ErrorClass, PageTable, PtError};
+use crate::check::expect;
+use crate::check::finding::{Check, Finding, Phase};
+use crate::check::probe::probes;
 use crate::plant::Plant;
-use crate::probe::probes;
 use crate::scenario::{Config, Op, Scenario, ScenarioError};
+use crate::table::{ErrorClass, PageTable, PtError};
+use crate::tables::dynamic::{Dynamic, DynamicConfig};
+use crate::tables::fixed::Fixed;
 use ptdiff_reference::{Caches, Model, WalkConfig};
 use std::collections::BTreeSet;
 
@@ -449,7 +449,7 @@ impl Runner {
         let mut applied = Vec::with_capacity(self.sides.len());
         for side in &mut self.sides {
             let before_levels = side.table.levels();
-            let before = crate::checks::Snapshot::take(side.table.as_ref(), devices);
+            let before = crate::check::Snapshot::take(side.table.as_ref(), devices);
             let (expected, got) = if side.torn_down {
                 (Err(ErrorClass::TornDown), apply(side).1)
             } else {
@@ -458,7 +458,7 @@ impl Runner {
             let change = got
                 .is_err()
                 .then(|| {
-                    before.difference(&crate::checks::Snapshot::take(side.table.as_ref(), devices))
+                    before.difference(&crate::check::Snapshot::take(side.table.as_ref(), devices))
                 })
                 .flatten();
             applied.push((expected, got, before_levels, change));

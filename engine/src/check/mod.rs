@@ -1,14 +1,18 @@
-//! The checks the runner makes after every operation and at the end; [`crate::runner`] lists
+//! The checks the runner makes after every operation and at the end; [`mod@crate::run`] lists
 //! them. Every check reads the implementation's memory with the oracle, never trusting the
 //! implementation's own idea of its tables (except the `lookup` check, which tests exactly
 //! that idea).
 
-use crate::commands::Command;
-use crate::finding::{Check, Finding, Phase};
-use crate::frames::{FrameAllocator, FrameState};
-use crate::page_table::{PageTable, Perm};
-use crate::runner::{Runner, Side};
+pub mod expect;
+pub mod finding;
+pub mod probe;
+
+use crate::check::finding::{Check, Finding, Phase};
+use crate::run::{Runner, Side};
 use crate::scenario::Op;
+use crate::substrate::commands::Command;
+use crate::substrate::frames::{FrameAllocator, FrameState};
+use crate::table::{PageTable, Perm};
 use ptdiff_reference::{
     enumerate_tree, walk_dte, walk_dte_visiting, Dte, Fault, Invalidation, Model, Reach,
     Translation, TranslationKind,

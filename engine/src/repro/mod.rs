@@ -1,0 +1,5 @@
+//! From a finding to a kept regression: the minimizer, regression files and the seed writer.
+
+pub mod minimize;
+pub mod regression;
+pub mod seeds;
