@@ -26,6 +26,13 @@ use crate::substrate::iommu::{Iommu, IommuError};
 pub use ptdiff_reference::Perm;
 use thiserror::Error;
 
+/// DFNs are IOVA >> 12 of a 64-bit IOVA: 52 bits.
+pub const DFN_BITS: u32 = 52;
+/// First DFN no 64-bit IOVA can address.
+pub const DFN_LIMIT: u64 = 1 << DFN_BITS;
+/// First MFN beyond the 52-bit physical address space.
+pub const MFN_LIMIT: u64 = 1 << 40;
+
 /// What a page-table operation can fail with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum PtError {

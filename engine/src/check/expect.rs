@@ -6,10 +6,7 @@
 
 use crate::table::{ErrorClass, Perm};
 
-/// DFNs are IOVA >> 12 of a 64-bit IOVA.
-pub const DFN_BITS: u32 = 52;
-/// First MFN beyond the 52-bit physical address space.
-pub const MFN_LIMIT: u64 = 1 << 40;
+pub use crate::table::{DFN_BITS, DFN_LIMIT, MFN_LIMIT};
 
 /// Number of DFNs a table of `levels` levels spans: `2^(9 levels)`, capped at `2^52`.
 pub fn span(levels: u8) -> u64 {

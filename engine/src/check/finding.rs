@@ -1,6 +1,8 @@
 //! Findings: what the runner reports when a check fails, as values a person can act on.
 
+use super::violation::{describe_result, describe_walk, Violation, Walked};
 use crate::scenario::Op;
+use crate::table::PtError;
 use std::fmt;
 
 /// Which check failed. Each has a one-line meaning in [`Check::meaning`].
@@ -123,6 +125,30 @@ pub enum Phase {
     Sweep,
 }
 
+/// What another implementation gave at the point of a finding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gave {
+    /// Its result for the same call (outcome findings).
+    Result(Result<(), PtError>),
+    /// Its hardware walk of the same DFN.
+    Walk(Walked),
+    /// It was torn down.
+    TornDown,
+    /// It has no DTE to walk through.
+    NoDte,
+}
+
+impl fmt::Display for Gave {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Gave::Result(r) => f.write_str(&describe_result(r)),
+            Gave::Walk(w) => f.write_str(&describe_walk(w)),
+            Gave::TornDown => f.write_str("(torn down)"),
+            Gave::NoDte => f.write_str("no DTE to walk"),
+        }
+    }
+}
+
 /// A failed check, with everything needed to understand and reproduce it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
@@ -134,41 +160,28 @@ pub struct Finding {
     pub op: Option<Op>,
     pub dfn: Option<u64>,
     pub device: Option<u16>,
-    /// What the specification / model requires.
-    pub expected: String,
-    /// What the implementation or the hardware walk gave.
-    pub got: String,
+    /// The evidence: what the rule requires and what was found.
+    pub violation: Violation,
     /// What each other implementation gave at the same point: its result for an outcome
     /// finding, its hardware walk of the same DFN otherwise (empty when not applicable).
-    pub others: Vec<(String, String)>,
+    pub others: Vec<(String, Gave)>,
 }
 
 impl Finding {
-    /// A finding of `check` in `implementation`; `op` is dropped for setup and sweep phases.
-    #[allow(clippy::too_many_arguments)]
-    pub fn of(
-        check: Check,
-        implementation: &str,
-        phase: Phase,
-        op: &Op,
-        dfn: Option<u64>,
-        device: Option<u16>,
-        expected: String,
-        got: String,
-    ) -> Box<Finding> {
+    /// A finding of `violation` in `implementation`; `op` is dropped for setup and sweep phases.
+    pub fn new(implementation: &str, phase: Phase, op: &Op, violation: Violation) -> Box<Finding> {
         let op = match phase {
             Phase::Setup | Phase::Sweep => None,
             _ => Some(*op),
         };
         Box::new(Finding {
-            check,
+            check: violation.check(),
             implementation: implementation.to_string(),
             phase,
             op,
-            dfn,
-            device,
-            expected,
-            got,
+            dfn: violation.dfn(),
+            device: violation.device(),
+            violation,
             others: Vec::new(),
         })
     }
@@ -214,8 +227,7 @@ impl fmt::Display for Finding {
         if let Some(dfn) = self.dfn {
             writeln!(f, "  dfn:      {dfn:#x} (iova {:#x})", dfn.wrapping_shl(12))?;
         }
-        writeln!(f, "  expected: {}", self.expected)?;
-        write!(f, "  got:      {}", self.got)?;
+        write!(f, "{}", self.violation)?;
         for (name, gave) in &self.others {
             write!(f, "\n  `{name}` gave: {gave}")?;
         }
@@ -230,24 +242,30 @@ mod tests {
 
     #[test]
     fn display_names_check_place_and_values() {
-        let finding = Finding {
-            check: Check::Translation,
-            implementation: "fixed".into(),
-            phase: Phase::Op { index: 3 },
-            op: Some(Op::Map { dfn: 0x200, mfn: 0x400, order: 9, perm: Perm::R, missed: false }),
-            dfn: Some(0x201),
-            device: Some(1),
-            expected: "mfn 0x401 r".into(),
-            got: "fault: not present".into(),
-            others: vec![("dynamic".into(), "mfn 0x401 r".into())],
+        let violation = Violation::Translation {
+            dfn: 0x201,
+            dev: Some(1),
+            expected: Some((0x401, Perm::R)),
+            walked: Walked {
+                result: Err(ptdiff_reference::Fault::NotPresent { level: 2, spa: 0x4000_2010 }),
+                frame: None,
+            },
         };
+        let mut finding = Finding::new(
+            "fixed",
+            Phase::Op { index: 3 },
+            &Op::Map { dfn: 0x200, mfn: 0x400, order: 9, perm: Perm::R, missed: false },
+            violation,
+        );
+        finding.others.push(("dynamic".into(), Gave::Result(Ok(()))));
         assert_eq!(
             finding.to_string(),
             "FINDING [translation] in `fixed`: a device's DMA, walked in table memory as hardware \
              does, differs from the model\n  at:       op #3: `map 0x200 0x400 9 r`\n  device:   1\n  \
-             dfn:      0x201 (iova 0x201000)\n  expected: mfn 0x401 r\n  got:      fault: not present\n  \
-             `dynamic` gave: mfn 0x401 r"
+             dfn:      0x201 (iova 0x201000)\n  expected: mfn 0x401 r\n  got:      fault: level-2 \
+             entry at 0x40002010 not present (IoPageFault)\n  `dynamic` gave: ok"
         );
         assert_eq!(finding.op_index(), Some(3));
+        assert_eq!(finding.signature(), (Check::Translation, "fixed".to_string()));
     }
 }

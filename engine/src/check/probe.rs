@@ -3,17 +3,17 @@
 //! aliases that differ in exactly one level's index bits, the first DFN beyond each height,
 //! and DFNs used recently.
 
-use crate::check::expect::{span, DFN_BITS};
+use crate::check::expect::{span, DFN_LIMIT};
 
 /// Most DFNs probed after one operation.
 pub const MAX_PROBES: usize = 40;
 
-/// Builds the probe set for an operation on `[first, last]` with `recent` DFNs: deduplicated,
-/// below 2^52, at most [`MAX_PROBES`], in a deterministic order (operation-related first).
-pub fn probes(first: u64, last: u64, recent: &[u64]) -> Vec<u64> {
-    let mut out: Vec<u64> = Vec::with_capacity(MAX_PROBES);
+/// Appends to `out` (empty) the probe set for an operation on `[first, last]` with `recent`
+/// DFNs: deduplicated, below 2^52, at most [`MAX_PROBES`], in a deterministic order
+/// (operation-related first).
+pub fn probes(out: &mut Vec<u64>, first: u64, last: u64, recent: &[u64]) {
     let mut push = |dfn: u64| {
-        if dfn < (1 << DFN_BITS) && !out.contains(&dfn) && out.len() < MAX_PROBES {
+        if dfn < DFN_LIMIT && !out.contains(&dfn) && out.len() < MAX_PROBES {
             out.push(dfn);
         }
     };
@@ -30,7 +30,6 @@ pub fn probes(first: u64, last: u64, recent: &[u64]) -> Vec<u64> {
     for &dfn in recent.iter().rev() {
         push(dfn);
     }
-    out
 }
 
 #[cfg(test)]
@@ -39,7 +38,8 @@ mod tests {
 
     #[test]
     fn probe_set_for_a_superpage() {
-        let p = probes(0x200, 0x3ff, &[0x7]);
+        let mut p = Vec::new();
+        probes(&mut p, 0x200, 0x3ff, &[0x7]);
         assert_eq!(&p[..4], &[0x200, 0x3ff, 0x1ff, 0x400]);
         assert_eq!(
             &p[4..10],
@@ -52,7 +52,8 @@ mod tests {
 
     #[test]
     fn probes_stay_below_the_iova_limit_and_are_unique() {
-        let p = probes(u64::MAX, u64::MAX, &[u64::MAX, 1 << 52, 5, 5]);
+        let mut p = Vec::new();
+        probes(&mut p, u64::MAX, u64::MAX, &[u64::MAX, 1 << 52, 5, 5]);
         assert!(p.iter().all(|&d| d < 1 << 52));
         let mut sorted = p.clone();
         sorted.sort_unstable();

@@ -1,24 +1,8 @@
-//! The differential runner: applies each operation of a scenario to every implementation and
-//! checks, after every operation (the checks themselves are in [`crate::check`]):
-//!
-//! - **outcome**: each result has the error class the specification ([`crate::check::expect`])
-//!   requires (so both implementations agree, and agree with the spec), and an operation that
-//!   fails changes nothing: no table frame allocated or freed, no DTE rewritten;
-//! - **height**: only a notify may raise the height, exactly to what the DFN needs;
-//! - **DTE**: every assigned device's DTE holds V, TV, IR, IW, the current root and the
-//!   current height as mode, and the root is a live table frame of the domain;
-//! - **translation**: for each probe DFN ([`crate::check::probe`]) the oracle's hardware walk through
-//!   the DTEs, reading the implementation's raw memory, equals the implementation's model, and
-//!   every table the walk reads is a live table frame of the domain (**ledger**);
-//! - **lookup**: the implementation's own lookup equals the model;
-//! - **unassigned access**: devices not assigned reach no memory, for reads and writes;
-//! - **caches**: the IOMMU's DTE cache and IOTLB ([`ptdiff_reference::Caches`]), filled by
-//!   `dma` operations and by the runner's own probes and emptied only by the invalidations the
-//!   implementation issued (and completed), hold nothing the tables no longer grant.
-//!
-//! After the last operation a full sweep enumerates every reachable leaf and table: leaves
-//! equal the model, every reachable table is live, every live table is reachable (no leak).
-//! After a teardown no table frame of the domain may remain.
+//! The differential runner: applies each operation of a scenario to every implementation, judges
+//! each call's result ([`crate::check::outcome`]), then runs the check lists of
+//! [`crate::check`] on every implementation: [`crate::check::PER_OP`] after every operation,
+//! [`crate::check::AFTER_TEARDOWN`] after a teardown, [`crate::check::FINAL`] after the last
+//! operation. It stops at the first finding.
 //!
 //! Each implementation has its own model: they differ only after an *expected divergence*:
 //! a map whose notification was missed (`missed`) and that the dynamic table rejected as beyond
@@ -26,57 +10,32 @@
 //! covers, or an injected allocation failure (`fail N`) that only one table ran into
 //! ([`RunStats::alloc_failures`]).
 
+mod stats;
+
+pub use stats::RunStats;
+
 use crate::check::expect;
-use crate::check::finding::{Check, Finding, Phase};
+use crate::check::outcome::{failure_clean, height_kept, outcome};
 use crate::check::probe::probes;
+use crate::check::violation::describe_result;
+use crate::check::{
+    self, others, Ctx, Finding, Gave, Phase, ProbeWalks, Subject, Violation, AFTER_TEARDOWN,
+};
 use crate::plant::Plant;
 use crate::scenario::{Config, Op, Scenario, ScenarioError};
 use crate::table::{ErrorClass, PageTable, PtError};
 use crate::tables::dynamic::{Dynamic, DynamicConfig};
 use crate::tables::fixed::Fixed;
-use ptdiff_reference::{Caches, Model, WalkConfig};
-use std::collections::BTreeSet;
+use ptdiff_reference::WalkConfig;
+use std::cell::Cell;
 
 /// Domain ID the built-in implementations use.
 pub const DOMAIN: u16 = 1;
 /// Recently used DFNs kept as extra probes.
 const RECENT: usize = 8;
-
-/// What a run exercised: used to notice a fuzzer that silently tests nothing.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RunStats {
-    pub ops: u32,
-    pub maps: u32,
-    /// Maps that succeeded on every implementation.
-    pub maps_ok: u32,
-    /// Order 9 or 18 maps that succeeded on every implementation.
-    pub superpage_maps_ok: u32,
-    pub unmaps: u32,
-    /// Unmaps that removed part of a larger mapping (the model had to split an extent).
-    pub partial_unmaps: u32,
-    pub notifies: u32,
-    pub assigns: u32,
-    pub deassigns: u32,
-    pub translates: u32,
-    pub dmas: u32,
-    pub teardowns: u32,
-    /// `fail N` operations.
-    pub fail_ops: u32,
-    /// Calls that ran into an injected allocation failure and returned `NoMemory`.
-    pub alloc_failures: u32,
-    /// Operations some implementation rejected (any error class).
-    pub rejected: u32,
-    /// Maps a table rejected because their notification was missed (expected divergence).
-    pub missed_notifications: u32,
-    /// Times some table's height increased.
-    pub growth_events: u32,
-    /// Greatest height any table reached.
-    pub highest_levels: u8,
-    /// Bit `h` is set when some table grew to height `h`.
-    pub grown_to: u8,
-    /// Hardware walks performed by the checks.
-    pub walks: u32,
-}
+/// Probes (from the front of the probe list) sent through the IOMMU's caches as device DMA
+/// after each operation.
+const TRAFFIC_PROBES: usize = 4;
 
 /// The result of running a scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,30 +54,21 @@ impl Report {
     }
 }
 
-/// One implementation with the runner's bookkeeping for it.
-pub(crate) struct Side {
-    pub(crate) table: Box<dyn PageTable>,
-    pub(crate) model: Model,
-    pub(crate) assigned: BTreeSet<u16>,
-    pub(crate) torn_down: bool,
-    /// The IOMMU's caches, fed with the implementation's commands.
-    pub(crate) caches: Caches,
-    /// Commands of the implementation's log already fed to `caches`.
-    pub(crate) commands_seen: usize,
-}
-
 /// Runs operations on a set of implementations and checks them.
 pub struct Runner {
-    pub(crate) config: Config,
-    pub(crate) walk: WalkConfig,
-    pub(crate) sides: Vec<Side>,
+    config: Config,
+    walk: WalkConfig,
+    subjects: Vec<Subject>,
     recent: Vec<u64>,
-    pub(crate) stats: RunStats,
+    stats: RunStats,
     trace: Option<Vec<String>>,
     /// Set by `fail N`, armed for the next operation.
     pending_failure: Option<u32>,
     /// An allocation failure is armed for the operation being applied.
     failure_armed: bool,
+    /// Reused buffers: the probe DFNs and the probe walks of the current operation.
+    probe_dfns: Vec<u64>,
+    probe_walks: ProbeWalks,
 }
 
 /// Runs a scenario on the built-in `dynamic` and `fixed` tables with `plant` active.
@@ -154,35 +104,14 @@ pub fn run_tables(
     Ok(Runner::with_tables(scenario.config, tables).run_ops(&scenario.ops))
 }
 
-pub(crate) fn describe_result(result: &Result<(), PtError>) -> String {
-    match result {
-        Ok(()) => "ok".to_string(),
-        Err(e) => format!("error `{e}` ({:?})", e.class()),
-    }
-}
-
-fn describe_expected(expected: Result<(), ErrorClass>) -> String {
-    match expected {
-        Ok(()) => "ok".to_string(),
-        Err(class) => format!("an error of class {class:?}"),
-    }
-}
+/// Which results an operation must have, per implementation, and how the runner applies it.
+type Apply<'a> = dyn FnMut(&mut Subject) -> (Result<(), ErrorClass>, Result<(), PtError>) + 'a;
 
 impl Runner {
     /// The built-in pair: `dynamic` (growing from `initial_levels` to `max_levels`) and `fixed`.
     pub fn new(config: Config, plant: Plant) -> Result<Runner, Box<Finding>> {
-        let setup = |implementation: &str, e: PtError| {
-            Box::new(Finding {
-                check: Check::Setup,
-                implementation: implementation.to_string(),
-                phase: Phase::Setup,
-                op: None,
-                dfn: None,
-                device: None,
-                expected: "a fresh table".to_string(),
-                got: e.to_string(),
-                others: Vec::new(),
-            })
+        let setup = |implementation: &str, error: PtError| {
+            Finding::new(implementation, Phase::Setup, &Op::Teardown, Violation::Setup { error })
         };
         let dynamic = Dynamic::new(
             DynamicConfig {
@@ -199,43 +128,34 @@ impl Runner {
 
     /// Any set of implementations, freshly created.
     pub fn with_tables(config: Config, tables: Vec<Box<dyn PageTable>>) -> Runner {
-        let sides = tables
-            .into_iter()
-            .map(|table| Side {
-                commands_seen: table.iommu().commands().len(),
-                table,
-                model: Model::new(),
-                assigned: BTreeSet::new(),
-                torn_down: false,
-                caches: Caches::new(),
-            })
-            .collect();
         let mut runner = Runner {
             config,
             walk: WalkConfig { max_levels: config.max_levels, ..WalkConfig::default() },
-            sides,
-            recent: Vec::new(),
+            subjects: tables.into_iter().map(Subject::new).collect(),
+            recent: Vec::with_capacity(RECENT),
             stats: RunStats::default(),
             trace: None,
             pending_failure: None,
             failure_armed: false,
+            probe_dfns: Vec::new(),
+            probe_walks: ProbeWalks::default(),
         };
         runner.note_heights();
         runner
     }
 
-    /// Runs `ops` then the final sweep; stops at the first finding.
+    /// Runs `ops` then the final checks; stops at the first finding.
     pub fn run_ops(mut self, ops: &[Op]) -> Report {
         for (index, op) in ops.iter().enumerate() {
             if let Err(finding) = self.step(index, op) {
-                return Report {
-                    finding: Some(*finding),
-                    stats: self.stats,
-                    trace: self.trace.unwrap_or_default(),
-                };
+                return self.report(Some(*finding));
             }
         }
-        let finding = self.sweep().err().map(|f| *self.annotate(f));
+        let finding = self.sweep().err().map(|f| *f);
+        self.report(finding)
+    }
+
+    fn report(self, finding: Option<Finding>) -> Report {
         Report { finding, stats: self.stats, trace: self.trace.unwrap_or_default() }
     }
 
@@ -244,9 +164,14 @@ impl Runner {
         &self.stats
     }
 
+    /// The implementations and the runner's bookkeeping for each.
+    pub fn subjects(&self) -> &[Subject] {
+        &self.subjects
+    }
+
     fn note_heights(&mut self) {
-        for side in &self.sides {
-            self.stats.highest_levels = self.stats.highest_levels.max(side.table.levels());
+        for subject in &self.subjects {
+            self.stats.highest_levels = self.stats.highest_levels.max(subject.table.levels());
         }
     }
 
@@ -257,25 +182,47 @@ impl Runner {
         self.recent.push(dfn);
     }
 
+    /// A finding with what the other implementations gave at its DFN.
+    fn annotated(&self, mut finding: Box<Finding>) -> Box<Finding> {
+        others::annotate(&self.walk, &self.subjects, &mut finding);
+        finding
+    }
+
     /// Applies op number `index` to every implementation and runs the per-op checks.
     pub fn step(&mut self, index: usize, op: &Op) -> Result<(), Box<Finding>> {
+        let Some((first, last)) = self.step_unchecked(index, op)? else { return Ok(()) };
+        self.probe_dfns.clear();
+        probes(&mut self.probe_dfns, first, last, &self.recent);
+        self.check_state(Phase::Op { index }, op)
+    }
+
+    /// Applies op number `index` to every implementation and judges each call's result
+    /// (outcome, a failed call changes nothing, height, and the `dma` and teardown checks),
+    /// without the per-op check list. Returns the DFN range the operation concerned, or
+    /// `None` for `fail N` (which only arms the next operation). For measuring what the
+    /// per-op checks cost; [`Runner::step`] is the checked step.
+    pub fn step_unchecked(
+        &mut self,
+        index: usize,
+        op: &Op,
+    ) -> Result<Option<(u64, u64)>, Box<Finding>> {
         self.stats.ops += 1;
         if let Op::FailAlloc { nth } = *op {
             self.stats.fail_ops += 1;
             self.pending_failure = Some(nth);
-            return Ok(());
+            return Ok(None);
         }
         let armed = self.pending_failure.take();
         if let Some(nth) = armed {
-            for side in &mut self.sides {
-                side.table.iommu_mut().frames_mut().fail_nth_allocation(u64::from(nth));
+            for subject in &mut self.subjects {
+                subject.table.iommu_mut().frames_mut().fail_nth_allocation(u64::from(nth));
             }
         }
         self.failure_armed = armed.is_some();
-        let range = self.apply_op(index, op).map_err(|f| self.annotate(f));
+        let range = self.apply_op(index, op).map_err(|f| self.annotated(f));
         if armed.is_some() {
-            for side in &mut self.sides {
-                side.table.iommu_mut().frames_mut().cancel_failure();
+            for subject in &mut self.subjects {
+                subject.table.iommu_mut().frames_mut().cancel_failure();
             }
             self.failure_armed = false;
         }
@@ -283,8 +230,7 @@ impl Runner {
         if !matches!(op, Op::Assign { .. } | Op::Deassign { .. } | Op::Teardown) {
             self.remember(first);
         }
-        let probe_dfns = probes(first, last, &self.recent);
-        self.check_state(Phase::Op { index }, op, &probe_dfns).map_err(|f| self.annotate(f))
+        Ok(Some((first, last)))
     }
 
     /// The operation itself; returns the DFN range it concerned, for the probes.
@@ -297,18 +243,18 @@ impl Runner {
                 if let (false, Some(last)) = (missed, last) {
                     self.notify_all(Phase::NotifyBefore { index }, op, last)?;
                 }
-                let results = self.apply(phase, op, |side| {
-                    let t = &mut side.table;
+                let results = self.apply(phase, op, &mut |s| {
+                    let t = &mut s.table;
                     let expected = expect::map(dfn, mfn, order, perm, t.levels(), t.max_levels());
                     (expected, t.map(dfn, mfn, order, perm))
                 })?;
                 if results.iter().all(|r| r.is_ok()) {
                     self.stats.maps_ok += 1;
-                    self.stats.superpage_maps_ok += u32::from(order > 0);
+                    self.stats.superpage_maps_ok += u64::from(order > 0);
                 }
-                for (side, result) in self.sides.iter_mut().zip(&results) {
+                for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     match result {
-                        Ok(()) => side.model.map(dfn, mfn, order, perm),
+                        Ok(()) => subject.model.map(dfn, mfn, order, perm),
                         Err(PtError::BeyondHeight { .. }) if missed => {
                             self.stats.missed_notifications += 1
                         }
@@ -320,19 +266,19 @@ impl Runner {
             Op::Unmap { dfn, order } => {
                 self.stats.unmaps += 1;
                 let last = expect::last_dfn(dfn, order).unwrap_or(u64::MAX);
-                let partial = self.sides.iter().any(|s| {
+                let partial = self.subjects.iter().any(|s| {
                     let inside = |d: u64| s.model.translate(d).is_some();
                     (dfn > 0 && inside(dfn) && inside(dfn - 1))
                         || (last < u64::MAX && inside(last) && inside(last + 1))
                 });
-                let results = self.apply(phase, op, |side| {
-                    (expect::unmap(dfn, order), side.table.unmap(dfn, order))
+                let results = self.apply(phase, op, &mut |s| {
+                    (expect::unmap(dfn, order), s.table.unmap(dfn, order))
                 })?;
                 self.stats.partial_unmaps +=
-                    u32::from(partial && results.iter().all(|r| r.is_ok()));
-                for (side, result) in self.sides.iter_mut().zip(&results) {
+                    u64::from(partial && results.iter().all(|r| r.is_ok()));
+                for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() && order < 64 {
-                        side.model.unmap(dfn, order);
+                        subject.model.unmap(dfn, order);
                     }
                 }
                 (dfn, last)
@@ -344,43 +290,46 @@ impl Runner {
             }
             Op::Assign { dev } => {
                 self.stats.assigns += 1;
-                let results = self.apply(phase, op, |side| {
+                let results = self.apply(phase, op, &mut |s| {
                     let expected =
-                        if side.assigned.contains(&dev) { Err(ErrorClass::Device) } else { Ok(()) };
-                    (expected, side.table.assign(dev))
+                        if s.assigned.contains(dev) { Err(ErrorClass::Device) } else { Ok(()) };
+                    (expected, s.table.assign(dev))
                 })?;
-                for (side, result) in self.sides.iter_mut().zip(&results) {
+                for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() {
-                        side.assigned.insert(dev);
+                        subject.assigned.insert(dev);
                     }
                 }
                 (0, 0)
             }
             Op::Deassign { dev } => {
                 self.stats.deassigns += 1;
-                let results = self.apply(phase, op, |side| {
+                let results = self.apply(phase, op, &mut |s| {
                     let expected =
-                        if side.assigned.contains(&dev) { Ok(()) } else { Err(ErrorClass::Device) };
-                    (expected, side.table.deassign(dev))
+                        if s.assigned.contains(dev) { Ok(()) } else { Err(ErrorClass::Device) };
+                    (expected, s.table.deassign(dev))
                 })?;
-                for (side, result) in self.sides.iter_mut().zip(&results) {
+                for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() {
-                        side.assigned.remove(&dev);
+                        subject.assigned.remove(dev);
                     }
                 }
                 (0, 0)
             }
             Op::Teardown => {
                 self.stats.teardowns += 1;
-                let results = self.apply(phase, op, |side| (Ok(()), side.table.teardown()))?;
-                for (side, result) in self.sides.iter_mut().zip(&results) {
+                let results = self.apply(phase, op, &mut |s| (Ok(()), s.table.teardown()))?;
+                for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() {
-                        side.model.clear();
-                        side.assigned.clear();
-                        side.torn_down = true;
+                        subject.model.clear();
+                        subject.assigned = check::device_set::DeviceSet::EMPTY;
+                        subject.torn_down = true;
+                        for rule in AFTER_TEARDOWN {
+                            rule(subject)
+                                .map_err(|v| Finding::new(subject.name(), phase, op, v))?;
+                        }
                     }
                 }
-                self.check_teardown(phase, op)?;
                 (0, 0)
             }
             Op::Translate { dfn, .. } => {
@@ -389,8 +338,14 @@ impl Runner {
             }
             Op::Dma { dev, dfn, access } => {
                 self.stats.dmas += 1;
-                self.sync_caches();
-                self.check_dma(phase, op, dev, dfn, access)?;
+                if dfn < expect::DFN_LIMIT {
+                    for subject in &mut self.subjects {
+                        subject.sync_caches();
+                        self.stats.walks += 1;
+                        check::dma::dma(&self.walk, subject, dev, dfn, access)
+                            .map_err(|v| Finding::new(subject.name(), phase, op, v))?;
+                    }
+                }
                 (dfn, dfn)
             }
             Op::FailAlloc { .. } => (0, 0),
@@ -399,28 +354,19 @@ impl Runner {
 
     /// Notifies `dfn` on every implementation and checks outcome and height.
     fn notify_all(&mut self, phase: Phase, op: &Op, dfn: u64) -> Result<(), Box<Finding>> {
-        let before: Vec<u8> = self.sides.iter().map(|s| s.table.levels()).collect();
-        let results = self.apply(phase, op, |side| {
-            (expect::notify(dfn, side.table.max_levels()), side.table.notify_dfn(dfn))
+        let before: Vec<u8> = self.subjects.iter().map(|s| s.table.levels()).collect();
+        let results = self.apply(phase, op, &mut |s| {
+            (expect::notify(dfn, s.table.max_levels()), s.table.notify_dfn(dfn))
         })?;
-        for ((side, result), before) in self.sides.iter().zip(&results).zip(before) {
-            let after = side.table.levels();
-            if result.is_ok() && !side.torn_down {
+        for (i, (subject, result)) in self.subjects.iter().zip(&results).enumerate() {
+            let before = before[i];
+            let after = subject.table.levels();
+            if result.is_ok() && !subject.torn_down {
                 let want = expect::levels_after_notify(before, dfn);
                 if after != want {
-                    return Err(Finding::of(
-                        Check::Height,
-                        side.table.name(),
-                        phase,
-                        op,
-                        Some(dfn),
-                        None,
-                        format!(
-                            "{want} levels after notify (was {before}, dfn needs {})",
-                            expect::levels_needed(dfn)
-                        ),
-                        format!("{after} levels"),
-                    ));
+                    let needed = expect::levels_needed(dfn);
+                    let v = Violation::NotifyHeight { dfn, before, want, needed, got: after };
+                    return Err(Finding::new(subject.name(), phase, op, v));
                 }
                 if after > before {
                     self.stats.growth_events += 1;
@@ -432,112 +378,60 @@ impl Runner {
         Ok(())
     }
 
-    /// Applies `apply` to every side, then checks, for each: the result's class against the
-    /// expected one (an injected allocation failure may turn an expected success into
+    /// Applies `apply` to every implementation, then judges each: the result's class against
+    /// the expected one (an injected allocation failure may turn an expected success into
     /// `NoMemory`), that a failed call changed nothing, and that no operation other than
-    /// notify changed the height. Every side is applied before any is judged, so an outcome
-    /// finding can say what the others returned. Returns the results.
+    /// notify changed the height. Every implementation is applied before any is judged, so an
+    /// outcome finding can say what the others returned. Returns the results.
     fn apply(
         &mut self,
         phase: Phase,
         op: &Op,
-        mut apply: impl FnMut(&mut Side) -> (Result<(), ErrorClass>, Result<(), PtError>),
+        apply: &mut Apply<'_>,
     ) -> Result<Vec<Result<(), PtError>>, Box<Finding>> {
         let is_notify =
             matches!(phase, Phase::NotifyBefore { .. }) || matches!(op, Op::Notify { .. });
-        let devices = u16::from(self.config.devices);
-        let mut applied = Vec::with_capacity(self.sides.len());
-        for side in &mut self.sides {
-            let before_levels = side.table.levels();
-            let before = crate::check::Snapshot::take(side.table.as_ref(), devices);
-            let (expected, got) = if side.torn_down {
-                (Err(ErrorClass::TornDown), apply(side).1)
+        let mut applied = Vec::with_capacity(self.subjects.len());
+        for subject in &mut self.subjects {
+            let top_before = (subject.table.root(), subject.table.levels());
+            subject.table.iommu_mut().start_journal();
+            let (expected, got) = if subject.torn_down {
+                (Err(ErrorClass::TornDown), apply(subject).1)
             } else {
-                apply(side)
+                apply(subject)
             };
-            let change = got
-                .is_err()
-                .then(|| {
-                    before.difference(&crate::check::Snapshot::take(side.table.as_ref(), devices))
-                })
-                .flatten();
-            applied.push((expected, got, before_levels, change));
+            applied.push((expected, got, top_before));
         }
-        let gave: Vec<(String, String)> = self
-            .sides
-            .iter()
-            .zip(&applied)
-            .map(|(side, (_, got, _, _))| (side.table.name().to_string(), describe_result(got)))
-            .collect();
-        let mut results = Vec::with_capacity(applied.len());
-        for (i, (side, (expected, got, before_levels, change))) in
-            self.sides.iter().zip(applied).enumerate()
+        for (i, (subject, &(expected, got, top_before))) in
+            self.subjects.iter().zip(&applied).enumerate()
         {
-            let injected =
-                self.failure_armed && expected.is_ok() && matches!(got, Err(PtError::NoMemory));
-            let matches = match (&expected, &got) {
-                _ if injected => true,
-                (Ok(()), Ok(())) => true,
-                (Err(class), Err(e)) => e.class() == *class,
-                _ => false,
-            };
-            let name = side.table.name();
-            if !matches {
-                let mut finding = Finding::of(
-                    Check::Outcome,
-                    name,
-                    phase,
-                    op,
-                    None,
-                    None,
-                    describe_expected(expected),
-                    describe_result(&got),
-                );
-                finding.others = gave
+            let name = subject.name();
+            if let Err(v) = outcome(expected, got, self.failure_armed) {
+                let mut finding = Finding::new(name, phase, op, v);
+                finding.others = self
+                    .subjects
                     .iter()
+                    .zip(&applied)
                     .enumerate()
                     .filter(|(j, _)| *j != i)
-                    .map(|(_, g)| g.clone())
+                    .map(|(_, (s, (_, r, _)))| (s.name().to_string(), Gave::Result(*r)))
                     .collect();
                 return Err(finding);
             }
-            if got.is_err() {
+            if let Err(error) = got {
                 self.stats.rejected += 1;
-                self.stats.alloc_failures += u32::from(injected);
+                self.stats.alloc_failures +=
+                    u64::from(self.failure_armed && expected.is_ok() && error == PtError::NoMemory);
+                failure_clean(subject, error, top_before)
+                    .map_err(|v| Finding::new(name, phase, op, v))?;
             }
-            if let Some(change) = change {
-                return Err(Finding::of(
-                    Check::FailureNotClean,
-                    name,
-                    phase,
-                    op,
-                    None,
-                    None,
-                    format!("{} changes nothing", describe_result(&got)),
-                    change,
-                ));
+            if !is_notify {
+                let teardown_ok = matches!(op, Op::Teardown) && got.is_ok();
+                height_kept(op.keyword(), teardown_ok, top_before.1, subject.table.levels())
+                    .map_err(|v| Finding::new(name, phase, op, v))?;
             }
-            let after_levels = side.table.levels();
-            let height_ok = match op {
-                _ if is_notify => true,
-                Op::Teardown if got.is_ok() => after_levels == 0,
-                _ => after_levels == before_levels,
-            };
-            if !height_ok {
-                let want = if matches!(op, Op::Teardown) { 0 } else { before_levels };
-                return Err(Finding::of(
-                    Check::Height,
-                    name,
-                    phase,
-                    op,
-                    None,
-                    None,
-                    format!("{want} levels ({} must not change the height)", op.keyword()),
-                    format!("{after_levels} levels"),
-                ));
-            }
-            results.push(got);
         }
+        let results: Vec<Result<(), PtError>> = applied.iter().map(|a| a.1).collect();
         if let Some(trace) = &mut self.trace {
             let what = match phase {
                 Phase::NotifyBefore { index } => format!("op #{index} (notify before) `{op}`"),
@@ -545,20 +439,55 @@ impl Runner {
                 Phase::Setup | Phase::Sweep => format!("`{op}`"),
             };
             let outcomes: Vec<String> = self
-                .sides
+                .subjects
                 .iter()
                 .zip(&results)
-                .map(|(side, r)| {
-                    format!(
-                        "{} {} (height {})",
-                        side.table.name(),
-                        describe_result(r),
-                        side.table.levels()
-                    )
+                .map(|(s, r)| {
+                    format!("{} {} (height {})", s.name(), describe_result(r), s.table.levels())
                 })
                 .collect();
             trace.push(format!("{what}: {}", outcomes.join(", ")));
         }
         Ok(results)
+    }
+
+    /// The per-op check list on every implementation, then the devices' traffic at the
+    /// operation's DFNs, which fills the IOMMU caches as real DMA would.
+    fn check_state(&mut self, phase: Phase, op: &Op) -> Result<(), Box<Finding>> {
+        let ctx = Ctx {
+            walk: &self.walk,
+            devices: u16::from(self.config.devices),
+            probes: &self.probe_dfns,
+            walks: Cell::new(0),
+        };
+        for i in 0..self.subjects.len() {
+            self.subjects[i].sync_caches();
+            let subject = &self.subjects[i];
+            if let Err(v) = check::per_op(&ctx, subject, &mut self.probe_walks) {
+                let mut finding = Finding::new(subject.name(), phase, op, v);
+                others::annotate(&self.walk, &self.subjects, &mut finding);
+                return Err(finding);
+            }
+            let traffic = &self.probe_dfns[..self.probe_dfns.len().min(TRAFFIC_PROBES)];
+            let walks = self.subjects[i].device_traffic(&self.walk, traffic);
+            ctx.walks.set(ctx.walks.get() + walks);
+        }
+        self.stats.walks += ctx.walks.get();
+        Ok(())
+    }
+
+    /// The final checks ([`crate::check::FINAL`]) on every implementation not torn down.
+    pub fn sweep(&self) -> Result<(), Box<Finding>> {
+        for subject in self.subjects.iter().filter(|s| !s.torn_down) {
+            if let Err(v) = check::final_checks(&self.walk, subject) {
+                return Err(self.annotated(Finding::new(
+                    subject.name(),
+                    Phase::Sweep,
+                    &Op::Teardown,
+                    v,
+                )));
+            }
+        }
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 //! unmistakable frame instead of silently faulting. Freed frames are reused last-in first-out,
 //! which turns a dangling table pointer into an alias of a live table, as on real hardware.
 
-use std::collections::BTreeMap;
+use super::frame_index::FrameIndex;
 use thiserror::Error;
 
 /// First frame number handed out for tables (SPA 1 GiB), far above the device table.
@@ -40,12 +40,28 @@ pub enum FrameError {
     BadFree { pfn: u64, state: &'static str },
 }
 
+/// One change to the ledger, as the journal records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameEvent {
+    /// Table frame `pfn` was allocated.
+    Alloc(u64),
+    /// Table frame `pfn` was freed.
+    Free(u64),
+}
+
 /// Hands out zeroed table frames and keeps the ledger.
+///
+/// Invariant: `ledger[i]` is the state of frame `ledger_pfns[i]`, and `index` maps each pfn of
+/// `ledger_pfns` to its `i`; a frame enters the ledger once and stays. `journal` holds every
+/// alloc and free since the last [`FrameAllocator::start_journal`], in order.
 #[derive(Clone, Debug)]
 pub struct FrameAllocator {
     next_pfn: u64,
     free: Vec<u64>,
-    ledger: BTreeMap<u64, FrameState>,
+    index: FrameIndex,
+    ledger_pfns: Vec<u64>,
+    ledger: Vec<FrameState>,
+    journal: Vec<FrameEvent>,
     allocations: u64,
     fail_at: Option<u64>,
 }
@@ -55,7 +71,10 @@ impl Default for FrameAllocator {
         FrameAllocator {
             next_pfn: TABLE_POOL_FIRST_PFN,
             free: Vec::new(),
-            ledger: BTreeMap::new(),
+            index: FrameIndex::default(),
+            ledger_pfns: Vec::new(),
+            ledger: Vec::new(),
+            journal: Vec::new(),
             allocations: 0,
             fail_at: None,
         }
@@ -79,16 +98,29 @@ impl FrameAllocator {
                 pfn
             }
         };
-        self.ledger.insert(pfn, FrameState::Table { domain });
+        self.set_state(pfn, FrameState::Table { domain });
+        self.journal.push(FrameEvent::Alloc(pfn));
         Ok(pfn)
+    }
+
+    fn set_state(&mut self, pfn: u64, state: FrameState) {
+        match self.index.get(pfn) {
+            Some(i) => self.ledger[i as usize] = state,
+            None => {
+                self.index.insert(pfn, self.ledger.len() as u32);
+                self.ledger_pfns.push(pfn);
+                self.ledger.push(state);
+            }
+        }
     }
 
     /// Records that table frame `pfn` is free; the caller poisons it.
     pub fn free(&mut self, pfn: u64) -> Result<(), FrameError> {
-        match self.ledger.get(&pfn) {
+        match self.state(pfn) {
             Some(FrameState::Table { .. }) => {
-                self.ledger.insert(pfn, FrameState::Freed);
+                self.set_state(pfn, FrameState::Freed);
                 self.free.push(pfn);
+                self.journal.push(FrameEvent::Free(pfn));
                 Ok(())
             }
             Some(FrameState::Freed) => Err(FrameError::BadFree { pfn, state: "already free" }),
@@ -101,19 +133,36 @@ impl FrameAllocator {
 
     /// Records a device-table frame.
     pub fn reserve_device_table(&mut self, pfn: u64) {
-        self.ledger.insert(pfn, FrameState::DeviceTable);
+        self.set_state(pfn, FrameState::DeviceTable);
     }
 
     /// What the ledger says frame `pfn` is (`None`: never a table or device-table frame).
+    #[inline]
     pub fn state(&self, pfn: u64) -> Option<FrameState> {
-        self.ledger.get(&pfn).copied()
+        self.index.get(pfn).map(|i| self.ledger[i as usize])
     }
 
-    /// Live table frames of `domain`, in frame order.
-    pub fn live_tables(&self, domain: u16) -> impl Iterator<Item = u64> + '_ {
-        self.ledger.iter().filter_map(move |(&pfn, &state)| {
-            (state == FrameState::Table { domain }).then_some(pfn)
-        })
+    /// Live table frames of `domain`, in frame order (collects and sorts: for sweeps and
+    /// reports, not for per-operation checks).
+    pub fn live_tables(&self, domain: u16) -> impl Iterator<Item = u64> {
+        let mut live: Vec<u64> = self
+            .ledger_pfns
+            .iter()
+            .zip(&self.ledger)
+            .filter_map(|(&pfn, &state)| (state == FrameState::Table { domain }).then_some(pfn))
+            .collect();
+        live.sort_unstable();
+        live.into_iter()
+    }
+
+    /// Starts a new journal of allocs and frees (forgetting the previous one).
+    pub fn start_journal(&mut self) {
+        self.journal.clear();
+    }
+
+    /// Allocs and frees since [`FrameAllocator::start_journal`], in order.
+    pub fn journal(&self) -> &[FrameEvent] {
+        &self.journal
     }
 
     /// How many allocations were attempted so far (failed ones included).
@@ -149,6 +198,17 @@ mod tests {
         assert_eq!(frames.alloc(2).unwrap(), a, "freed frames are reused LIFO");
         assert_eq!(frames.live_tables(1).collect::<Vec<_>>(), vec![b]);
         assert_eq!(frames.live_tables(2).collect::<Vec<_>>(), vec![a]);
+        assert_eq!(
+            frames.journal(),
+            &[
+                FrameEvent::Alloc(a),
+                FrameEvent::Alloc(b),
+                FrameEvent::Free(a),
+                FrameEvent::Alloc(a)
+            ]
+        );
+        frames.start_journal();
+        assert_eq!(frames.journal(), &[]);
     }
 
     #[test]

@@ -23,12 +23,26 @@ pub enum IommuError {
     NoSuchDevice { dev: u16 },
 }
 
+/// A device's DTE as it was before the first write to it since the journal started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DteTouched {
+    pub dev: u16,
+    /// The four qwords before the first write.
+    pub before: [u64; 4],
+}
+
 /// One simulated IOMMU with its memory.
+///
+/// Besides the state, it keeps a journal of what changed since
+/// [`Iommu::start_journal`]: table frames allocated and freed
+/// ([`FrameAllocator::journal`]) and DTEs written ([`Iommu::dte_journal`]), so that "a failed
+/// operation changed nothing" costs O(what the operation did), not O(memory).
 #[derive(Clone, Debug)]
 pub struct Iommu {
     memory: Memory,
     frames: FrameAllocator,
     commands: CommandLog,
+    dte_journal: Vec<DteTouched>,
 }
 
 impl Default for Iommu {
@@ -45,7 +59,8 @@ impl Iommu {
         let devtab_pfn = DEVICE_TABLE_SPA >> 12;
         memory.fill_frame(devtab_pfn, 0);
         frames.reserve_device_table(devtab_pfn);
-        let mut iommu = Iommu { memory, frames, commands: CommandLog::default() };
+        let mut iommu =
+            Iommu { memory, frames, commands: CommandLog::default(), dte_journal: Vec::new() };
         for dev in 0..DEVICE_TABLE_ENTRIES {
             let spa = DEVICE_TABLE_SPA + 32 * u64::from(dev);
             for (i, q) in DteSetting::Blocked.encode().into_iter().enumerate() {
@@ -106,7 +121,37 @@ impl Iommu {
 
     /// Writes the 64-bit entry at `spa` in one store.
     pub fn write_entry(&mut self, spa: u64, value: u64) -> Result<(), IommuError> {
+        if spa >> 12 == DEVICE_TABLE_SPA >> 12 {
+            self.touch_dte(((spa & 0xfff) / 32) as u16);
+        }
         Ok(self.memory.write(spa, value)?)
+    }
+
+    /// Records device `dev`'s DTE in the journal before its first write since the journal
+    /// started.
+    fn touch_dte(&mut self, dev: u16) {
+        if self.dte_journal.iter().any(|t| t.dev == dev) {
+            return;
+        }
+        if let Some(spa) = dte_spa(dev) {
+            let mut before = [0; 4];
+            for (i, q) in before.iter_mut().enumerate() {
+                *q = self.memory.read(spa + 8 * i as u64).unwrap_or(0);
+            }
+            self.dte_journal.push(DteTouched { dev, before });
+        }
+    }
+
+    /// Starts a new journal of frame and DTE changes (forgetting the previous one).
+    pub fn start_journal(&mut self) {
+        self.frames.start_journal();
+        self.dte_journal.clear();
+    }
+
+    /// The DTEs written since [`Iommu::start_journal`], each with its value before the first
+    /// write.
+    pub fn dte_journal(&self) -> &[DteTouched] {
+        &self.dte_journal
     }
 
     /// Programs device `dev`'s DTE (qwords 3..1 first, qword 0 with V/TV/mode/root last, as the
@@ -114,6 +159,7 @@ impl Iommu {
     /// [`Command::InvalidateDevtabEntry`] afterwards.
     pub fn set_dte(&mut self, dev: u16, setting: DteSetting) -> Result<(), IommuError> {
         let spa = dte_spa(dev).ok_or(IommuError::NoSuchDevice { dev })?;
+        self.touch_dte(dev);
         let q = setting.encode();
         for i in (0..4).rev() {
             self.memory.write(spa + 8 * i as u64, q[i])?;

@@ -1,11 +1,12 @@
-//! Simulated physical memory: sparse 4 KiB frames of little-endian u64 entries, bit-exact.
+//! Simulated physical memory: 4 KiB frames of little-endian u64 entries, bit-exact, anywhere in
+//! the 52-bit physical address space.
 //!
 //! Only frames that were created (table frames, the device table) exist; reading anything
-//! else returns `None`, which the oracle reports as a hardware error. Implementations write
+//! else returns an error, which the oracle reports as a hardware error. Implementations write
 //! real AMD-Vi entries here and the oracle reads the same bytes.
 
+use super::frame_index::FrameIndex;
 use ptdiff_reference::PhysMem;
-use std::collections::HashMap;
 use thiserror::Error;
 
 /// Qwords per 4 KiB frame.
@@ -22,10 +23,15 @@ pub enum MemError {
     NoFrame { spa: u64 },
 }
 
-/// Sparse physical memory, keyed by page frame number.
+/// Physical memory as a flat store of frames.
+///
+/// Invariant: `frames[slot]` holds the contents of the frame whose pfn `index` maps to `slot`;
+/// every slot below `frames.len()` is mapped from exactly one pfn. Frames are created, refilled
+/// and written, never removed, so a slot number stays valid for the memory's life.
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
-    frames: HashMap<u64, Box<[u64; QWORDS_PER_FRAME]>>,
+    index: FrameIndex,
+    frames: Vec<[u64; QWORDS_PER_FRAME]>,
 }
 
 impl Memory {
@@ -36,41 +42,51 @@ impl Memory {
 
     /// Makes frame `pfn` exist and fills it with `value` in every qword.
     pub fn fill_frame(&mut self, pfn: u64, value: u64) {
-        let frame = self.frames.entry(pfn).or_insert_with(|| Box::new([0; QWORDS_PER_FRAME]));
-        frame.fill(value);
+        match self.index.get(pfn) {
+            Some(slot) => self.frames[slot as usize].fill(value),
+            None => {
+                let slot = self.frames.len() as u32;
+                self.frames.push([value; QWORDS_PER_FRAME]);
+                self.index.insert(pfn, slot);
+            }
+        }
     }
 
     /// True when frame `pfn` exists.
     pub fn has_frame(&self, pfn: u64) -> bool {
-        self.frames.contains_key(&pfn)
+        self.index.get(pfn).is_some()
     }
 
     /// Reads the qword at `spa`.
+    #[inline]
     pub fn read(&self, spa: u64) -> Result<u64, MemError> {
-        let (frame, index) = self.locate(spa)?;
-        Ok(frame[index])
+        if spa % 8 != 0 {
+            return Err(MemError::Unaligned { spa });
+        }
+        let slot = self.index.get(spa >> 12).ok_or(MemError::NoFrame { spa })?;
+        Ok(self.frames[slot as usize][((spa & 0xfff) / 8) as usize])
     }
 
     /// Writes the qword at `spa` (one atomic 64-bit store, as real code must do for live entries).
+    #[inline]
     pub fn write(&mut self, spa: u64, value: u64) -> Result<(), MemError> {
         if spa % 8 != 0 {
             return Err(MemError::Unaligned { spa });
         }
-        let frame = self.frames.get_mut(&(spa >> 12)).ok_or(MemError::NoFrame { spa })?;
-        frame[((spa & 0xfff) / 8) as usize] = value;
+        let slot = self.index.get(spa >> 12).ok_or(MemError::NoFrame { spa })?;
+        self.frames[slot as usize][((spa & 0xfff) / 8) as usize] = value;
         Ok(())
     }
 
-    fn locate(&self, spa: u64) -> Result<(&[u64; QWORDS_PER_FRAME], usize), MemError> {
-        if spa % 8 != 0 {
-            return Err(MemError::Unaligned { spa });
-        }
-        let frame = self.frames.get(&(spa >> 12)).ok_or(MemError::NoFrame { spa })?;
-        Ok((frame, ((spa & 0xfff) / 8) as usize))
+    /// Forgets every frame, keeping the allocations for reuse.
+    pub fn clear(&mut self) {
+        self.index.clear();
+        self.frames.clear();
     }
 }
 
 impl PhysMem for Memory {
+    #[inline]
     fn read_u64(&self, spa: u64) -> Option<u64> {
         self.read(spa).ok()
     }
@@ -93,5 +109,20 @@ mod tests {
         assert_eq!(mem.read_u64(0x5001), None);
         mem.fill_frame(5, 7);
         assert_eq!(mem.read(0x5ff8), Ok(7));
+    }
+
+    #[test]
+    fn frames_anywhere_in_the_physical_address_space() {
+        let mut mem = Memory::new();
+        let high = (1u64 << 40) - 1;
+        mem.fill_frame(high, 3);
+        mem.fill_frame(0, 4);
+        mem.write((high << 12) | 0xff8, 9).unwrap();
+        assert_eq!(mem.read((high << 12) | 0xff8), Ok(9));
+        assert_eq!(mem.read(high << 12), Ok(3));
+        assert_eq!(mem.read(0), Ok(4));
+        assert!(!mem.has_frame(high - 1));
+        mem.clear();
+        assert!(!mem.has_frame(0));
     }
 }

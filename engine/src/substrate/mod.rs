@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod device_table;
+pub mod frame_index;
 pub mod frames;
 pub mod iommu;
 pub mod memory;

@@ -1,0 +1,111 @@
+//! Checks of one call's result: its class is the one the specification requires
+//! (`outcome`), a failed call changed nothing (`failure-not-clean`), and only a notify changed
+//! the height (`height`).
+
+use super::subject::Subject;
+use super::violation::{StateChange, Top, Violation};
+use crate::substrate::frames::FrameEvent;
+use crate::table::{ErrorClass, PtError};
+
+/// `got` has the class `expected` requires. With an injected allocation failure armed, an
+/// expected success may be `NoMemory` instead.
+pub fn outcome(
+    expected: Result<(), ErrorClass>,
+    got: Result<(), PtError>,
+    failure_armed: bool,
+) -> Result<(), Violation> {
+    let agrees = match (&expected, &got) {
+        (Ok(()), Err(PtError::NoMemory)) if failure_armed => true,
+        (Ok(()), Ok(())) => true,
+        (Err(class), Err(e)) => e.class() == *class,
+        _ => false,
+    };
+    if agrees {
+        Ok(())
+    } else {
+        Err(Violation::Outcome { expected, got })
+    }
+}
+
+/// A call that failed with `error` left the frames, the DTEs and the top as they were
+/// (`top_before`): read from the IOMMU's journal since the call started, in O(its changes).
+pub fn failure_clean(subject: &Subject, error: PtError, top_before: Top) -> Result<(), Violation> {
+    let iommu = subject.table.iommu();
+    let mut change = StateChange::default();
+    for event in iommu.frames().journal() {
+        match *event {
+            FrameEvent::Alloc(pfn) => {
+                if !change.freed.contains(&pfn) {
+                    change.leaked.push(pfn);
+                }
+                change.freed.retain(|&p| p != pfn);
+            }
+            FrameEvent::Free(pfn) => {
+                if !change.leaked.contains(&pfn) {
+                    change.freed.push(pfn);
+                }
+                change.leaked.retain(|&p| p != pfn);
+            }
+        }
+    }
+    let devtab = iommu.device_table();
+    for touched in iommu.dte_journal() {
+        let now = devtab.read(iommu.memory(), touched.dev).map(|d| d.0).unwrap_or([0; 4]);
+        if now != touched.before {
+            change.dtes.push((touched.dev, touched.before[0], now[0]));
+        }
+    }
+    let top_after = (subject.table.root(), subject.table.levels());
+    if top_after != top_before {
+        change.top = Some((top_before, top_after));
+    }
+    if change.is_empty() {
+        Ok(())
+    } else {
+        change.leaked.sort_unstable();
+        change.freed.sort_unstable();
+        Err(Violation::FailureNotClean { error, change: Box::new(change) })
+    }
+}
+
+/// The height after a call that is not a notify: unchanged, or 0 after a successful teardown.
+pub fn height_kept(
+    keyword: &'static str,
+    teardown_ok: bool,
+    before: u8,
+    after: u8,
+) -> Result<(), Violation> {
+    let want = if teardown_ok { 0 } else { before };
+    if after == want {
+        Ok(())
+    } else {
+        Err(Violation::HeightChanged { keyword, want, got: after })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_classes() {
+        assert_eq!(outcome(Ok(()), Ok(()), false), Ok(()));
+        assert_eq!(outcome(Ok(()), Err(PtError::NoMemory), true), Ok(()));
+        assert_eq!(
+            outcome(Ok(()), Err(PtError::NoMemory), false),
+            Err(Violation::Outcome { expected: Ok(()), got: Err(PtError::NoMemory) })
+        );
+        assert_eq!(outcome(Err(ErrorClass::TornDown), Err(PtError::TornDown), false), Ok(()));
+        assert!(outcome(Err(ErrorClass::OutOfRange), Ok(()), true).is_err());
+    }
+
+    #[test]
+    fn height_rules() {
+        assert_eq!(height_kept("map", false, 3, 3), Ok(()));
+        assert_eq!(height_kept("teardown", true, 3, 0), Ok(()));
+        assert_eq!(
+            height_kept("unmap", false, 2, 3),
+            Err(Violation::HeightChanged { keyword: "unmap", want: 2, got: 3 })
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! One implementation under test, with the runner's bookkeeping for it: the state every check
+//! reads.
+
+use super::device_set::DeviceSet;
+use crate::substrate::commands::Command;
+use crate::table::{PageTable, Perm};
+use ptdiff_reference::{Caches, Invalidation, Model, WalkConfig};
+
+/// An implementation and what the runner knows it must hold.
+pub struct Subject {
+    pub table: Box<dyn PageTable>,
+    /// What must be mapped (this implementation's own model: models differ only after an
+    /// expected divergence).
+    pub model: Model,
+    /// Devices assigned, per the successful assign/deassign calls.
+    pub assigned: DeviceSet,
+    /// A teardown succeeded.
+    pub torn_down: bool,
+    /// The IOMMU's caches, fed with the implementation's commands.
+    pub caches: Caches,
+    /// Commands of the implementation's log already fed to `caches`.
+    pub commands_seen: usize,
+}
+
+impl Subject {
+    /// A freshly created table, nothing mapped or assigned.
+    pub fn new(table: Box<dyn PageTable>) -> Subject {
+        Subject {
+            commands_seen: table.iommu().commands().len(),
+            table,
+            model: Model::new(),
+            assigned: DeviceSet::EMPTY,
+            torn_down: false,
+            caches: Caches::new(),
+        }
+    }
+
+    /// The implementation's name.
+    pub fn name(&self) -> &str {
+        self.table.name()
+    }
+
+    /// Feeds the commands the implementation issued since the last call to its caches.
+    pub fn sync_caches(&mut self) {
+        let log = self.table.iommu().commands();
+        for command in log.since(self.commands_seen) {
+            self.caches.command(invalidation(command));
+        }
+        self.commands_seen = log.len();
+    }
+
+    /// Device traffic: every assigned device reads `dfns` through the IOMMU and its caches,
+    /// filling them as real DMA would (the results are not checked here).
+    pub fn device_traffic(&mut self, walk: &WalkConfig, dfns: &[u64]) -> u64 {
+        let mut walks = 0;
+        let iommu = self.table.iommu();
+        let devtab = iommu.device_table();
+        for &dfn in dfns {
+            for dev in self.assigned.iter() {
+                walks += 1;
+                let _ = self.caches.dma(iommu.memory(), walk, &devtab, dev, dfn << 12, Perm::NONE);
+            }
+        }
+        walks
+    }
+}
+
+/// The cache command for an implementation's command.
+fn invalidation(command: &Command) -> Invalidation {
+    match *command {
+        Command::InvalidateDevtabEntry { dev } => Invalidation::DevtabEntry { dev },
+        Command::InvalidateIommuPages { domain, dfn, order } => Invalidation::IommuPages {
+            domain,
+            iova: dfn.wrapping_shl(12),
+            size_log2: order.saturating_add(12),
+        },
+        Command::CompletionWait => Invalidation::CompletionWait,
+    }
+}
