@@ -21,6 +21,7 @@ pub mod devices;
 pub mod dma;
 pub mod expect;
 pub mod finding;
+pub mod names;
 pub mod others;
 pub mod outcome;
 pub mod probe;

@@ -3,7 +3,7 @@
 //! `got:` lines (in the manner of regalloc2's `CheckerError`). Violations are built only when a
 //! check fails, so the passing path formats nothing.
 
-use super::finding::Check;
+use super::names::Check;
 use crate::substrate::frames::FrameState;
 use crate::table::{ErrorClass, Perm, PtError};
 use ptdiff_reference::{CachedPage, Dte, EnumerateError, Fault, Translation, TranslationKind};
