@@ -4,6 +4,10 @@
 //! read/write leaf pointing at [`POISON_MFN`], so a walk through a freed table translates to an
 //! unmistakable frame instead of silently faulting. Freed frames are reused last-in first-out,
 //! which turns a dangling table pointer into an alias of a live table, as on real hardware.
+//!
+//! Where fresh frames come from is a [`Placement`]: low memory (the default), the top of the
+//! 52-bit physical address space, spread over all of it, or adversarial addresses that set
+//! each high address bit in turn, so a table pointer's bits 51:32 are exercised.
 
 use super::frame_index::FrameIndex;
 use thiserror::Error;
@@ -17,6 +21,55 @@ pub const POISON_MFN: u64 = 0xbad_bad;
 /// The raw value written into every entry of a freed frame: PR, IR, IW, NL = 0, address
 /// [`POISON_MFN`].
 pub const POISON_ENTRY: u64 = (1 << 62) | (1 << 61) | (POISON_MFN << 12) | 1;
+
+/// The highest frame number of the 52-bit physical address space.
+pub const MAX_PFN: u64 = (1 << 40) - 1;
+
+/// Where the allocator places fresh table frames (freed frames are always reused first, last
+/// freed first). Every placement is deterministic, never hands out a frame twice, and never
+/// uses frame 0, the device table's frame or [`POISON_MFN`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// Consecutive frames from [`TABLE_POOL_FIRST_PFN`] (SPA 1 GiB) upwards.
+    #[default]
+    Low,
+    /// Consecutive frames from the top of the physical address space downwards.
+    High,
+    /// Frames scattered over the whole physical address space, by a hash of `seed` and the
+    /// allocation's number.
+    Spread { seed: u64 },
+    /// Frames whose addresses set one high address bit each (bit 51 down to bit 30), then
+    /// all-ones and alternating patterns in bits 51:30, then as [`Placement::High`].
+    Adversarial,
+}
+
+impl Placement {
+    /// The `n`-th (0-based) candidate frame of this placement.
+    fn candidate(self, n: u64) -> u64 {
+        match self {
+            Placement::Low => TABLE_POOL_FIRST_PFN + n,
+            Placement::High => MAX_PFN - n,
+            Placement::Spread { seed } => {
+                let mut x = seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                x ^= x >> 31;
+                x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                x ^= x >> 29;
+                x & MAX_PFN
+            }
+            Placement::Adversarial => {
+                const WALKING: u64 = 22; // address bits 51..=30 = pfn bits 39..=18
+                const PATTERNS: [u64; 3] = [0xff_fffc_0000, 0xaa_aaa8_0000, 0x55_5554_0000];
+                if n < WALKING {
+                    (1 << (39 - n)) | n
+                } else if n < WALKING + PATTERNS.len() as u64 {
+                    PATTERNS[(n - WALKING) as usize] | n
+                } else {
+                    MAX_PFN - n
+                }
+            }
+        }
+    }
+}
 
 /// What a frame is used for, as the allocator's ledger records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,7 +109,9 @@ pub enum FrameEvent {
 /// alloc and free since the last [`FrameAllocator::start_journal`], in order.
 #[derive(Clone, Debug)]
 pub struct FrameAllocator {
-    next_pfn: u64,
+    placement: Placement,
+    /// Candidates of `placement` tried so far.
+    candidates: u64,
     free: Vec<u64>,
     index: FrameIndex,
     ledger_pfns: Vec<u64>,
@@ -69,7 +124,8 @@ pub struct FrameAllocator {
 impl Default for FrameAllocator {
     fn default() -> Self {
         FrameAllocator {
-            next_pfn: TABLE_POOL_FIRST_PFN,
+            placement: Placement::Low,
+            candidates: 0,
             free: Vec::new(),
             index: FrameIndex::default(),
             ledger_pfns: Vec::new(),
@@ -92,15 +148,28 @@ impl FrameAllocator {
         }
         let pfn = match self.free.pop() {
             Some(pfn) => pfn,
-            None => {
-                let pfn = self.next_pfn;
-                self.next_pfn += 1;
-                pfn
-            }
+            None => self.fresh_pfn(),
         };
         self.set_state(pfn, FrameState::Table { domain });
         self.journal.push(FrameEvent::Alloc(pfn));
         Ok(pfn)
+    }
+
+    /// An allocator placing fresh frames by `placement`.
+    pub fn with_placement(placement: Placement) -> FrameAllocator {
+        FrameAllocator { placement, ..FrameAllocator::default() }
+    }
+
+    /// The next candidate of the placement that is not reserved and never was in the ledger.
+    fn fresh_pfn(&mut self) -> u64 {
+        loop {
+            let pfn = self.placement.candidate(self.candidates);
+            self.candidates += 1;
+            let reserved = pfn == 0 || pfn == POISON_MFN;
+            if !reserved && self.index.get(pfn).is_none() {
+                return pfn;
+            }
+        }
     }
 
     fn set_state(&mut self, pfn: u64, state: FrameState) {
@@ -209,6 +278,31 @@ mod tests {
         );
         frames.start_journal();
         assert_eq!(frames.journal(), &[]);
+    }
+
+    #[test]
+    fn placements_are_distinct_and_avoid_reserved_frames() {
+        let first = |placement: Placement, n: usize| -> Vec<u64> {
+            let mut frames = FrameAllocator::with_placement(placement);
+            frames.reserve_device_table(1);
+            (0..n).map(|_| frames.alloc(1).unwrap()).collect()
+        };
+        assert_eq!(first(Placement::Low, 2), vec![0x40000, 0x40001]);
+        assert_eq!(first(Placement::High, 2), vec![MAX_PFN, MAX_PFN - 1]);
+        let adversarial = first(Placement::Adversarial, 26);
+        assert_eq!(&adversarial[..3], &[1 << 39, (1 << 38) | 1, (1 << 37) | 2]);
+        assert_eq!(adversarial[22], 0xff_fffc_0000 | 22);
+        assert_eq!(adversarial[25], MAX_PFN - 25);
+        for placement in [Placement::Spread { seed: 7 }, Placement::Adversarial, Placement::High] {
+            let mut pfns = first(placement, 300);
+            assert!(pfns.iter().all(|&p| p != 0 && p != 1 && p != POISON_MFN && p <= MAX_PFN));
+            pfns.sort_unstable();
+            pfns.dedup();
+            assert_eq!(pfns.len(), 300, "{placement:?} handed out a frame twice");
+        }
+        let spread = first(Placement::Spread { seed: 7 }, 64);
+        assert!(spread.iter().any(|&p| p >> 30 != 0), "spread reaches bits 51:42");
+        assert_ne!(spread, first(Placement::Spread { seed: 8 }, 64), "the seed matters");
     }
 
     #[test]

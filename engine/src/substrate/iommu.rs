@@ -4,7 +4,7 @@
 
 use crate::substrate::commands::{Command, CommandLog};
 use crate::substrate::device_table::{dte_spa, DteSetting, DEVICE_TABLE_ENTRIES, DEVICE_TABLE_SPA};
-use crate::substrate::frames::{FrameAllocator, FrameError, POISON_ENTRY};
+use crate::substrate::frames::{FrameAllocator, FrameError, Placement, POISON_ENTRY};
 use crate::substrate::memory::{MemError, Memory};
 use ptdiff_reference::DeviceTable;
 use thiserror::Error;
@@ -52,10 +52,15 @@ impl Default for Iommu {
 }
 
 impl Iommu {
-    /// An IOMMU whose device table blocks every device.
+    /// An IOMMU whose device table blocks every device, placing table frames low.
     pub fn new() -> Iommu {
+        Iommu::with_placement(Placement::Low)
+    }
+
+    /// An IOMMU whose device table blocks every device, placing table frames by `placement`.
+    pub fn with_placement(placement: Placement) -> Iommu {
         let mut memory = Memory::new();
-        let mut frames = FrameAllocator::default();
+        let mut frames = FrameAllocator::with_placement(placement);
         let devtab_pfn = DEVICE_TABLE_SPA >> 12;
         memory.fill_frame(devtab_pfn, 0);
         frames.reserve_device_table(devtab_pfn);
