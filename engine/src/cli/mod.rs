@@ -12,8 +12,8 @@
 //!
 //! `ptdiff --help` and `ptdiff COMMAND --help` document every option. Input files are read
 //! only when they are regular files of at most [`MAX_INPUT_BYTES`]
-//! ([`input`](self::input)), and recognised as text or raw bytes by content
-//! ([`content`](self::content)). Exit status: [`EXIT_PASS`], [`EXIT_FINDING`] or
+//! ([`input`]), and recognised as text or raw bytes by content
+//! ([`content`]). Exit status: [`EXIT_PASS`], [`EXIT_FINDING`] or
 //! [`EXIT_BAD_INPUT`]; nothing panics on any argument or file.
 
 pub mod args;
