@@ -111,6 +111,14 @@ fn the_input_limit_is_stated_in_the_help() {
 }
 
 #[test]
+fn the_readme_states_the_same_input_limit() {
+    let readme = std::fs::read_to_string("../README.md").unwrap();
+    let limit =
+        format!("Input files must be regular files of at most {} MiB;", MAX_INPUT_BYTES >> 20);
+    assert!(readme.contains(&limit), "README.md should say: {limit}");
+}
+
+#[test]
 fn plants_lists_the_catalogue() {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     assert_eq!(cli::main(["plants"], &mut out, &mut err), EXIT_PASS);
@@ -294,4 +302,14 @@ fn finding_report() {
             &["run", "--plant", "S5", "../corpus/scenarios/neighbour_superpages.scn"]
         )
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_no_problem() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"no-such-\xFF.scn");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(cli::main([std::ffi::OsStr::new("run"), name], &mut out, &mut err), EXIT_BAD_INPUT);
+    assert_eq!(String::from_utf8_lossy(&err), "no-such-\u{FFFD}.scn: no such file or directory\n");
 }
