@@ -23,8 +23,8 @@ pub struct Position {
 /// The first thing in a file that text does not contain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flaw {
-    /// A byte that does not continue valid UTF-8; `byte_column` is 1-based within its line.
-    InvalidUtf8 { byte: u8, byte_column: usize },
+    /// A byte that does not continue valid UTF-8.
+    InvalidUtf8(u8),
     /// A control character other than tab, line feed, vertical tab, form feed or carriage
     /// return.
     Control(char),
@@ -33,9 +33,7 @@ pub enum Flaw {
 impl fmt::Display for Flaw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Flaw::InvalidUtf8 { byte, byte_column } => {
-                write!(f, "invalid UTF-8: byte 0x{byte:02X} (byte {byte_column} of the line)")
-            }
+            Flaw::InvalidUtf8(byte) => write!(f, "invalid UTF-8 byte 0x{byte:02X}"),
             Flaw::Control(c) => write!(f, "control character U+{:04X}", u32::from(*c)),
         }
     }
@@ -60,7 +58,9 @@ impl fmt::Display for Reason {
             Reason::Keyword(word) => write!(f, "its first word is `{word}`"),
             Reason::Printable => f.write_str("it is printable UTF-8"),
             Reason::Utf16 => f.write_str("it starts with a UTF-16 byte-order mark"),
-            Reason::NotText(at, flaw) => write!(f, "{flaw} at {}:{}", at.line, at.column),
+            Reason::NotText(at, flaw) => {
+                write!(f, "not text: {flaw} at {}:{}", at.line, at.column)
+            }
         }
     }
 }
@@ -91,8 +91,10 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, ParseError> {
         return Err(ParseError { line: 1, column: 1, message });
     }
     std::str::from_utf8(bytes).map_err(|e| {
-        let (at, flaw) = invalid_at(bytes, e.valid_up_to());
-        ParseError { line: at.line, column: at.column, message: flaw.to_string() }
+        let (at, byte_column) = invalid_at(bytes, e.valid_up_to());
+        let byte = bytes[e.valid_up_to()];
+        let message = format!("invalid UTF-8: byte 0x{byte:02X} (byte {byte_column} of the line)");
+        ParseError { line: at.line, column: at.column, message }
     })
 }
 
@@ -149,17 +151,19 @@ fn first_flaw(bytes: &[u8]) -> Option<(Position, Flaw)> {
         .find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\u{b}' | '\u{c}' | '\r'));
     match control {
         Some((offset, c)) => Some((position(valid, offset), Flaw::Control(c))),
-        None if valid_up_to < bytes.len() => Some(invalid_at(bytes, valid_up_to)),
+        None if valid_up_to < bytes.len() => {
+            Some((invalid_at(bytes, valid_up_to).0, Flaw::InvalidUtf8(bytes[valid_up_to])))
+        }
         None => None,
     }
 }
 
-/// The invalid byte at `offset`, where `bytes[..offset]` is valid UTF-8.
-fn invalid_at(bytes: &[u8], offset: usize) -> (Position, Flaw) {
+/// The position of the invalid byte at `offset` (where `bytes[..offset]` is valid UTF-8), and
+/// its 1-based byte column in its line.
+fn invalid_at(bytes: &[u8], offset: usize) -> (Position, usize) {
     let valid = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
     let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
-    let flaw = Flaw::InvalidUtf8 { byte: bytes[offset], byte_column: offset - line_start + 1 };
-    (position(valid, offset), flaw)
+    (position(valid, offset), offset - line_start + 1)
 }
 
 /// The position of byte `offset` of `text` (a character boundary, or its end).
@@ -209,10 +213,7 @@ mod tests {
         );
         assert_eq!(
             recognise(b"x\ny\xC3\xA9z\xFF"),
-            (
-                Format::Bytes,
-                Reason::NotText(at(2, 4), Flaw::InvalidUtf8 { byte: 0xFF, byte_column: 5 })
-            )
+            (Format::Bytes, Reason::NotText(at(2, 4), Flaw::InvalidUtf8(0xFF)))
         );
     }
 
