@@ -1,14 +1,12 @@
-//! `ptdiff`: run scenario files, reproduce fuzzer inputs.
+//! `ptdiff`: run scenario files, reproduce and minimize fuzzer inputs (`ptdiff --help`).
 //!
-//! Exit status: 0 every run passed, 1 a finding, 2 bad input (unreadable or malformed file,
-//! bad arguments).
+//! Exit status: 0 every run passed, 1 a finding, 2 bad arguments or bad input.
 
 use ptdiff::cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
-    ExitCode::from(cli::main(&args, &mut out, &mut err))
+    ExitCode::from(cli::main(std::env::args_os().skip(1), &mut out, &mut err))
 }

@@ -1,0 +1,164 @@
+//! The command line's grammar (clap derive): subcommands, their options and their help.
+//!
+//! Lists shown in the help are computed from their source of truth: the planted bugs from
+//! [`PlantedBug::ALL`], the input limit from [`MAX_INPUT_BYTES`].
+
+use crate::cli::input::MAX_INPUT_BYTES;
+use crate::plant::PlantedBug;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser, ValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Run, reproduce and minimize ptdiff scenarios: differential tests of AMD-Vi I/O page tables.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ptdiff",
+    version,
+    after_help = "Exit status: 0 pass, 1 finding, 2 bad arguments or bad input; each command's --help \
+                  says what they mean for it.",
+    arg_required_else_help = true,
+    term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenario files (text format), or every .scn file of a directory
+    #[command(after_help = input_help(RUN_INPUT, RUN_EXIT))]
+    Run(RunArgs),
+    /// Run one fuzz input (a crash file) or scenario, printing a decoded input as a scenario
+    #[command(after_help = input_help(FILE_INPUT, REPRO_EXIT))]
+    Repro(ReproArgs),
+    /// Shrink a failing input to the smallest scenario with the same finding and save it as a
+    /// regression file
+    #[command(after_help = input_help(FILE_INPUT, MINIMIZE_EXIT))]
+    Minimize(MinimizeArgs),
+    /// List the planted bugs (id, implementation, summary)
+    Plants,
+    /// Compile CORPUS/scenarios/*.scn into the fuzz seeds of CORPUS/differential/,
+    /// CORPUS/scenario_text/ and CORPUS/walker/
+    #[command(after_help = SEEDS_EXIT)]
+    Seeds(SeedsArgs),
+}
+
+/// `--plant BUG`, shared by the commands that run scenarios.
+#[derive(Debug, Args)]
+pub struct PlantArg {
+    /// Activate a planted bug in its implementation (needs a build with `--features
+    /// planted-bugs`)
+    #[arg(long, value_name = "BUG", ignore_case = true, value_parser = planted_bug_parser())]
+    pub plant: Option<PlantedBug>,
+}
+
+/// `ptdiff run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub plant: PlantArg,
+    /// Print every operation's result in each implementation
+    #[arg(long)]
+    pub trace: bool,
+    /// Scenario files in the text format, or directories whose .scn files to run (in name
+    /// order, not recursively)
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `ptdiff repro`.
+#[derive(Debug, Args)]
+pub struct ReproArgs {
+    #[command(flatten)]
+    pub plant: PlantArg,
+    /// Print every operation's result in each implementation
+    #[arg(long)]
+    pub trace: bool,
+    #[command(flatten)]
+    pub format: FormatArg,
+    /// A raw fuzz input (crash file) or a text scenario
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// `ptdiff minimize`.
+#[derive(Debug, Args)]
+pub struct MinimizeArgs {
+    #[command(flatten)]
+    pub plant: PlantArg,
+    /// Directory to save the regression file in (never overwriting a file)
+    #[arg(long, value_name = "DIR", default_value = "corpus/regressions")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub format: FormatArg,
+    /// A raw fuzz input (crash file) or a text scenario
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// `ptdiff seeds`.
+#[derive(Debug, Args)]
+pub struct SeedsArgs {
+    /// Write nothing; exit 1 when a seed file is missing or out of date
+    #[arg(long)]
+    pub check: bool,
+    /// The corpus directory
+    #[arg(value_name = "CORPUS", default_value = "corpus")]
+    pub corpus: PathBuf,
+}
+
+/// `--as text|bytes`: how to read an input file.
+#[derive(Debug, Args)]
+pub struct FormatArg {
+    /// Read FILE as this format instead of recognising it by its content
+    #[arg(long = "as", value_name = "FORMAT", value_enum)]
+    pub format: Option<Format>,
+}
+
+/// The two ways to read an input file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A scenario in the text format
+    Text,
+    /// A raw fuzz input, decoded as the `differential` fuzz target decodes it
+    Bytes,
+}
+
+/// Parses a planted-bug id (any case); the accepted ids, each with its implementation and
+/// summary, are listed by `--help` and in the error for an unknown id.
+fn planted_bug_parser() -> ValueParser {
+    let ids = PlantedBug::ALL.map(|bug| {
+        PossibleValue::new(bug.id()).help(format!("[{}] {}", bug.implementation(), bug.summary()))
+    });
+    PossibleValuesParser::new(ids).try_map(|id| id.parse::<PlantedBug>()).into()
+}
+
+const RUN_EXIT: &str = "Exit status: 0 every scenario passed, 1 some scenario has a finding, 2 \
+    bad arguments or bad input (2 wins over 1; with several files or a directory, a last line \
+    counts each outcome).";
+const REPRO_EXIT: &str =
+    "Exit status: 0 the run passed, 1 a finding, 2 bad arguments or bad input.";
+const MINIMIZE_EXIT: &str =
+    "Exit status: 1 a regression file was saved (the input has a finding), \
+    2 bad arguments, bad input, or no finding to minimize.";
+const SEEDS_EXIT: &str = "Exit status: 0 seeds written (with --check: up to date), 1 some seed \
+    missing or stale (--check), 2 bad arguments or an unreadable corpus.";
+
+/// How `run` reads its files.
+const RUN_INPUT: &str = "Each file must be a text scenario; a raw fuzz input (a crash file) is \
+    refused: run it with `ptdiff repro FILE`.";
+
+/// How `repro` and `minimize` read FILE.
+const FILE_INPUT: &str = "FILE is read as a text scenario when its content is one (its first \
+    word is `config` or an operation, or it is printable UTF-8), else as a raw fuzz input; \
+    `--as` overrides this. The output says which.";
+
+fn input_help(how: &str, exit: &str) -> String {
+    format!(
+        "{how}\n\nInput files must be regular files of at most {} MiB ({MAX_INPUT_BYTES} bytes); \
+         FIFOs, devices, sockets and larger files are refused unread.\n\n{exit}",
+        MAX_INPUT_BYTES >> 20,
+    )
+}

@@ -1,0 +1,95 @@
+//! Loading the scenario of `repro` and `minimize`: a bounded read ([`super::input`]), then
+//! text or raw fuzz bytes as recognised by content ([`super::content`]) or forced by `--as`.
+//! The interpretation used is always stated.
+
+use crate::cli::args::Format;
+use crate::cli::content::{self, Reason};
+use crate::cli::input;
+use crate::scenario::decode::decode;
+use crate::scenario::text::{self, ParseError};
+use crate::scenario::Scenario;
+use std::io::Write;
+use std::path::Path;
+
+/// A scenario read from a file, and how it was read.
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub format: Format,
+    /// Why the file was read as `format`: recognised by content, or `None` when forced.
+    pub reason: Option<Reason>,
+    /// The file's size in bytes.
+    pub len: usize,
+}
+
+impl Loaded {
+    /// One comment line saying how `path` was read.
+    pub fn describe(&self, path: &Path) -> String {
+        let why = self.reason.map_or_else(
+            || format!("--as {}", format_name(self.format)),
+            |reason| reason.to_string(),
+        );
+        match self.format {
+            Format::Text => format!("# {}: a text scenario ({why})", path.display()),
+            Format::Bytes => format!(
+                "# {}: a raw fuzz input of {} bytes ({why}), decoded to this scenario; save it \
+                 as a .scn file to edit it",
+                path.display(),
+                self.len
+            ),
+        }
+    }
+}
+
+/// Reads `path` as `forced`, or as its content says; prints what went wrong to `err`.
+pub fn load(path: &Path, forced: Option<Format>, err: &mut dyn Write) -> Option<Loaded> {
+    let bytes = match input::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let _ = writeln!(err, "{}: {e}", path.display());
+            return None;
+        }
+    };
+    let (format, reason) = match forced {
+        Some(format) => (format, None),
+        None => {
+            let (format, reason) = content::recognise(&bytes);
+            (format, Some(reason))
+        }
+    };
+    let scenario = match format {
+        Format::Bytes => decode(&bytes),
+        Format::Text => match parse_text(&bytes) {
+            Ok(scenario) => scenario,
+            Err(e) => {
+                print_parse_error(err, path, &e);
+                if let Some(reason) = reason {
+                    let _ = writeln!(
+                        err,
+                        "{}: read as a text scenario because {reason}; `--as bytes` decodes it as \
+                         a raw fuzz input instead",
+                        path.display()
+                    );
+                }
+                return None;
+            }
+        },
+    };
+    Some(Loaded { scenario, format, reason, len: bytes.len() })
+}
+
+/// Parses a text scenario from raw file content.
+pub fn parse_text(bytes: &[u8]) -> Result<Scenario, ParseError> {
+    text::parse(content::utf8(bytes)?)
+}
+
+/// Prints `PATH:LINE:COL: message`.
+pub fn print_parse_error(err: &mut dyn Write, path: &Path, e: &ParseError) {
+    let _ = writeln!(err, "{}:{}:{}: {}", path.display(), e.line, e.column, e.message);
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Text => "text",
+        Format::Bytes => "bytes",
+    }
+}

@@ -1,0 +1,315 @@
+//! Snapshots of the command line's output: help, each class of error, a finding report.
+//!
+//! Commands run in-process through `ptdiff::cli::main` from the package directory, so paths in
+//! the output are relative; files made at test time live under a scratch directory that the
+//! snapshot shows as `[TMP]`. Review changed snapshots with `cargo insta review` (or
+//! `INSTA_UPDATE=always cargo test --test cli` and `git diff`).
+
+use ptdiff::cli::{self, EXIT_BAD_INPUT, EXIT_FINDING, EXIT_PASS, MAX_INPUT_BYTES};
+use ptdiff::PlantedBug;
+use std::path::{Path, PathBuf};
+
+/// A scratch directory for this test, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `ptdiff ARGS` and returns its exit status and a transcript with scratch paths
+/// replaced by `[TMP]`.
+fn ptdiff(args: &[&str]) -> (u8, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = cli::main(args, &mut out, &mut err);
+    let transcript = format!(
+        "$ ptdiff {}\nexit status: {status}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&err)
+    );
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    (status, transcript.replace(tmp.to_str().unwrap(), "[TMP]"))
+}
+
+/// `ptdiff ARGS` must exit with `status`; returns the transcript.
+fn expect(status: u8, args: &[&str]) -> String {
+    let (got, transcript) = ptdiff(args);
+    assert_eq!(got, status, "{transcript}");
+    transcript
+}
+
+/// Checks that the help lists every planted bug of the catalogue, one line each with its
+/// implementation and summary, then replaces that list with one line, so that the snapshot does
+/// not change with the catalogue.
+fn catalogue_listed(help: String) -> String {
+    let mut lines: Vec<&str> = help.lines().collect();
+    let mut at: Vec<usize> = PlantedBug::ALL
+        .iter()
+        .map(|bug| {
+            let entry = format!("[{}] {}", bug.implementation(), bug.summary());
+            let id = format!("- {}:", bug.id());
+            lines
+                .iter()
+                .position(|line| line.trim_start().starts_with(&id) && line.ends_with(&entry))
+                .unwrap_or_else(|| panic!("planted bug {} is not listed in:\n{help}", bug.id()))
+        })
+        .collect();
+    at.sort_unstable();
+    let (first, last) = (at[0], at[at.len() - 1]);
+    assert_eq!(last - first + 1, at.len(), "the planted bugs are not listed together:\n{help}");
+    let placeholder = "          [PlantedBug::ALL, one line each: - ID: [implementation] summary]";
+    lines.splice(first..=last, [placeholder]);
+    lines.join("\n") + "\n"
+}
+
+/// Checks that the error lists the ids of the catalogue, then replaces the list, as
+/// [`catalogue_listed`] does.
+fn ids_listed(error: String) -> String {
+    let ids: Vec<&str> = PlantedBug::ALL.iter().map(|bug| bug.id()).collect();
+    let list = format!("[possible values: {}]", ids.join(", "));
+    assert!(error.contains(&list), "{error}");
+    error.replace(&list, "[possible values: the ids of PlantedBug::ALL]")
+}
+
+#[test]
+fn top_level_help() {
+    insta::assert_snapshot!("help", expect(EXIT_PASS, &["--help"]));
+}
+
+#[test]
+fn no_arguments_print_the_help_as_an_error() {
+    insta::assert_snapshot!("no_arguments", expect(EXIT_BAD_INPUT, &[]));
+}
+
+#[test]
+fn version() {
+    let (status, _) = ptdiff(&["--version"]);
+    assert_eq!(status, EXIT_PASS);
+    let mut out = Vec::new();
+    cli::main(["--version"], &mut out, &mut Vec::new());
+    assert_eq!(String::from_utf8(out).unwrap(), format!("ptdiff {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn subcommand_help() {
+    for command in ["run", "repro", "minimize"] {
+        let help = catalogue_listed(expect(EXIT_PASS, &[command, "--help"]));
+        insta::assert_snapshot!(format!("help_{command}"), help);
+    }
+    for command in ["plants", "seeds"] {
+        insta::assert_snapshot!(format!("help_{command}"), expect(EXIT_PASS, &[command, "--help"]));
+    }
+}
+
+#[test]
+fn the_input_limit_is_stated_in_the_help() {
+    for command in ["run", "repro", "minimize"] {
+        let help = expect(EXIT_PASS, &[command, "--help"]);
+        assert!(help.contains(&format!("at most 4 MiB ({MAX_INPUT_BYTES} bytes)")), "{help}");
+    }
+}
+
+#[test]
+fn the_readme_states_the_same_input_limit() {
+    let readme = std::fs::read_to_string("../README.md").unwrap();
+    let limit =
+        format!("Input files must be regular files of at most {} MiB;", MAX_INPUT_BYTES >> 20);
+    assert!(readme.contains(&limit), "README.md should say: {limit}");
+}
+
+#[test]
+fn plants_lists_the_catalogue() {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(cli::main(["plants"], &mut out, &mut err), EXIT_PASS);
+    let expected: String = PlantedBug::ALL
+        .iter()
+        .map(|b| format!("{}\t{}\t{}\n", b.id(), b.implementation(), b.summary()))
+        .collect();
+    assert_eq!(String::from_utf8(out).unwrap(), expected);
+    assert!(err.is_empty());
+}
+
+#[test]
+fn missing_file() {
+    insta::assert_snapshot!("missing_file", expect(EXIT_BAD_INPUT, &["run", "no/such/file.scn"]));
+}
+
+#[test]
+fn directory_given_to_repro() {
+    insta::assert_snapshot!(
+        "directory_to_repro",
+        expect(EXIT_BAD_INPUT, &["repro", "../corpus/scenarios"])
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo() {
+    let dir = scratch("fifo");
+    let fifo = dir.join("pipe.scn");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: `name` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let path = fifo.to_str().unwrap();
+    insta::assert_snapshot!("fifo_to_run", expect(EXIT_BAD_INPUT, &["run", path]));
+    insta::assert_snapshot!("fifo_to_minimize", expect(EXIT_BAD_INPUT, &["minimize", path]));
+}
+
+#[cfg(unix)]
+#[test]
+fn character_device() {
+    insta::assert_snapshot!("dev_zero", expect(EXIT_BAD_INPUT, &["repro", "/dev/zero"]));
+}
+
+#[test]
+fn oversize_file() {
+    let file = scratch("oversize").join("big.scn");
+    std::fs::write(&file, vec![b'\n'; MAX_INPUT_BYTES as usize + 1]).unwrap();
+    let path = file.to_str().unwrap();
+    insta::assert_snapshot!("oversize", expect(EXIT_BAD_INPUT, &["repro", path]));
+    // At the limit exactly, the file is read (an empty scenario: blank lines only).
+    std::fs::write(&file, vec![b'\n'; MAX_INPUT_BYTES as usize]).unwrap();
+    expect(EXIT_PASS, &["run", path]);
+}
+
+#[test]
+fn unknown_or_unused_options() {
+    insta::assert_snapshot!(
+        "unknown_option",
+        expect(EXIT_BAD_INPUT, &["run", "--fast", "../corpus/scenarios/teardown.scn"])
+    );
+    insta::assert_snapshot!(
+        "out_given_to_run",
+        expect(EXIT_BAD_INPUT, &["run", "--out", "x", "../corpus/scenarios/teardown.scn"])
+    );
+    insta::assert_snapshot!(
+        "check_given_to_repro",
+        expect(EXIT_BAD_INPUT, &["repro", "--check", "../corpus/scenarios/teardown.scn"])
+    );
+    insta::assert_snapshot!("unknown_command", expect(EXIT_BAD_INPUT, &["rnu", "x.scn"]));
+}
+
+#[test]
+fn unknown_planted_bug() {
+    insta::assert_snapshot!(
+        "unknown_planted_bug",
+        ids_listed(expect(
+            EXIT_BAD_INPUT,
+            &["run", "--plant", "X9", "../corpus/scenarios/teardown.scn"]
+        ))
+    );
+}
+
+#[cfg(not(feature = "planted-bugs"))]
+#[test]
+fn planted_bug_in_a_build_without_them() {
+    insta::assert_snapshot!(
+        "planted_bug_not_compiled",
+        expect(EXIT_BAD_INPUT, &["run", "--plant", "s5", "../corpus/scenarios/teardown.scn"])
+    );
+}
+
+#[test]
+fn text_parse_error() {
+    let file = scratch("parse").join("typo.txt");
+    std::fs::write(&file, "config devices=1\nassign 0\nmapp 0x200 0x10 0 rw\n").unwrap();
+    let path = file.to_str().unwrap();
+    insta::assert_snapshot!("parse_error_run", expect(EXIT_BAD_INPUT, &["run", path]));
+    insta::assert_snapshot!("parse_error_repro", expect(EXIT_BAD_INPUT, &["repro", path]));
+}
+
+#[test]
+fn invalid_utf8() {
+    let file = scratch("utf8").join("latin1.scn");
+    std::fs::write(&file, b"# d\xE9j\xE0 vu\nassign 0\n").unwrap();
+    insta::assert_snapshot!(
+        "invalid_utf8",
+        expect(EXIT_BAD_INPUT, &["run", file.to_str().unwrap()])
+    );
+}
+
+#[test]
+fn raw_bytes_given_to_run() {
+    insta::assert_snapshot!(
+        "raw_bytes_to_run",
+        expect(EXIT_BAD_INPUT, &["run", "../corpus/differential/teardown"])
+    );
+}
+
+#[test]
+fn repro_recognises_text_by_content_whatever_the_name() {
+    let dir = scratch("names");
+    let scenario = std::fs::read("../corpus/scenarios/teardown.scn").unwrap();
+    for (name, snapshot) in
+        [("teardown.txt", "txt"), ("TEARDOWN.SCN", "upper_case_scn"), ("teardown", "no_extension")]
+    {
+        let file = dir.join(name);
+        std::fs::write(&file, &scenario).unwrap();
+        let transcript = expect(EXIT_PASS, &["repro", file.to_str().unwrap()]);
+        insta::assert_snapshot!(format!("repro_text_named_{snapshot}"), transcript);
+    }
+}
+
+#[test]
+fn repro_decodes_a_raw_fuzz_input() {
+    insta::assert_snapshot!(
+        "repro_raw",
+        expect(EXIT_PASS, &["repro", "../corpus/differential/neighbour_superpages"])
+    );
+}
+
+#[test]
+fn as_forces_an_interpretation() {
+    let (status, transcript) =
+        ptdiff(&["repro", "--as", "bytes", "../corpus/scenarios/teardown.scn"]);
+    assert!(status == EXIT_PASS || status == EXIT_FINDING, "{transcript}");
+    assert!(transcript.contains(
+        "# ../corpus/scenarios/teardown.scn: a raw fuzz input of 295 bytes (--as bytes)"
+    ));
+    let transcript =
+        expect(EXIT_BAD_INPUT, &["repro", "--as", "text", "../corpus/differential/teardown"]);
+    assert!(transcript.contains("../corpus/differential/teardown:1:1: "), "{transcript}");
+}
+
+#[test]
+fn run_a_directory() {
+    let dir = scratch("dir");
+    let scenario = std::fs::read("../corpus/scenarios/teardown.scn").unwrap();
+    std::fs::write(dir.join("b.scn"), &scenario).unwrap();
+    std::fs::write(dir.join("A.SCN"), &scenario).unwrap();
+    std::fs::write(dir.join("c.scn"), "assign 9\n").unwrap();
+    std::fs::write(dir.join("notes.md"), "not a scenario").unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    insta::assert_snapshot!(
+        "run_directory",
+        expect(EXIT_BAD_INPUT, &["run", dir.to_str().unwrap()])
+    );
+    let empty = scratch("empty");
+    insta::assert_snapshot!(
+        "run_empty_directory",
+        expect(EXIT_BAD_INPUT, &["run", empty.to_str().unwrap()])
+    );
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn finding_report() {
+    insta::assert_snapshot!(
+        "finding_report",
+        expect(
+            EXIT_FINDING,
+            &["run", "--plant", "S5", "../corpus/scenarios/neighbour_superpages.scn"]
+        )
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_no_problem() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"no-such-\xFF.scn");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(cli::main([std::ffi::OsStr::new("run"), name], &mut out, &mut err), EXIT_BAD_INPUT);
+    assert_eq!(String::from_utf8_lossy(&err), "no-such-\u{FFFD}.scn: no such file or directory\n");
+}
