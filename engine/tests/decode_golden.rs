@@ -156,3 +156,14 @@ fn random_inputs_decode_as_recorded() {
         assert_eq!(now, then, "random inputs in this block now decode differently");
     }
 }
+
+/// The encoder (table-driven like the decoder) inverts it on every scenario the decoder makes.
+#[test]
+fn encoder_inverts_the_decoder_on_random_inputs() {
+    for n in 0..RANDOM_INPUTS {
+        let scenario = decode(&random_input(n));
+        let bytes = ptdiff::scenario::encode::encode(&scenario)
+            .unwrap_or_else(|e| panic!("input {n}: {e}\n{scenario}"));
+        assert_eq!(decode(&bytes), scenario, "input {n}");
+    }
+}

@@ -103,7 +103,7 @@ pub fn parse_bytes(source: &[u8]) -> Result<Scenario, ParseError> {
 fn parse_config(line: &Line<'_>) -> Result<Config, ParseError> {
     let mut config = Config::default();
     let mut seen: Vec<(&str, usize)> = Vec::new();
-    for w in &line.words[1..] {
+    for w in line.words.get(1..).unwrap_or_default() {
         let (key, value) = w.text.split_once('=').ok_or_else(|| {
             line.error(w.column, format!("expected key=value, found {}", echo(w.text)))
         })?;
@@ -139,7 +139,8 @@ fn parse_config(line: &Line<'_>) -> Result<Config, ParseError> {
             ScenarioError::MaxLevels(_) => "max_levels",
             _ => "devices",
         };
-        let column = seen.iter().find(|(k, _)| *k == key).map_or(line.words[0].column, |&(_, c)| c);
+        let config_column = line.words.first().map_or(1, |w| w.column);
+        let column = seen.iter().find(|(k, _)| *k == key).map_or(config_column, |&(_, c)| c);
         line.error(column, e.to_string())
     })?;
     Ok(config)
@@ -174,7 +175,9 @@ fn usage(spec: &OpSpec) -> String {
 
 /// One op line, checked against `config` at the column of the operand at fault.
 fn parse_op(line: &Line<'_>, config: &Config) -> Result<Op, ParseError> {
-    let keyword = line.words[0];
+    let Some(&keyword) = line.words.first() else {
+        return Err(line.error(1, "expected an operation"));
+    };
     let spec = by_keyword(keyword.text).ok_or_else(|| {
         let known: Vec<_> = OPS.iter().map(|s| s.keyword).collect();
         line.error(
