@@ -52,6 +52,8 @@ impl Decoder<'_> {
         self.u.arbitrary().unwrap_or(0)
     }
 
+    /// The config from two bytes. Bits 6 and 7 of the second are unused (the encoder writes
+    /// them as 0): a switch added later can be read there and still be off for every seed.
     fn config(&mut self) -> Config {
         let a = self.byte();
         let b = self.byte();

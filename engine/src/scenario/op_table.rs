@@ -32,9 +32,15 @@
 //! # Adding an operand to a kind
 //!
 //! Append it to the row as [`Operand::optional`] and, for the decoder, [`Operand::gated`] by a
-//! config switch that older inputs decode as off: older text still parses (the operand takes
-//! its default), older printed scenarios keep their form (an optional operand at its default
-//! is not printed) and older fuzz inputs keep their meaning (a gated-off operand reads no byte).
+//! config switch that the seeds decode as off (one read from bits the encoder writes as 0, see
+//! `Decoder::config` in `decode.rs`): older text still parses (the operand takes its default),
+//! older printed scenarios keep their form (an optional operand at its default is not printed)
+//! and the seeds keep their meaning (a gated-off operand reads no byte).
+//!
+//! A new [`OperandKind`] needs its parsing, printing, decoding, encoding and checks; the
+//! compiler lists the matches to extend. A config key is added in [`crate::scenario::config`].
+//! The code table is checked at compile time: two rows sharing a code, or an op byte selecting
+//! nothing, do not build.
 
 use crate::scenario::config::{str_eq, switch_index, Config, CONFIG_KEYS};
 use crate::scenario::{InvalidOp, Op};
