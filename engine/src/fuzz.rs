@@ -76,11 +76,10 @@ pub fn differential(data: &[u8]) {
     }
 }
 
-/// The scenario-text target: arbitrary text into the parser must never panic, and whatever
+/// The scenario-text target: arbitrary bytes into the parser must never panic, and whatever
 /// parses must print and parse back to the same scenario.
 pub fn scenario_text(data: &[u8]) {
-    let Ok(source) = std::str::from_utf8(data) else { return };
-    let Ok(scenario) = text::parse(source) else { return };
+    let Ok(scenario) = text::parse_bytes(data) else { return };
     let printed = text::print(&scenario);
     match text::parse(&printed) {
         Ok(again) if again == scenario => {}

@@ -1,5 +1,6 @@
-//! The checked-in fuzz seeds are generated from `corpus/scenarios/` and must be current:
-//! regenerate with `cargo run -p ptdiff -- seeds`.
+//! The checked-in fuzz seeds are generated from `corpus/scenarios/`, and the `scenario_text`
+//! dictionary from the op table; both must be current: regenerate with
+//! `cargo run -p ptdiff -- seeds`.
 
 mod common;
 
@@ -26,5 +27,22 @@ fn differential_seeds_decode_back_to_their_scenarios() {
         let stem = scn.file_stem().unwrap();
         let bytes = std::fs::read(corpus.join("differential").join(stem)).unwrap();
         assert_eq!(decode(&bytes), scenario, "{}", scn.display());
+    }
+}
+
+#[test]
+fn checked_in_dictionary_is_the_generated_one() {
+    let corpus = common::corpus_dir();
+    let path = seeds::dictionary_path(&corpus);
+    let plan = seeds::plan(&corpus).unwrap();
+    assert!(plan.iter().any(|f| f.path == path), "the dictionary is not among the written files");
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == text::dictionary(),
+        "{} differs from the generated dictionary (run `cargo run -p ptdiff -- seeds`)",
+        path.display()
+    );
+    for keyword in ["\"dma\"", "\"fail\"", "\"missed\"", "\"devices=\""] {
+        assert!(checked_in.lines().any(|l| l == keyword), "{keyword}");
     }
 }

@@ -79,7 +79,10 @@ pub fn load(path: &Path, forced: Option<Format>, err: &mut dyn Write) -> Option<
 
 /// Parses a text scenario from raw file content.
 pub fn parse_text(bytes: &[u8]) -> Result<Scenario, ParseError> {
-    text::parse(content::utf8(bytes)?)
+    match content::utf16(bytes) {
+        Some(e) => Err(e),
+        None => text::parse_bytes(bytes),
+    }
 }
 
 /// Prints `PATH:LINE:COL: message`.

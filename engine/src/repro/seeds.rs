@@ -1,9 +1,10 @@
 //! Fuzz seeds compiled from readable sources: `corpus/scenarios/*.scn` become
 //! `corpus/differential/<name>` (encoded bytes) and `corpus/scenario_text/<name>.scn` (the text
-//! itself); `corpus/walker/` gets deterministic seeds. `cargo test` checks they are current.
+//! itself); `corpus/walker/` gets deterministic seeds; `oss-fuzz/scenario_text.dict` is the
+//! text format's dictionary ([`dictionary`]). `cargo test` checks they are all current.
 
 use crate::scenario::encode::{encode, EncodeError};
-use crate::scenario::text::{parse, ParseError};
+use crate::scenario::text::{dictionary, parse, ParseError};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -57,7 +58,12 @@ pub fn scenario_files(corpus: &Path) -> Result<Vec<PathBuf>, SeedError> {
     Ok(files)
 }
 
-/// Every seed file the corpus must contain, with its contents.
+/// Where the `scenario_text` dictionary lives, relative to the corpus folder.
+pub fn dictionary_path(corpus: &Path) -> PathBuf {
+    corpus.join("..").join("oss-fuzz").join("scenario_text.dict")
+}
+
+/// Every seed file the corpus must contain, and the dictionary, with their contents.
 pub fn plan(corpus: &Path) -> Result<Vec<SeedFile>, SeedError> {
     let mut out = Vec::new();
     for path in scenario_files(corpus)? {
@@ -74,6 +80,7 @@ pub fn plan(corpus: &Path) -> Result<Vec<SeedFile>, SeedError> {
             bytes: source.into_bytes(),
         });
     }
+    out.push(SeedFile { path: dictionary_path(corpus), bytes: dictionary().into_bytes() });
     for n in 0..WALKER_SEEDS {
         out.push(SeedFile {
             path: corpus.join("walker").join(format!("seed-{n}")),

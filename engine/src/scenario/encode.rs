@@ -1,37 +1,30 @@
 //! The inverse of [`crate::scenario::decode`]: turns a scenario into fuzzer bytes that decode back to
 //! it, so seeds are written as readable `.scn` files and compiled to bytes
-//! (`ptdiff seeds`). Every value is encoded through the decoder's raw (unbiased) choices.
+//! (`ptdiff seeds`). Every op is written as its row's first code (see
+//! [`crate::scenario::op_table::Codes`]) and every value through the decoder's raw (unbiased)
+//! choices.
 
 use crate::scenario::decode::{decode, MAX_DECODED_OPS};
-use crate::scenario::{Op, Scenario, MAX_DEVICES};
+use crate::scenario::op_table::{Codes, OperandKind};
+use crate::scenario::{Config, Op, Scenario, MAX_DEVICES};
 use ptdiff_reference::Perm;
 use thiserror::Error;
 
-/// A scenario the decoder cannot produce.
+/// A scenario the decoder cannot produce. Op numbers count from 1.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum EncodeError {
     #[error("{0} ops; a fuzz input decodes to at most {MAX_DECODED_OPS}")]
     TooManyOps(usize),
     #[error("{0} devices; a fuzz input has at most 4")]
     TooManyDevices(u8),
-    #[error("op {index}: order {order}; a fuzz input has orders below 64")]
+    #[error("op {}: order {order}; a fuzz input has orders below 64", .index + 1)]
     Order { index: usize, order: u32 },
-    #[error("op {index}: `fail {nth}`; a fuzz input fails allocations 1 to 4")]
+    #[error("op {}: `fail {nth}`; a fuzz input fails allocations 1 to 4", .index + 1)]
     FailNth { index: usize, nth: u32 },
     #[error("the bytes decode to a different scenario (an encoder bug):\n{0}")]
     RoundTrip(String),
 }
 
-/// Decoder choice bytes for each raw path (see `decode.rs`).
-const KIND_MAP: u8 = 0;
-const KIND_UNMAP: u8 = 24;
-const KIND_NOTIFY: u8 = 35;
-const KIND_ASSIGN: u8 = 40;
-const KIND_DEASSIGN: u8 = 44;
-const KIND_TRANSLATE: u8 = 47;
-const KIND_DMA: u8 = 53;
-const KIND_FAIL: u8 = 59;
-const KIND_TEARDOWN: u8 = 63;
 /// `dfn()` choice 14: a raw u64, not aligned.
 const DFN_RAW: u8 = 14;
 /// `mfn()` choice 0: a raw u64, not aligned.
@@ -59,54 +52,52 @@ pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
     if ops.len() > MAX_DECODED_OPS - usize::from(out[2]) {
         return Err(EncodeError::TooManyOps(scenario.ops.len()));
     }
+    let first = usize::from(out[2]);
     for (i, op) in ops.iter().enumerate() {
-        let index = i + usize::from(out[2]);
-        match *op {
-            Op::Map { dfn, mfn, order, perm, missed } => {
-                out.push(KIND_MAP);
-                if c.superpages {
-                    push_order(&mut out, index, order)?;
-                }
-                push_dfn(&mut out, dfn);
-                out.push(MFN_RAW);
-                out.extend_from_slice(&mfn.to_le_bytes());
-                out.push(perm_byte(perm));
-                if c.missed_notifications {
-                    out.push(if missed { 0 } else { 1 });
-                }
-            }
-            Op::Unmap { dfn, order } => {
-                out.push(KIND_UNMAP);
-                push_order(&mut out, index, order)?;
-                push_dfn(&mut out, dfn);
-            }
-            Op::Notify { dfn } => {
-                out.push(KIND_NOTIFY);
-                push_dfn(&mut out, dfn);
-            }
-            Op::Assign { dev } => out.extend_from_slice(&[KIND_ASSIGN, dev as u8]),
-            Op::Deassign { dev } => out.extend_from_slice(&[KIND_DEASSIGN, dev as u8]),
-            Op::Translate { dev, dfn } => {
-                out.extend_from_slice(&[KIND_TRANSLATE, dev as u8]);
-                push_dfn(&mut out, dfn);
-            }
-            Op::Teardown => out.extend_from_slice(&[KIND_TEARDOWN, 0]),
-            Op::Dma { dev, dfn, access } => {
-                out.extend_from_slice(&[KIND_DMA, dev as u8]);
-                push_dfn(&mut out, dfn);
-                out.push(perm_byte(access));
-            }
-            Op::FailAlloc { nth } => match nth {
-                1..=4 => out.extend_from_slice(&[KIND_FAIL, (nth - 1) as u8]),
-                _ => return Err(EncodeError::FailNth { index, nth }),
-            },
-        }
+        push_op(&mut out, first + i, op, c)?;
     }
     let decoded = decode(&out);
     if decoded != *scenario {
         return Err(EncodeError::RoundTrip(decoded.to_string()));
     }
     Ok(out)
+}
+
+/// Writes op `index` (0-based): its row's code, then its operands in the decoder's order.
+fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<(), EncodeError> {
+    let (spec, values) = op.operands();
+    match spec.codes {
+        Codes::Mod64 { first, .. } | Codes::Bytes { first, .. } => out.push(first),
+        // 0 is a multiple of every `one_in`: this row, not `otherwise`.
+        Codes::Rare { code, .. } => out.extend_from_slice(&[code, 0]),
+    }
+    for slot in spec.decode_order() {
+        let Some(operand) = spec.operands.get(slot) else { continue };
+        if operand.gate.is_some_and(|gate| !gate.is_on(config)) {
+            continue; // not read: the value is the default (or the round trip fails)
+        }
+        let value = values.get(slot);
+        match operand.kind {
+            OperandKind::Dfn => {
+                out.push(DFN_RAW);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+            OperandKind::Mfn => {
+                out.push(MFN_RAW);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+            OperandKind::Order => push_order(out, index, values.u32(slot))?,
+            OperandKind::Perm | OperandKind::Access => out.push(perm_byte(values.perm(slot))),
+            // The decoder takes the byte modulo `devices` (at most 4 here).
+            OperandKind::Dev => out.push(value as u8),
+            OperandKind::Nth => match value {
+                1..=4 => out.push(value as u8 - 1),
+                _ => return Err(EncodeError::FailNth { index, nth: values.u32(slot) }),
+            },
+            OperandKind::Flag(_) => out.push(if value != 0 { 0 } else { 1 }),
+        }
+    }
+    Ok(())
 }
 
 fn push_order(out: &mut Vec<u8>, index: usize, order: u32) -> Result<(), EncodeError> {
@@ -128,11 +119,6 @@ fn perm_byte(perm: Perm) -> u8 {
         Perm::W => 12,
         _ => 15,
     }
-}
-
-fn push_dfn(out: &mut Vec<u8>, dfn: u64) {
-    out.push(DFN_RAW);
-    out.extend_from_slice(&dfn.to_le_bytes());
 }
 
 #[cfg(test)]
@@ -203,6 +189,10 @@ mod tests {
         s.config.devices = 1;
         s.ops = vec![Op::Unmap { dfn: 0, order: 64 }];
         assert_eq!(encode(&s), Err(EncodeError::Order { index: 0, order: 64 }));
+        assert_eq!(
+            encode(&s).unwrap_err().to_string(),
+            "op 1: order 64; a fuzz input has orders below 64"
+        );
         s.ops = vec![Op::Teardown; MAX_DECODED_OPS + 1];
         assert_eq!(encode(&s), Err(EncodeError::TooManyOps(MAX_DECODED_OPS + 1)));
     }

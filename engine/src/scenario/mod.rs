@@ -4,11 +4,18 @@
 //! format ([`crate::scenario::text`]); both go through [`Scenario::validate`], so the runner only sees
 //! well-formed scenarios. Operations may still carry bad arguments (misaligned DFNs,
 //! unsupported orders...): those are tests of error handling, not malformed scenarios.
+//!
+//! Each kind of [`Op`] is declared once, as a row of the append-only op table
+//! ([`op_table::OPS`]: keyword, decoder codes, operands); the config keys likewise
+//! ([`config::CONFIG_KEYS`]). Text, decoder, encoder and validation read those tables.
 
+pub mod config;
 pub mod decode;
 pub mod encode;
+pub mod op_table;
 pub mod text;
 
+pub use config::Config;
 use ptdiff_reference::Perm;
 use thiserror::Error;
 
@@ -16,36 +23,6 @@ use thiserror::Error;
 pub const MAX_DEVICES: u8 = 8;
 /// Most operations a scenario may hold.
 pub const MAX_OPS: usize = 4096;
-
-/// How the domain under test is set up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Config {
-    /// Height of the dynamic table at creation, 1..=6.
-    pub initial_levels: u8,
-    /// Height the dynamic table may grow to, 4..=6 (4 + HATS); also the oracle's hardware
-    /// maximum mode.
-    pub max_levels: u8,
-    /// Devices in the system, 1..=[`MAX_DEVICES`]; none is assigned at the start.
-    pub devices: u8,
-    /// Whether maps may use orders 9 and 18.
-    pub superpages: bool,
-    /// Whether maps may skip their notification (`missed`).
-    pub missed_notifications: bool,
-}
-
-impl Default for Config {
-    /// Xen HVM 2019: two levels, growing to four; two devices; superpages; no missed
-    /// notifications.
-    fn default() -> Self {
-        Config {
-            initial_levels: 2,
-            max_levels: 4,
-            devices: 2,
-            superpages: true,
-            missed_notifications: false,
-        }
-    }
-}
 
 /// One step of a scenario. DFNs and MFNs are frame numbers (address >> 12); `order` is log2 of
 /// the number of 4 KiB frames.
@@ -75,23 +52,6 @@ pub enum Op {
     FailAlloc { nth: u32 },
 }
 
-impl Op {
-    /// The operation's keyword in the text format.
-    pub fn keyword(&self) -> &'static str {
-        match self {
-            Op::Map { .. } => "map",
-            Op::Unmap { .. } => "unmap",
-            Op::Notify { .. } => "notify",
-            Op::Assign { .. } => "assign",
-            Op::Deassign { .. } => "deassign",
-            Op::Teardown => "teardown",
-            Op::Translate { .. } => "translate",
-            Op::Dma { .. } => "dma",
-            Op::FailAlloc { .. } => "fail",
-        }
-    }
-}
-
 /// A configuration and the operations to run on it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Scenario {
@@ -110,40 +70,25 @@ pub enum ScenarioError {
     InitialAboveMax { initial: u8, max: u8 },
     #[error("devices must be 1..={MAX_DEVICES}, got {0}")]
     Devices(u8),
-    #[error("op {index}: device {dev} is not below `devices` = {devices}")]
-    NoSuchDevice { index: usize, dev: u16, devices: u8 },
-    #[error("op {index}: order {order} map, but the config has superpages off")]
-    SuperpagesOff { index: usize, order: u32 },
-    #[error("op {index}: `missed` map, but the config has missed notifications off")]
-    MissedOff { index: usize },
-    #[error("op {index}: `fail 0`; allocations are counted from 1")]
-    FailZero { index: usize },
-    #[error("op {index}: a DMA must read, write or both")]
-    DmaNoAccess { index: usize },
+    /// Op `index` (0-based; messages count from 1, like lines) does not fit the config.
+    #[error("op {}: {problem}", .index + 1)]
+    Op { index: usize, problem: InvalidOp },
     #[error("{0} ops, at most {MAX_OPS} allowed")]
     TooManyOps(usize),
 }
 
-impl Config {
-    /// Checks the ranges documented on each field.
-    pub fn validate(&self) -> Result<(), ScenarioError> {
-        if !(1..=6).contains(&self.initial_levels) {
-            return Err(ScenarioError::InitialLevels(self.initial_levels));
-        }
-        if !(4..=6).contains(&self.max_levels) {
-            return Err(ScenarioError::MaxLevels(self.max_levels));
-        }
-        if self.initial_levels > self.max_levels {
-            return Err(ScenarioError::InitialAboveMax {
-                initial: self.initial_levels,
-                max: self.max_levels,
-            });
-        }
-        if !(1..=MAX_DEVICES).contains(&self.devices) {
-            return Err(ScenarioError::Devices(self.devices));
-        }
-        Ok(())
-    }
+/// Why one op does not fit its scenario's config.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum InvalidOp {
+    #[error("device {dev} is not below `devices` = {devices}")]
+    NoSuchDevice { dev: u16, devices: u8 },
+    /// A gated operand (see [`op_table::Gate`]) holds a value other than its default.
+    #[error("{operand} needs `{key}=on` in the config")]
+    SwitchOff { operand: String, key: &'static str },
+    #[error("allocations are counted from 1, found 0")]
+    NthZero,
+    #[error("an access must read, write or both")]
+    NoAccess,
 }
 
 impl Scenario {
@@ -159,30 +104,12 @@ impl Scenario {
         Ok(())
     }
 
-    /// Checks one op against the config; `index` is only used in the error.
+    /// Checks one op against the config (as its row of [`op_table::OPS`] says); `index` is
+    /// only used in the error.
     pub fn validate_op(&self, index: usize, op: &Op) -> Result<(), ScenarioError> {
-        let devices = self.config.devices;
-        match *op {
-            Op::Assign { dev }
-            | Op::Deassign { dev }
-            | Op::Translate { dev, .. }
-            | Op::Dma { dev, .. }
-                if dev >= u16::from(devices) =>
-            {
-                Err(ScenarioError::NoSuchDevice { index, dev, devices })
-            }
-            Op::Map { order, .. } if order != 0 && !self.config.superpages => {
-                Err(ScenarioError::SuperpagesOff { index, order })
-            }
-            Op::Map { missed: true, .. } if !self.config.missed_notifications => {
-                Err(ScenarioError::MissedOff { index })
-            }
-            Op::FailAlloc { nth: 0 } => Err(ScenarioError::FailZero { index }),
-            Op::Dma { access, .. } if access.is_empty() => {
-                Err(ScenarioError::DmaNoAccess { index })
-            }
-            _ => Ok(()),
-        }
+        let (spec, values) = op.operands();
+        spec.check(&values, &self.config)
+            .map_err(|(_, problem)| ScenarioError::Op { index, problem })
     }
 }
 
@@ -191,7 +118,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_config_is_valid() {
+    fn default_scenario_is_valid() {
         assert_eq!(Scenario::default().validate(), Ok(()));
     }
 
@@ -211,10 +138,26 @@ mod tests {
             Op::Assign { dev: 1 },
             Op::Map { dfn: 0, mfn: 0, order: 9, perm: Perm::RW, missed: false },
         ];
-        assert_eq!(s.validate(), Err(ScenarioError::SuperpagesOff { index: 1, order: 9 }));
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.to_string(), "op 2: order 9 needs `superpages=on` in the config");
+        assert_eq!(
+            e,
+            ScenarioError::Op {
+                index: 1,
+                problem: InvalidOp::SwitchOff { operand: "order 9".into(), key: "superpages" }
+            }
+        );
         s.ops = vec![Op::Translate { dev: 2, dfn: 0 }];
-        assert_eq!(s.validate(), Err(ScenarioError::NoSuchDevice { index: 0, dev: 2, devices: 2 }));
+        assert_eq!(
+            s.validate().map_err(|e| e.to_string()),
+            Err("op 1: device 2 is not below `devices` = 2".into())
+        );
         s.ops = vec![Op::Map { dfn: 0, mfn: 0, order: 0, perm: Perm::R, missed: true }];
-        assert_eq!(s.validate(), Err(ScenarioError::MissedOff { index: 0 }));
+        assert_eq!(
+            s.validate().map_err(|e| e.to_string()),
+            Err("op 1: `missed` needs `missed_notifications=on` in the config".into())
+        );
+        s.ops = vec![Op::Teardown; MAX_OPS + 1];
+        assert_eq!(s.validate(), Err(ScenarioError::TooManyOps(MAX_OPS + 1)));
     }
 }

@@ -16,314 +16,285 @@
 //! teardown
 //! ```
 //!
-//! The `config` line is optional (defaults: [`Config::default`]), must come before the first
-//! operation, and each key is optional. Numbers are decimal or `0x` hexadecimal, `_` allowed.
-//! Permissions are `r`, `w`, `rw` or `-` (none, which map rejects). [`print()`] writes the
-//! canonical form; `parse(&print(s)) == Ok(s)` for every valid scenario.
+//! The `config` line is optional (defaults: [`Config::default`]), appears at most once, before
+//! the first operation, and sets each key at most once; every key is optional. Numbers are
+//! decimal or `0x` hexadecimal, `_` allowed, without sign. Permissions are `r`, `w`, `rw` or
+//! `-` (none, which map rejects). Keywords, operands and config keys come from the op table
+//! ([`crate::scenario::op_table`]) and [`crate::scenario::config::CONFIG_KEYS`].
+//!
+//! Files are UTF-8; a byte-order mark at the very start is accepted and ignored, lines end in
+//! `\n` or `\r\n`. Every error is a [`ParseError`] at a 1-based line and column (columns count
+//! characters), and quotes at most a short prefix of the offending word.
+//!
+//! [`print()`] writes the canonical form; `parse(&print(s)) == Ok(s)` for every valid scenario.
 
-use crate::scenario::{Config, Op, Scenario, ScenarioError};
-use ptdiff_reference::Perm;
+mod dictionary;
+mod line;
+mod value;
+
+pub use dictionary::dictionary;
+
+use crate::scenario::config::{config_key, ConfigKind, CONFIG_KEYS};
+use crate::scenario::op_table::{
+    by_keyword, perm_value, OpSpec, OperandKind, Operands, MAX_OPERANDS, OPS,
+};
+use crate::scenario::{Config, Op, Scenario, ScenarioError, MAX_OPS};
+use line::{echo, Line};
 use std::fmt::{self, Write};
+use thiserror::Error;
 
-/// A scenario file that cannot be parsed, with the 1-based position of the problem.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A UTF-8 byte-order mark, accepted at the start of a file.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// A scenario file that cannot be parsed, at the 1-based line and column (in characters) of
+/// the problem. Displays as `LINE:COL: message`, so a caller prints `path:LINE:COL: message`.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{line}:{column}: {message}")]
 pub struct ParseError {
     pub line: usize,
     pub column: usize,
     pub message: String,
 }
 
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
-    }
+/// Parses a scenario file and validates it; see [`parse_bytes`].
+pub fn parse(source: &str) -> Result<Scenario, ParseError> {
+    parse_bytes(source.as_bytes())
 }
 
-impl std::error::Error for ParseError {}
-
-/// One whitespace-separated word and its 1-based column.
-#[derive(Clone, Copy)]
-struct Word<'a> {
-    text: &'a str,
-    column: usize,
-}
-
-/// The words of one line, with the line number for errors.
-struct Line<'a> {
-    number: usize,
-    words: Vec<Word<'a>>,
-    end_column: usize,
-}
-
-impl<'a> Line<'a> {
-    fn split(number: usize, raw: &'a str) -> Line<'a> {
-        let content = raw.split('#').next().unwrap_or("");
-        let mut words = Vec::new();
-        let mut start = None;
-        for (i, c) in content.char_indices().chain(std::iter::once((content.len(), ' '))) {
-            match (c.is_whitespace(), start) {
-                (false, None) => start = Some(i),
-                (true, Some(s)) => {
-                    words.push(Word { text: &content[s..i], column: s + 1 });
-                    start = None;
-                }
-                _ => {}
+/// Parses a scenario file given as bytes (invalid UTF-8 is an error at its line and byte) and
+/// validates it: each op against the config, at the line and column of the operand at fault.
+pub fn parse_bytes(source: &[u8]) -> Result<Scenario, ParseError> {
+    let source = source.strip_prefix(BOM).unwrap_or(source);
+    let mut config: Option<(Config, usize)> = None;
+    let mut first_op_line = None;
+    let mut ops = Vec::new();
+    for (i, raw) in source.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let line = Line::split(i + 1, raw)?;
+        let Some(first) = line.words.first() else { continue };
+        if first.text == "config" {
+            if let Some((_, at)) = config {
+                return Err(line.error(
+                    first.column,
+                    format!("a second `config` line (the first is line {at})"),
+                ));
             }
-        }
-        Line { number, words, end_column: content.trim_end().len() + 1 }
-    }
-
-    fn error(&self, column: usize, message: impl Into<String>) -> ParseError {
-        ParseError { line: self.number, column, message: message.into() }
-    }
-
-    /// The `i`-th word, or an error naming what was expected there.
-    fn word(&self, i: usize, what: &str) -> Result<Word<'a>, ParseError> {
-        self.words
-            .get(i)
-            .copied()
-            .ok_or_else(|| self.error(self.end_column, format!("expected {what}")))
-    }
-
-    fn number(&self, i: usize, what: &str) -> Result<u64, ParseError> {
-        let w = self.word(i, what)?;
-        parse_number(w.text).ok_or_else(|| {
-            self.error(w.column, format!("expected {what} (a number), found `{}`", w.text))
-        })
-    }
-
-    fn small<T: TryFrom<u64>>(&self, i: usize, what: &str) -> Result<T, ParseError> {
-        let value = self.number(i, what)?;
-        let column = self.words[i].column;
-        T::try_from(value)
-            .map_err(|_| self.error(column, format!("`{value}` is too large for {what}")))
-    }
-
-    fn expect_len(&self, n: usize, usage: &str) -> Result<(), ParseError> {
-        match self.words.get(n) {
-            Some(extra) => {
-                Err(self
-                    .error(extra.column, format!("unexpected `{}` (usage: {usage})", extra.text)))
+            if let Some(at) = first_op_line {
+                return Err(line.error(
+                    first.column,
+                    format!("`config` must come before the first operation (line {at})"),
+                ));
             }
-            None => Ok(()),
+            config = Some((parse_config(&line)?, line.number));
+            continue;
         }
+        if ops.len() == MAX_OPS {
+            return Err(
+                line.error(first.column, ScenarioError::TooManyOps(ops.len() + 1).to_string())
+            );
+        }
+        let config = config.map(|(c, _)| c).unwrap_or_default();
+        ops.push(parse_op(&line, &config)?);
+        first_op_line.get_or_insert(line.number);
     }
-}
-
-fn parse_number(text: &str) -> Option<u64> {
-    let clean: String = text.chars().filter(|&c| c != '_').collect();
-    if let Some(hex) = clean.strip_prefix("0x").or_else(|| clean.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16).ok()
-    } else {
-        clean.parse().ok()
-    }
-}
-
-fn parse_perm(text: &str) -> Option<Perm> {
-    match text {
-        "r" => Some(Perm::R),
-        "w" => Some(Perm::W),
-        "rw" => Some(Perm::RW),
-        "-" => Some(Perm::NONE),
-        _ => None,
-    }
-}
-
-fn parse_switch(text: &str) -> Option<bool> {
-    match text {
-        "on" | "true" | "yes" => Some(true),
-        "off" | "false" | "no" => Some(false),
-        _ => None,
-    }
+    Ok(Scenario { config: config.map(|(c, _)| c).unwrap_or_default(), ops })
 }
 
 fn parse_config(line: &Line<'_>) -> Result<Config, ParseError> {
     let mut config = Config::default();
-    for w in &line.words[1..] {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for w in line.words.get(1..).unwrap_or_default() {
         let (key, value) = w.text.split_once('=').ok_or_else(|| {
-            line.error(w.column, format!("expected key=value, found `{}`", w.text))
+            line.error(w.column, format!("expected key=value, found {}", echo(w.text)))
         })?;
-        let value_column = w.column + key.len() + 1;
-        let bad = |what: &str| {
-            line.error(value_column, format!("{key}: expected {what}, found `{value}`"))
-        };
-        let level = || parse_number(value).and_then(|v| u8::try_from(v).ok());
-        match key {
-            "initial_levels" => config.initial_levels = level().ok_or_else(|| bad("a level"))?,
-            "max_levels" => config.max_levels = level().ok_or_else(|| bad("a level"))?,
-            "devices" => config.devices = level().ok_or_else(|| bad("a device count"))?,
-            "superpages" => config.superpages = parse_switch(value).ok_or_else(|| bad("on/off"))?,
-            "missed_notifications" => {
-                config.missed_notifications = parse_switch(value).ok_or_else(|| bad("on/off"))?
-            }
-            _ => {
-                return Err(line.error(
-                    w.column,
-                    format!(
-                        "unknown config key `{key}` (known: initial_levels, max_levels, devices, \
-                         superpages, missed_notifications)"
-                    ),
-                ))
-            }
+        let spec = config_key(key).ok_or_else(|| {
+            let known: Vec<_> = CONFIG_KEYS.iter().map(|k| k.key).collect();
+            line.error(
+                w.column,
+                format!("unknown config key {} (known: {})", echo(key), known.join(", ")),
+            )
+        })?;
+        if let Some((_, at)) = seen.iter().find(|(k, _)| *k == spec.key) {
+            return Err(line.error(
+                w.column,
+                format!("duplicate config key `{key}` (first set at column {at})"),
+            ));
         }
+        let value_column = w.column + key.chars().count() + 1;
+        let parsed = match spec.kind {
+            ConfigKind::Number { what, max } => value::number(value, what, max),
+            ConfigKind::Switch => value::switch(value)
+                .map(u64::from)
+                .ok_or_else(|| format!("expected on/off, found {}", echo(value))),
+        };
+        let parsed = parsed.map_err(|m| line.error(value_column, format!("{key}: {m}")))?;
+        (spec.set)(&mut config, parsed);
+        seen.push((spec.key, w.column));
     }
-    config.validate().map_err(|e| line.error(line.words[0].column, e.to_string()))?;
+    config.validate().map_err(|e| {
+        let key = match e {
+            ScenarioError::InitialLevels(_) | ScenarioError::InitialAboveMax { .. } => {
+                "initial_levels"
+            }
+            ScenarioError::MaxLevels(_) => "max_levels",
+            _ => "devices",
+        };
+        let config_column = line.words.first().map_or(1, |w| w.column);
+        let column = seen.iter().find(|(k, _)| *k == key).map_or(config_column, |&(_, c)| c);
+        line.error(column, e.to_string())
+    })?;
     Ok(config)
 }
 
-fn parse_op(line: &Line<'_>) -> Result<Op, ParseError> {
-    let keyword = line.words[0];
-    let op = match keyword.text {
-        "map" => {
-            let usage = "map DFN MFN ORDER PERM [missed]";
-            let perm_word = line.word(4, "a permission (r, w, rw or -)")?;
-            let perm = parse_perm(perm_word.text).ok_or_else(|| {
-                line.error(
-                    perm_word.column,
-                    format!("expected a permission (r, w, rw or -), found `{}`", perm_word.text),
-                )
-            })?;
-            let missed = match line.words.get(5) {
-                Some(w) if w.text == "missed" => true,
-                Some(w) => {
-                    return Err(
-                        line.error(w.column, format!("expected `missed`, found `{}`", w.text))
-                    )
-                }
-                None => false,
-            };
-            line.expect_len(if missed { 6 } else { 5 }, usage)?;
-            Op::Map {
-                dfn: line.number(1, "a dfn")?,
-                mfn: line.number(2, "an mfn")?,
-                order: line.small(3, "an order")?,
-                perm,
-                missed,
-            }
-        }
-        "unmap" => {
-            line.expect_len(3, "unmap DFN ORDER")?;
-            Op::Unmap { dfn: line.number(1, "a dfn")?, order: line.small(2, "an order")? }
-        }
-        "notify" => {
-            line.expect_len(2, "notify DFN")?;
-            Op::Notify { dfn: line.number(1, "a dfn")? }
-        }
-        "assign" => {
-            line.expect_len(2, "assign DEV")?;
-            Op::Assign { dev: line.small(1, "a device")? }
-        }
-        "deassign" => {
-            line.expect_len(2, "deassign DEV")?;
-            Op::Deassign { dev: line.small(1, "a device")? }
-        }
-        "teardown" => {
-            line.expect_len(1, "teardown")?;
-            Op::Teardown
-        }
-        "translate" => {
-            line.expect_len(3, "translate DEV DFN")?;
-            Op::Translate { dev: line.small(1, "a device")?, dfn: line.number(2, "a dfn")? }
-        }
-        "dma" => {
-            line.expect_len(4, "dma DEV DFN ACCESS")?;
-            let access_word = line.word(3, "an access (r, w or rw)")?;
-            let access =
-                parse_perm(access_word.text).filter(|p| !p.is_empty()).ok_or_else(|| {
-                    line.error(
-                        access_word.column,
-                        format!("expected an access (r, w or rw), found `{}`", access_word.text),
-                    )
-                })?;
-            Op::Dma { dev: line.small(1, "a device")?, dfn: line.number(2, "a dfn")?, access }
-        }
-        "fail" => {
-            line.expect_len(2, "fail N")?;
-            Op::FailAlloc { nth: line.small(1, "an allocation number")? }
-        }
-        other => {
-            return Err(line.error(
-                keyword.column,
-                format!(
-                    "unknown operation `{other}` (known: config, map, unmap, notify, assign, \
-                     deassign, teardown, translate, dma, fail)"
-                ),
-            ))
-        }
-    };
-    Ok(op)
+/// What an operand should be, for messages: `a dfn`.
+fn what(kind: OperandKind) -> String {
+    match kind {
+        OperandKind::Dfn => "a dfn".into(),
+        OperandKind::Mfn => "an mfn".into(),
+        OperandKind::Order => "an order".into(),
+        OperandKind::Perm => format!("a permission ({})", value::perm_list(true)),
+        OperandKind::Access => format!("an access ({})", value::perm_list(false)),
+        OperandKind::Dev => "a device".into(),
+        OperandKind::Nth => "an allocation number".into(),
+        OperandKind::Flag(word) => format!("`{word}`"),
+    }
 }
 
-/// Parses a scenario file and validates it; errors carry line and column.
-pub fn parse(source: &str) -> Result<Scenario, ParseError> {
-    let mut config: Option<Config> = None;
-    let mut scenario = Scenario::default();
-    let mut op_lines = Vec::new();
-    for (i, raw) in source.lines().enumerate() {
-        let line = Line::split(i + 1, raw);
-        let Some(first) = line.words.first() else { continue };
-        if first.text == "config" {
-            if config.is_some() || !scenario.ops.is_empty() {
-                return Err(line
-                    .error(first.column, "`config` must appear once, before the first operation"));
+/// `map DFN MFN ORDER PERM [missed]`.
+fn usage(spec: &OpSpec) -> String {
+    let mut out = spec.keyword.to_string();
+    for operand in spec.operands {
+        let name = match operand.kind {
+            OperandKind::Flag(word) => word.to_string(),
+            kind => kind.name().to_uppercase(),
+        };
+        let _ = if operand.optional { write!(out, " [{name}]") } else { write!(out, " {name}") };
+    }
+    out
+}
+
+/// One op line, checked against `config` at the column of the operand at fault.
+fn parse_op(line: &Line<'_>, config: &Config) -> Result<Op, ParseError> {
+    let Some(&keyword) = line.words.first() else {
+        return Err(line.error(1, "expected an operation"));
+    };
+    let spec = by_keyword(keyword.text).ok_or_else(|| {
+        let known: Vec<_> = OPS.iter().map(|s| s.keyword).collect();
+        line.error(
+            keyword.column,
+            format!(
+                "unknown operation {} (known: config, {})",
+                echo(keyword.text),
+                known.join(", ")
+            ),
+        )
+    })?;
+    let (values, columns) = parse_operands(line, spec)?;
+    spec.check(&values, config).map_err(|(slot, problem)| {
+        let column = columns.get(slot).copied().unwrap_or(keyword.column);
+        line.error(column, problem.to_string())
+    })?;
+    Ok((spec.build)(&values))
+}
+
+/// The operands of `spec` from the words after the keyword, with each one's column (the
+/// keyword's for one left out). Required operands take the next word; an optional one takes
+/// it when it fits (a flag its own word, anything else a word that is no later flag of the
+/// row) and otherwise its default.
+fn parse_operands(
+    line: &Line<'_>,
+    spec: &OpSpec,
+) -> Result<(Operands, [usize; MAX_OPERANDS]), ParseError> {
+    let words = line.words.get(1..).unwrap_or_default();
+    let mut values = Operands::default();
+    let mut columns = [line.words.first().map_or(1, |w| w.column); MAX_OPERANDS];
+    let mut next = 0;
+    for (slot, operand) in spec.operands.iter().enumerate() {
+        let word = words.get(next).filter(|w| match operand.kind {
+            OperandKind::Flag(flag) => w.text == flag,
+            _ => !operand.optional || !is_later_flag(spec, slot, w.text),
+        });
+        let Some(word) = word else {
+            if operand.optional {
+                values.set(slot, operand.default);
+                continue;
             }
-            config = Some(parse_config(&line)?);
+            return Err(line.error(line.end_column, format!("expected {}", what(operand.kind))));
+        };
+        let value = match operand.kind {
+            OperandKind::Perm | OperandKind::Access => value::perm(word.text)
+                .filter(|p| operand.kind == OperandKind::Perm || !p.is_empty())
+                .map(perm_value)
+                .ok_or_else(|| {
+                    format!("expected {}, found {}", what(operand.kind), echo(word.text))
+                }),
+            OperandKind::Flag(_) => Ok(1),
+            kind => value::number(word.text, &what(kind), kind.max()),
+        };
+        values.set(slot, value.map_err(|m| line.error(word.column, m))?);
+        if let Some(column) = columns.get_mut(slot) {
+            *column = word.column;
+        }
+        next += 1;
+    }
+    if let Some(extra) = words.get(next) {
+        return Err(line.error(
+            extra.column,
+            format!("unexpected {} (usage: {})", echo(extra.text), usage(spec)),
+        ));
+    }
+    Ok((values, columns))
+}
+
+/// Whether `text` is the word of a flag of `spec` after `slot`.
+fn is_later_flag(spec: &OpSpec, slot: usize, text: &str) -> bool {
+    spec.operands[slot..].iter().any(|o| matches!(o.kind, OperandKind::Flag(w) if w == text))
+}
+
+/// Writes one op in the canonical text form (no newline): its operands in row order, leaving
+/// out optional ones at their default after the last one that is not.
+pub fn print_op(op: &Op) -> String {
+    let (spec, values) = op.operands();
+    print_operands(spec, &values)
+}
+
+fn print_operands(spec: &OpSpec, values: &Operands) -> String {
+    let mut out = spec.keyword.to_string();
+    let shown = spec
+        .operands
+        .iter()
+        .enumerate()
+        .rposition(|(slot, o)| !o.optional || values.get(slot) != o.default)
+        .map_or(0, |last| last + 1);
+    for (slot, operand) in spec.operands.iter().enumerate().take(shown) {
+        let value = values.get(slot);
+        let _ = match operand.kind {
+            OperandKind::Flag(word) if value != 0 => write!(out, " {word}"),
+            OperandKind::Flag(_) => Ok(()),
+            OperandKind::Dfn | OperandKind::Mfn => write!(out, " {value:#x}"),
+            OperandKind::Perm | OperandKind::Access => write!(out, " {}", values.perm(slot)),
+            OperandKind::Order | OperandKind::Dev | OperandKind::Nth => write!(out, " {value}"),
+        };
+    }
+    out
+}
+
+/// Writes the config line in canonical form (no newline): every key of the first format, and
+/// any later key that is not at its default.
+pub fn print_config(c: &Config) -> String {
+    let default = Config::default();
+    let mut out = String::from("config");
+    for key in CONFIG_KEYS {
+        let value = (key.get)(c);
+        if !key.always_printed && value == (key.get)(&default) {
             continue;
         }
-        if scenario.ops.len() == crate::scenario::MAX_OPS {
-            return Err(line.error(
-                first.column,
-                ScenarioError::TooManyOps(scenario.ops.len() + 1).to_string(),
-            ));
-        }
-        scenario.ops.push(parse_op(&line)?);
-        op_lines.push(line);
+        let _ = match key.kind {
+            ConfigKind::Number { .. } => write!(out, " {}={value}", key.key),
+            ConfigKind::Switch => write!(out, " {}={}", key.key, value::on_off(value != 0)),
+        };
     }
-    scenario.config = config.unwrap_or_default();
-    for (index, op) in scenario.ops.iter().enumerate() {
-        scenario.validate_op(index, op).map_err(|e| {
-            let line = &op_lines[index];
-            line.error(line.words[0].column, e.to_string())
-        })?;
-    }
-    Ok(scenario)
-}
-
-fn on_off(b: bool) -> &'static str {
-    if b {
-        "on"
-    } else {
-        "off"
-    }
-}
-
-/// Writes one op in the canonical text form (no newline).
-pub fn print_op(op: &Op) -> String {
-    match *op {
-        Op::Map { dfn, mfn, order, perm, missed } => {
-            format!("map {dfn:#x} {mfn:#x} {order} {perm}{}", if missed { " missed" } else { "" })
-        }
-        Op::Unmap { dfn, order } => format!("unmap {dfn:#x} {order}"),
-        Op::Notify { dfn } => format!("notify {dfn:#x}"),
-        Op::Assign { dev } => format!("assign {dev}"),
-        Op::Deassign { dev } => format!("deassign {dev}"),
-        Op::Teardown => "teardown".to_string(),
-        Op::Translate { dev, dfn } => format!("translate {dev} {dfn:#x}"),
-        Op::Dma { dev, dfn, access } => format!("dma {dev} {dfn:#x} {access}"),
-        Op::FailAlloc { nth } => format!("fail {nth}"),
-    }
-}
-
-/// Writes the config line in canonical form (no newline).
-pub fn print_config(c: &Config) -> String {
-    format!(
-        "config initial_levels={} max_levels={} devices={} superpages={} missed_notifications={}",
-        c.initial_levels,
-        c.max_levels,
-        c.devices,
-        on_off(c.superpages),
-        on_off(c.missed_notifications)
-    )
+    out
 }
 
 /// Writes a scenario in canonical text form, one line per op.
@@ -349,113 +320,4 @@ impl fmt::Display for Scenario {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SAMPLE: &str = "\
-# a comment line
-config initial_levels=3 max_levels=5 devices=3 superpages=on missed_notifications=on
-assign 2
-map 0x40000 0x1_234 0 rw   # trailing comment
-map 512 0x200 9 r missed
-unmap 0x40000 0
-notify 0x3ffff
-translate 1 0x40000
-dma 1 0x40000 w
-fail 3
-deassign 2
-teardown
-";
-
-    #[test]
-    fn parses_every_op() {
-        let s = parse(SAMPLE).unwrap();
-        assert_eq!(
-            s.config,
-            Config {
-                initial_levels: 3,
-                max_levels: 5,
-                devices: 3,
-                superpages: true,
-                missed_notifications: true
-            }
-        );
-        assert_eq!(
-            s.ops,
-            vec![
-                Op::Assign { dev: 2 },
-                Op::Map { dfn: 0x40000, mfn: 0x1234, order: 0, perm: Perm::RW, missed: false },
-                Op::Map { dfn: 512, mfn: 0x200, order: 9, perm: Perm::R, missed: true },
-                Op::Unmap { dfn: 0x40000, order: 0 },
-                Op::Notify { dfn: 0x3ffff },
-                Op::Translate { dev: 1, dfn: 0x40000 },
-                Op::Dma { dev: 1, dfn: 0x40000, access: Perm::W },
-                Op::FailAlloc { nth: 3 },
-                Op::Deassign { dev: 2 },
-                Op::Teardown,
-            ]
-        );
-    }
-
-    #[test]
-    fn print_then_parse_is_identity() {
-        let s = parse(SAMPLE).unwrap();
-        let text = print(&s);
-        assert!(text.starts_with("config initial_levels=3 max_levels=5 devices=3"));
-        assert!(text.contains("\nmap 0x200 0x200 9 r missed\n"));
-        assert_eq!(parse(&text).unwrap(), s);
-    }
-
-    #[test]
-    fn config_is_optional() {
-        let s = parse("assign 0\n").unwrap();
-        assert_eq!(s.config, Config::default());
-    }
-
-    fn error_at(source: &str) -> (usize, usize, String) {
-        let e = parse(source).unwrap_err();
-        (e.line, e.column, e.message)
-    }
-
-    #[test]
-    fn errors_carry_line_and_column() {
-        assert_eq!(
-            error_at("assign 0\nmap 0x1 zz 0 rw\n"),
-            (2, 9, "expected an mfn (a number), found `zz`".to_string())
-        );
-        assert_eq!(error_at("  frob 1\n").0..=error_at("  frob 1\n").1, 1..=3);
-        assert_eq!(
-            error_at("map 1 2 0 rx\n"),
-            (1, 11, "expected a permission (r, w, rw or -), found `rx`".to_string())
-        );
-        assert_eq!(error_at("unmap 1\n"), (1, 8, "expected an order".to_string()));
-        assert_eq!(error_at("teardown now\n").1, 10);
-        assert_eq!(
-            error_at("assign 70000\n"),
-            (1, 8, "`70000` is too large for a device".to_string())
-        );
-        assert_eq!(
-            error_at("config max_levels=9\n"),
-            (1, 1, "max_levels must be 4..=6, got 9".to_string())
-        );
-        assert_eq!(error_at("config colour=blue\n").1, 8);
-        assert_eq!(
-            error_at("config superpages=maybe\n"),
-            (1, 19, "superpages: expected on/off, found `maybe`".to_string())
-        );
-        assert_eq!(error_at("assign 0\nconfig devices=2\n").0, 2);
-        assert_eq!(
-            error_at("config devices=2\n\nassign 5\n"),
-            (3, 1, "op 0: device 5 is not below `devices` = 2".to_string())
-        );
-        assert_eq!(error_at("map 1 2 0 rw missed\n").0, 1);
-        assert_eq!(
-            error_at("dma 0 0x1 -\n"),
-            (1, 11, "expected an access (r, w or rw), found `-`".to_string())
-        );
-        assert_eq!(
-            error_at("fail 0\n"),
-            (1, 1, "op 0: `fail 0`; allocations are counted from 1".to_string())
-        );
-    }
-}
+mod tests;

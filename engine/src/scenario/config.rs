@@ -1,0 +1,210 @@
+//! The domain set-up a scenario runs under, and [`CONFIG_KEYS`]: the one table of its keys in
+//! the text format's `config` line (key, kind of value, getter and setter; defaults come from
+//! [`Config::default`]). The text parser, printer and fuzz dictionary read the table; the op
+//! table's gates name its switches.
+//!
+//! To add a key: a field of [`Config`] (with its default), then a row appended to
+//! [`CONFIG_KEYS`] with `always_printed: false`, so every scenario printed before keeps its
+//! form (the key is printed only when it differs from its default).
+
+use crate::scenario::{ScenarioError, MAX_DEVICES};
+
+/// How the domain under test is set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// Height of the dynamic table at creation, 1..=6.
+    pub initial_levels: u8,
+    /// Height the dynamic table may grow to, 4..=6 (4 + HATS); also the oracle's hardware
+    /// maximum mode.
+    pub max_levels: u8,
+    /// Devices in the system, 1..=[`MAX_DEVICES`]; none is assigned at the start.
+    pub devices: u8,
+    /// Whether maps may use orders other than 0 (superpages: 9, 18, ...).
+    pub superpages: bool,
+    /// Whether maps may skip their notification (`missed`).
+    pub missed_notifications: bool,
+}
+
+impl Default for Config {
+    /// Xen HVM 2019: two levels, growing to four; two devices; superpages; no missed
+    /// notifications.
+    fn default() -> Self {
+        Config {
+            initial_levels: 2,
+            max_levels: 4,
+            devices: 2,
+            superpages: true,
+            missed_notifications: false,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the ranges documented on each field.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if !(1..=6).contains(&self.initial_levels) {
+            return Err(ScenarioError::InitialLevels(self.initial_levels));
+        }
+        if !(4..=6).contains(&self.max_levels) {
+            return Err(ScenarioError::MaxLevels(self.max_levels));
+        }
+        if self.initial_levels > self.max_levels {
+            return Err(ScenarioError::InitialAboveMax {
+                initial: self.initial_levels,
+                max: self.max_levels,
+            });
+        }
+        if !(1..=MAX_DEVICES).contains(&self.devices) {
+            return Err(ScenarioError::Devices(self.devices));
+        }
+        Ok(())
+    }
+}
+
+/// What a config key's value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigKind {
+    /// A number from 0 to `max`; `what` names it in errors ("a level").
+    Number { what: &'static str, max: u64 },
+    /// `on` or `off` (also `true`/`false`, `yes`/`no`); 1 or 0 through `get` and `set`.
+    Switch,
+}
+
+/// One key of the `config` line.
+#[derive(Clone, Copy, Debug)]
+pub struct ConfigKey {
+    pub key: &'static str,
+    pub kind: ConfigKind,
+    /// Printed in every canonical config line (the keys of the first format). Keys added later
+    /// are printed only when they differ from their default.
+    pub always_printed: bool,
+    /// The key's value in `config` (switches as 0 or 1).
+    pub get: fn(&Config) -> u64,
+    /// Sets the key's value, already checked against its kind (saturating otherwise).
+    pub set: fn(&mut Config, u64),
+}
+
+const LEVEL: ConfigKind = ConfigKind::Number { what: "a level", max: u8::MAX as u64 };
+
+/// A number already checked against its key's `max`, saturating otherwise.
+fn small(value: u64) -> u8 {
+    u8::try_from(value).unwrap_or(u8::MAX)
+}
+
+/// Every key of the `config` line, in printing order. Append-only.
+pub const CONFIG_KEYS: &[ConfigKey] = &[
+    ConfigKey {
+        key: "initial_levels",
+        kind: LEVEL,
+        always_printed: true,
+        get: |c| c.initial_levels.into(),
+        set: |c, v| c.initial_levels = small(v),
+    },
+    ConfigKey {
+        key: "max_levels",
+        kind: LEVEL,
+        always_printed: true,
+        get: |c| c.max_levels.into(),
+        set: |c, v| c.max_levels = small(v),
+    },
+    ConfigKey {
+        key: "devices",
+        kind: ConfigKind::Number { what: "a device count", max: u8::MAX as u64 },
+        always_printed: true,
+        get: |c| c.devices.into(),
+        set: |c, v| c.devices = small(v),
+    },
+    ConfigKey {
+        key: "superpages",
+        kind: ConfigKind::Switch,
+        always_printed: true,
+        get: |c| c.superpages.into(),
+        set: |c, v| c.superpages = v != 0,
+    },
+    ConfigKey {
+        key: "missed_notifications",
+        kind: ConfigKind::Switch,
+        always_printed: true,
+        get: |c| c.missed_notifications.into(),
+        set: |c, v| c.missed_notifications = v != 0,
+    },
+];
+
+/// The row of `key`, if it is one.
+pub fn config_key(key: &str) -> Option<&'static ConfigKey> {
+    CONFIG_KEYS.iter().find(|k| k.key == key)
+}
+
+/// The index in [`CONFIG_KEYS`] of the switch `key`; a compile error when used in a constant
+/// and `key` is not a switch.
+pub(crate) const fn switch_index(key: &str) -> usize {
+    let mut i = 0;
+    while i < CONFIG_KEYS.len() {
+        if str_eq(CONFIG_KEYS[i].key, key) {
+            assert!(matches!(CONFIG_KEYS[i].kind, ConfigKind::Switch), "not a switch");
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such config key")
+}
+
+/// String equality usable in constants.
+pub(crate) const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_key_sets_what_it_gets() {
+        let mut c = Config::default();
+        for (n, key) in CONFIG_KEYS.iter().enumerate() {
+            let value = match key.kind {
+                ConfigKind::Number { .. } => 3 + n as u64,
+                ConfigKind::Switch => 1 - (key.get)(&Config::default()),
+            };
+            (key.set)(&mut c, value);
+            assert_eq!((key.get)(&c), value, "{}", key.key);
+        }
+        assert_eq!(
+            c,
+            Config {
+                initial_levels: 3,
+                max_levels: 4,
+                devices: 5,
+                superpages: false,
+                missed_notifications: true
+            }
+        );
+    }
+
+    #[test]
+    fn keys_are_unique_and_found() {
+        for (i, key) in CONFIG_KEYS.iter().enumerate() {
+            assert!(CONFIG_KEYS[..i].iter().all(|k| k.key != key.key), "{}", key.key);
+            assert_eq!(config_key(key.key).map(|k| k.key), Some(key.key));
+        }
+        assert!(config_key("colour").is_none());
+        assert_eq!(switch_index("missed_notifications"), 4);
+        assert!(str_eq("map", "map") && !str_eq("map", "mat") && !str_eq("map", "maps"));
+    }
+}
