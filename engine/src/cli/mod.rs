@@ -40,7 +40,7 @@ usage:
                                                 to the smallest scenario with the same finding and
                                                 save it in DIR (default corpus/regressions), never
                                                 overwriting a file
-  ptdiff plants                                 list the planted bugs (id, implementation, summary)
+  ptdiff plants                                 list the planted bugs (id, implementation, check, summary)
   ptdiff seeds [--check] [CORPUS]               compile CORPUS/scenarios/*.scn (default corpus)
                                                 into CORPUS/differential/ and CORPUS/scenario_text/
                                                 seeds, plus CORPUS/walker/ seeds; --check only
@@ -104,7 +104,8 @@ pub fn main(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         }
         "plants" if files.is_empty() => {
             for bug in PlantedBug::ALL {
-                let _ = writeln!(out, "{}\t{}\t{}", bug.id(), bug.implementation(), bug.summary());
+                let (id, implementation, check) = (bug.id(), bug.implementation(), bug.check());
+                let _ = writeln!(out, "{id}\t{implementation}\t{}\t{}", check.name(), bug.summary());
             }
             EXIT_PASS
         }

@@ -32,8 +32,7 @@ use crate::check::probe::probes;
 use crate::plant::Plant;
 use crate::scenario::{Config, Op, Scenario, ScenarioError};
 use crate::table::{ErrorClass, PageTable, PtError};
-use crate::tables::dynamic::{Dynamic, DynamicConfig};
-use crate::tables::fixed::Fixed;
+use crate::tables::{TableConfig, BUILT_IN};
 use ptdiff_reference::{Caches, Model, WalkConfig};
 use std::collections::BTreeSet;
 
@@ -121,7 +120,7 @@ pub struct Runner {
     failure_armed: bool,
 }
 
-/// Runs a scenario on the built-in `dynamic` and `fixed` tables with `plant` active.
+/// Runs a scenario on the built-in tables with `plant` planted.
 pub fn run(scenario: &Scenario, plant: Plant) -> Result<Report, ScenarioError> {
     run_with(scenario, plant, false)
 }
@@ -169,32 +168,31 @@ fn describe_expected(expected: Result<(), ErrorClass>) -> String {
 }
 
 impl Runner {
-    /// The built-in pair: `dynamic` (growing from `initial_levels` to `max_levels`) and `fixed`.
+    /// The built-in tables ([`crate::tables::BUILT_IN`], growing from `initial_levels` to
+    /// `max_levels` where they grow), with `plant` planted in its implementation.
     pub fn new(config: Config, plant: Plant) -> Result<Runner, Box<Finding>> {
-        let setup = |implementation: &str, e: PtError| {
-            Box::new(Finding {
-                check: Check::Setup,
-                implementation: implementation.to_string(),
-                phase: Phase::Setup,
-                op: None,
-                dfn: None,
-                device: None,
-                expected: "a fresh table".to_string(),
-                got: e.to_string(),
-                others: Vec::new(),
-            })
+        let table_config = TableConfig {
+            initial_levels: config.initial_levels,
+            max_levels: config.max_levels,
+            domain: DOMAIN,
         };
-        let dynamic = Dynamic::new(
-            DynamicConfig {
-                initial_levels: config.initial_levels,
-                max_levels: config.max_levels,
-                domain: DOMAIN,
-            },
-            plant,
-        )
-        .map_err(|e| setup("dynamic", e))?;
-        let fixed = Fixed::new(DOMAIN, plant).map_err(|e| setup("fixed", e))?;
-        Ok(Runner::with_tables(config, vec![Box::new(dynamic), Box::new(fixed)]))
+        let mut tables = Vec::with_capacity(BUILT_IN.len());
+        for table in BUILT_IN {
+            tables.push(plant.build(table, table_config).map_err(|e| {
+                Box::new(Finding {
+                    check: Check::Setup,
+                    implementation: table.name.to_string(),
+                    phase: Phase::Setup,
+                    op: None,
+                    dfn: None,
+                    device: None,
+                    expected: "a fresh table".to_string(),
+                    got: e.to_string(),
+                    others: Vec::new(),
+                })
+            })?);
+        }
+        Ok(Runner::with_tables(config, tables))
     }
 
     /// Any set of implementations, freshly created.
