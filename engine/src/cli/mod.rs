@@ -105,7 +105,8 @@ pub fn main(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         "plants" if files.is_empty() => {
             for bug in PlantedBug::ALL {
                 let (id, implementation, check) = (bug.id(), bug.implementation(), bug.check());
-                let _ = writeln!(out, "{id}\t{implementation}\t{}\t{}", check.name(), bug.summary());
+                let _ =
+                    writeln!(out, "{id}\t{implementation}\t{}\t{}", check.name(), bug.summary());
             }
             EXIT_PASS
         }
