@@ -40,7 +40,7 @@ usage:
                                                 to the smallest scenario with the same finding and
                                                 save it in DIR (default corpus/regressions), never
                                                 overwriting a file
-  ptdiff plants                                 list the planted bugs (id, implementation, check, summary)
+  ptdiff plants                                 list the planted bugs (id, table, check, summary)
   ptdiff seeds [--check] [CORPUS]               compile CORPUS/scenarios/*.scn (default corpus)
                                                 into CORPUS/differential/ and CORPUS/scenario_text/
                                                 seeds, plus CORPUS/walker/ seeds; --check only
