@@ -7,7 +7,7 @@
 
 use ptdiff::scenario::text;
 use ptdiff::tables::fixed::Fixed;
-use ptdiff::{run_tables, Iommu, PageTable, Perm, Plant, PtError};
+use ptdiff::{run_tables, Iommu, PageTable, Perm, PtError};
 
 /// Your implementation. It owns an [`Iommu`] (memory, frame allocator, device table, command
 /// log) and writes real AMD-Vi entries into it; the oracle reads them from there.
@@ -69,10 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          assign 1\n\
          translate 1 0x2ff\n",
     )?;
-    let tables: Vec<Box<dyn PageTable>> = vec![
-        Box::new(MyTable { inner: Fixed::new(1, Plant::NONE)? }),
-        Box::new(Fixed::new(1, Plant::NONE)?),
-    ];
+    let tables: Vec<Box<dyn PageTable>> =
+        vec![Box::new(MyTable { inner: Fixed::new(1)? }), Box::new(Fixed::new(1)?)];
     let report = run_tables(&scenario, tables)?;
     match report.finding {
         None => println!("my-table passed {} ops", report.stats.ops),

@@ -4,7 +4,7 @@
 
 use ptdiff::scenario::text;
 use ptdiff::tables::fixed::Fixed;
-use ptdiff::{run_tables, Check, Iommu, PageTable, Perm, Plant, PtError};
+use ptdiff::{run_tables, Check, Iommu, PageTable, Perm, PtError};
 
 /// How a mutant misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ struct Mutant {
 
 impl Mutant {
     fn boxed(mutation: Mutation) -> Box<dyn PageTable> {
-        Box::new(Mutant { inner: Fixed::new(1, Plant::NONE).unwrap(), mutation })
+        Box::new(Mutant { inner: Fixed::new(1).unwrap(), mutation })
     }
 }
 
@@ -115,10 +115,8 @@ impl PageTable for Mutant {
 /// Runs `scenario` on the mutant and a correct fixed table; returns the check that fired.
 fn fired(mutation: Mutation, scenario: &str) -> Option<Check> {
     let scenario = text::parse(scenario).unwrap();
-    let tables = vec![
-        Mutant::boxed(mutation),
-        Box::new(Fixed::new(1, Plant::NONE).unwrap()) as Box<dyn PageTable>,
-    ];
+    let tables =
+        vec![Mutant::boxed(mutation), Box::new(Fixed::new(1).unwrap()) as Box<dyn PageTable>];
     let finding = run_tables(&scenario, tables).unwrap().finding?;
     assert_eq!(finding.implementation, "mutant", "{finding}");
     Some(finding.check)
@@ -204,10 +202,8 @@ fn failure_not_clean_check_fires_and_a_clean_failure_passes() {
     // The correct table failing the same allocation is clean (and both failing is fine).
     let clean =
         text::parse(&format!("{HEADER}fail 1\nmap 0x10 0x20 0 rw\nmap 0x10 0x20 0 rw\n")).unwrap();
-    let tables: Vec<Box<dyn PageTable>> = vec![
-        Box::new(Fixed::new(1, Plant::NONE).unwrap()),
-        Box::new(Fixed::new(1, Plant::NONE).unwrap()),
-    ];
+    let tables: Vec<Box<dyn PageTable>> =
+        vec![Box::new(Fixed::new(1).unwrap()), Box::new(Fixed::new(1).unwrap())];
     let report = run_tables(&clean, tables).unwrap();
     assert_eq!(report.finding, None);
     assert_eq!(report.stats.alloc_failures, 2);

@@ -1,60 +1,103 @@
-//! Proof that the checks fire: every planted bug is caught by the scenario written for it, with
-//! the check we expect, and by the random property loop within a bounded number of inputs.
-//! Needs `--features planted-bugs`.
-#![cfg(feature = "planted-bugs")]
+//! Proof that the checks fire, driven by the planted-bug catalogue (`ptdiff::plant`): every
+//! planted bug is named by a `# catches:` header of its scenario with the catalogue's check
+//! (the scenario's own test then runs it, `engine/tests/scenarios.rs`), random inputs find it
+//! in its implementation within a bounded number of inputs, and the README's planted-bug
+//! table lists exactly the catalogue. Running a planted bug needs `--features planted-bugs`;
+//! those tests are ignored without it.
 
 mod common;
 
 use common::Bytes;
-use ptdiff::scenario::{decode::decode, text};
-use ptdiff::{run, Check, Plant, PlantedBug};
+use libtest_mimic::{Arguments, Failed, Trial};
+use ptdiff::repro::expectation::{self, Expect};
+use ptdiff::scenario::decode::decode;
+use ptdiff::{run, Plant, PlantedBug};
 
-/// (bug, scenario file that must catch it, expected check).
-const CATCHES: [(PlantedBug, &str, Check); 10] = [
-    (PlantedBug::D1StaleDeviceList, "growth_several_devices.scn", Check::Dte),
-    (PlantedBug::D4GrowNoRecheck, "growth_through_notify.scn", Check::Height),
-    (PlantedBug::R2QuarantineLevels, "growth_through_notify.scn", Check::Dte),
-    (PlantedBug::S5SuperpageOverclear, "neighbour_superpages.scn", Check::Translation),
-    (PlantedBug::T2DeassignKeepsDte, "deassign_blocks.scn", Check::UnassignedAccess),
-    (PlantedBug::SplitGrantsRw, "superpage_split.scn", Check::Translation),
-    (PlantedBug::UnmapGrows, "unmap_beyond_height.scn", Check::Height),
-    (PlantedBug::F2UnmapNoFlush, "iotlb_flush.scn", Check::StaleIotlb),
-    (PlantedBug::T2StaleDteCache, "stale_dte.scn", Check::StaleDte),
-    (PlantedBug::D1GrowLeak, "alloc_failure.scn", Check::FailureNotClean),
-];
+/// Random inputs each bug must be found within.
+const BUDGET: u64 = 3000;
 
-#[test]
-fn every_planted_bug_is_caught_by_its_scenario() {
-    for (bug, file, check) in CATCHES {
-        let path = common::corpus_dir().join("scenarios").join(file);
-        let scenario = text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let report = run(&scenario, Plant::select(bug).unwrap()).unwrap();
-        let finding = report.finding.unwrap_or_else(|| panic!("{bug} not caught by {file}"));
-        assert_eq!(finding.check, check, "{bug} via {file}:\n{finding}");
-        assert_eq!(finding.implementation, bug.implementation(), "{bug}:\n{finding}");
+/// The catalogue as the README's table shows it: id, implementation, summary, check.
+fn catalogue_rows() -> Vec<[String; 4]> {
+    PlantedBug::ALL
+        .map(|b| [b.id(), b.implementation(), b.summary(), b.check().name()].map(str::to_string))
+        .to_vec()
+}
+
+/// The id, implementation, summary and check columns of the README's planted-bug table.
+fn readme_rows() -> Vec<[String; 4]> {
+    let readme = std::fs::read_to_string(common::corpus_dir().join("../README.md")).unwrap();
+    let section = readme.split("\n## Planted bugs\n").nth(1).unwrap_or_default();
+    let section = section.split("\n## ").next().unwrap_or_default();
+    section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| bug "))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let cell = |i: usize| cells.get(i).copied().unwrap_or_default().replace('`', "");
+            [cell(1), cell(2), cell(3), cell(4)]
+        })
+        .collect()
+}
+
+fn readme_table_is_the_catalogue() -> Result<(), Failed> {
+    let (readme, catalogue) = (readme_rows(), catalogue_rows());
+    if readme == catalogue {
+        return Ok(());
+    }
+    let expected: Vec<String> =
+        catalogue.iter().map(|[id, i, s, c]| format!("| {id} | `{i}` | {s} | {c} | ...")).collect();
+    Err(format!(
+        "the README's planted-bug table differs from the catalogue; its rows must start:\n{}",
+        expected.join("\n")
+    )
+    .into())
+}
+
+/// The bug's scenario states, in its header, that it catches the bug with the catalogue's
+/// check.
+fn named_by_its_scenario(bug: PlantedBug) -> Result<(), Failed> {
+    let path = common::corpus_dir().join("scenarios").join(bug.scenario());
+    let source = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let expects = expectation::parse(&source).map_err(|e| e.to_string())?;
+    let wanted = Expect::Catches { bug, check: bug.check() };
+    if expects.contains(&wanted) {
+        Ok(())
+    } else {
+        Err(format!("no `# catches: {bug} {}` line in its header", bug.check().name()).into())
     }
 }
 
-#[test]
-fn every_planted_bug_is_found_by_random_inputs() {
-    const BUDGET: u64 = 3000;
+/// Seeded random inputs find the bug, blaming its implementation.
+fn found_by_random_inputs(bug: PlantedBug) -> Result<(), Failed> {
+    let plant = Plant::select(bug).map_err(|e| e.to_string())?;
+    let found = (0..BUDGET).find_map(|seed| {
+        let scenario = decode(&Bytes::seeded(seed).input(400));
+        run(&scenario, plant).unwrap().finding.map(|f| (seed, f))
+    });
+    match found {
+        None => Err(format!("no finding in {BUDGET} random inputs").into()),
+        Some((_, f)) if f.implementation == bug.implementation() => Ok(()),
+        Some((seed, f)) => Err(format!("seed {seed} blames another table:\n{f}").into()),
+    }
+}
+
+fn main() {
+    let compiled = cfg!(feature = "planted-bugs");
+    let mut trials = vec![Trial::test("README: its planted-bug table is the catalogue", || {
+        readme_table_is_the_catalogue()
+    })];
     for bug in PlantedBug::ALL {
-        let plant = Plant::select(bug).unwrap();
-        let found = (0..BUDGET).find_map(|seed| {
-            let scenario = decode(&Bytes::seeded(seed).input(400));
-            run(&scenario, plant).unwrap().finding.map(|f| (seed, f))
-        });
-        let (seed, finding) =
-            found.unwrap_or_else(|| panic!("{bug}: no finding in {BUDGET} random inputs"));
-        assert_eq!(finding.implementation, bug.implementation(), "{bug}, seed {seed}:\n{finding}");
+        let (id, implementation, scenario) = (bug.id(), bug.implementation(), bug.scenario());
+        trials.push(Trial::test(
+            format!("{id} in {implementation}: caught by scenarios/{scenario}, says its header"),
+            move || named_by_its_scenario(bug),
+        ));
+        trials.push(
+            Trial::test(format!("{id} in {implementation}: found by random inputs"), move || {
+                found_by_random_inputs(bug)
+            })
+            .with_ignored_flag(!compiled),
+        );
     }
-}
-
-#[test]
-fn the_same_scenarios_pass_without_the_bug() {
-    for (_, file, _) in CATCHES {
-        let path = common::corpus_dir().join("scenarios").join(file);
-        let scenario = text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-        assert_eq!(run(&scenario, Plant::NONE).unwrap().finding, None, "{file}");
-    }
+    libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }

@@ -37,7 +37,7 @@ pub enum Command {
     /// regression file
     #[command(after_help = input_help(FILE_INPUT, MINIMIZE_EXIT))]
     Minimize(MinimizeArgs),
-    /// List the planted bugs (id, implementation, summary)
+    /// List the planted bugs, one per line: id, table, check it fires, summary (tab-separated)
     Plants,
     /// Compile CORPUS/scenarios/*.scn into the fuzz seeds of CORPUS/differential/,
     /// CORPUS/scenario_text/ and CORPUS/walker/

@@ -77,7 +77,9 @@ where
         }),
         Command::Plants => {
             for bug in PlantedBug::ALL {
-                let _ = writeln!(out, "{}\t{}\t{}", bug.id(), bug.implementation(), bug.summary());
+                let (id, implementation, check) = (bug.id(), bug.implementation(), bug.check());
+                let _ =
+                    writeln!(out, "{id}\t{implementation}\t{}\t{}", check.name(), bug.summary());
             }
             EXIT_PASS
         }

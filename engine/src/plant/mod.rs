@@ -1,121 +1,53 @@
-//! Planted bugs: real bug patterns (`shared/reference/bug-patterns.md`) compiled into the
-//! implementations behind the `planted-bugs` feature and selected at run time, to prove that
-//! each check of the suite can fire.
+//! Planted bugs: real bug patterns (`shared/reference/bug-patterns.md`) planted into the
+//! built-in tables at run time, to prove that each check of the suite can fire. The production
+//! tables contain none of them; a planted bug is either
 //!
-//! Without the feature, [`Plant::is`] is a constant `false` and the bug code is removed by the
-//! compiler; [`Plant::select`] then refuses every bug.
+//! - a **variant** of a table: each table is generic over its named decision points
+//!   ([`tables::dynamic::Seams`](crate::tables::dynamic::Seams),
+//!   [`tables::fixed::Seams`](crate::tables::fixed::Seams)), whose defaults are the correct
+//!   choices; a bug is a type that makes one choice differently (`dynamic.rs`, `fixed.rs`
+//!   here) and keeps any state it needs in itself; or
+//! - a **wrapper** at the [`PageTable`] boundary, which changes what an operation does around
+//!   the real one (`boundary.rs`, on the `Wrapper` of `wrapper.rs`); it fits a table of any
+//!   implementation, a plug-in's too ([`Plant::wrap`]).
+//!
+//! The catalogue (`catalogue.rs`, the [`PlantedBug`] enum) states every bug once: id,
+//! implementation, summary, the check its scenario must fire, that scenario, and how it is
+//! planted. To add a bug: a seam (if the table lacks the decision point) and a variant, or a
+//! wrapper; one catalogue entry; and a `# catches:` header line in the scenario that catches
+//! it ([`crate::repro::expectation`]). Step-level bugs of the concurrent tables will be seams
+//! of their step code in the same way.
+//!
+//! The bug code is compiled only with the `planted-bugs` feature; without it
+//! [`Plant::select`] refuses every bug and [`Plant::build`] is the registry's constructor.
 
+mod catalogue;
+
+#[cfg(feature = "planted-bugs")]
+mod boundary;
+#[cfg(feature = "planted-bugs")]
+mod dynamic;
+#[cfg(feature = "planted-bugs")]
+mod fixed;
+#[cfg(feature = "planted-bugs")]
+mod wrapper;
+
+pub use catalogue::PlantedBug;
+
+use crate::table::{PageTable, PtError};
+use crate::tables::{BuiltIn, TableConfig};
 use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
 
-/// One planted bug. The doc of each variant says where it lives and what it breaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PlantedBug {
-    /// D1 (XSA-311): `dynamic` growth rewrites the DTEs of the devices that were assigned when
-    /// the domain first grew (a stale device list); devices assigned later keep the old root
-    /// and mode.
-    D1StaleDeviceList,
-    /// D4 (Linux 46ac18c347b0): `dynamic` notify grows one level without re-checking whether
-    /// the DFN is already covered: tables get taller than needed and a legal notify at the
-    /// maximum height fails.
-    D4GrowNoRecheck,
-    /// R2 (XSA-445): `fixed` builds 4 levels but programs DTEs with mode 3, so the walk stops
-    /// one level early and translates to table frames.
-    R2QuarantineLevels,
-    /// S5 (Linux dce043c07ca1): `fixed`, when installing a superpage, also clears the next
-    /// entry of the same table: a neighbouring mapping silently disappears.
-    S5SuperpageOverclear,
-    /// T2 (XSA-386): `fixed` deassign returns before blocking the DTE, so a deassigned device
-    /// still reaches the domain's memory, and after teardown walks freed tables.
-    T2DeassignKeepsDte,
-    /// Xen b8238afd07 (the bug it fixed): `dynamic` shattering a superpage gives the smaller
-    /// pages read/write instead of the superpage's permissions.
-    SplitGrantsRw,
-    /// Xen ad591454f0 (the bug it fixed): `dynamic` unmap beyond the current height grows the
-    /// table instead of being a no-op.
-    UnmapGrows,
-    /// F2 (Xen ba9b5a09da): `fixed` unmap clears the PTE but issues no INVALIDATE_IOMMU_PAGES,
-    /// so the IOTLB keeps translating the unmapped page.
-    F2UnmapNoFlush,
-    /// T2 class (XSA-386, stale DTE): `dynamic` deassign blocks the DTE in memory but never
-    /// invalidates the IOMMU's cached copy, so the device keeps its old root.
-    T2StaleDteCache,
-    /// D1 (XSA-311, the leak): `dynamic` growth that fails part-way frees none of the tables
-    /// it allocated for the new levels.
-    D1GrowLeak,
-}
-
-impl PlantedBug {
-    /// Every planted bug.
-    pub const ALL: [PlantedBug; 10] = [
-        PlantedBug::D1StaleDeviceList,
-        PlantedBug::D4GrowNoRecheck,
-        PlantedBug::R2QuarantineLevels,
-        PlantedBug::S5SuperpageOverclear,
-        PlantedBug::T2DeassignKeepsDte,
-        PlantedBug::SplitGrantsRw,
-        PlantedBug::UnmapGrows,
-        PlantedBug::F2UnmapNoFlush,
-        PlantedBug::T2StaleDteCache,
-        PlantedBug::D1GrowLeak,
-    ];
-
-    /// The short name used on the command line and in `PTDIFF_PLANT`.
-    pub fn id(self) -> &'static str {
-        match self {
-            PlantedBug::D1StaleDeviceList => "D1",
-            PlantedBug::D4GrowNoRecheck => "D4",
-            PlantedBug::R2QuarantineLevels => "R2",
-            PlantedBug::S5SuperpageOverclear => "S5",
-            PlantedBug::T2DeassignKeepsDte => "T2",
-            PlantedBug::SplitGrantsRw => "SPLIT-RW",
-            PlantedBug::UnmapGrows => "UNMAP-GROW",
-            PlantedBug::F2UnmapNoFlush => "F2",
-            PlantedBug::T2StaleDteCache => "T2-CACHE",
-            PlantedBug::D1GrowLeak => "D1-LEAK",
-        }
-    }
-
-    /// What the bug breaks, in one line.
-    pub fn summary(self) -> &'static str {
-        match self {
-            PlantedBug::D1StaleDeviceList => {
-                "growth skips DTEs of devices assigned after the first growth"
-            }
-            PlantedBug::D4GrowNoRecheck => {
-                "notify grows even when the DFN is covered; fails at max height"
-            }
-            PlantedBug::R2QuarantineLevels => {
-                "DTE mode 3 over a 4-level table (walk ends one level early)"
-            }
-            PlantedBug::S5SuperpageOverclear => "installing a superpage also clears the next entry",
-            PlantedBug::T2DeassignKeepsDte => {
-                "deassign leaves the DTE pointing at the domain's tables"
-            }
-            PlantedBug::SplitGrantsRw => "shattering a superpage grants read/write to the pieces",
-            PlantedBug::UnmapGrows => "unmap beyond the height grows the table",
-            PlantedBug::F2UnmapNoFlush => "unmap issues no IOTLB invalidation",
-            PlantedBug::T2StaleDteCache => "deassign does not invalidate the cached DTE",
-            PlantedBug::D1GrowLeak => "a growth that fails part-way leaks its new tables",
-        }
-    }
-
-    /// The implementation the bug is planted in.
-    pub fn implementation(self) -> &'static str {
-        match self {
-            PlantedBug::D1StaleDeviceList
-            | PlantedBug::D4GrowNoRecheck
-            | PlantedBug::SplitGrantsRw
-            | PlantedBug::UnmapGrows
-            | PlantedBug::T2StaleDteCache
-            | PlantedBug::D1GrowLeak => "dynamic",
-            PlantedBug::R2QuarantineLevels
-            | PlantedBug::S5SuperpageOverclear
-            | PlantedBug::T2DeassignKeepsDte
-            | PlantedBug::F2UnmapNoFlush => "fixed",
-        }
-    }
+/// How a planted bug gets into a table.
+#[cfg(feature = "planted-bugs")]
+#[derive(Clone, Copy)]
+enum Mechanism {
+    /// The bug's implementation, built as a variant (replaces the registry's constructor).
+    Variant(crate::tables::Build),
+    /// A wrapper around a table of any implementation.
+    Wrapper(fn(Box<dyn PageTable>) -> Box<dyn PageTable>),
 }
 
 impl fmt::Display for PlantedBug {
@@ -124,13 +56,20 @@ impl fmt::Display for PlantedBug {
     }
 }
 
-/// A planted-bug name that is unknown, or a bug requested in a build without `planted-bugs`.
+/// The ids of every planted bug, comma-separated.
+fn known_ids() -> String {
+    PlantedBug::ALL.map(PlantedBug::id).join(", ")
+}
+
+/// Why a planted bug cannot be had.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum PlantError {
-    #[error("unknown planted bug `{0}` (known: D1, D4, R2, S5, T2, SPLIT-RW, UNMAP-GROW, F2, T2-CACHE, D1-LEAK)")]
+    #[error("unknown planted bug `{0}` (known: {known})", known = known_ids())]
     Unknown(String),
     #[error("planted bug {0} requested, but ptdiff was built without the `planted-bugs` feature")]
     NotCompiled(PlantedBug),
+    #[error("planted bug {0} is a variant of the `{impl}` table; only wrappers fit other tables", impl = .0.implementation())]
+    NotAWrapper(PlantedBug),
 }
 
 impl FromStr for PlantedBug {
@@ -145,15 +84,15 @@ impl FromStr for PlantedBug {
     }
 }
 
-/// Which planted bug (at most one) is active in an implementation.
+/// Which planted bug (at most one) the runner plants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Plant(Option<PlantedBug>);
 
 impl Plant {
-    /// No planted bug: the implementations as intended.
+    /// No planted bug: the tables as designed.
     pub const NONE: Plant = Plant(None);
 
-    /// Activates `bug`; fails when the build lacks the `planted-bugs` feature.
+    /// Plants `bug`; fails when the build lacks the `planted-bugs` feature.
     pub fn select(bug: PlantedBug) -> Result<Plant, PlantError> {
         if cfg!(feature = "planted-bugs") {
             Ok(Plant(Some(bug)))
@@ -162,38 +101,43 @@ impl Plant {
         }
     }
 
-    /// The active bug, if any.
+    /// The planted bug, if any.
     pub fn bug(self) -> Option<PlantedBug> {
         self.0
     }
 
-    /// True when `bug` is active. Always false without the `planted-bugs` feature.
-    #[inline(always)]
-    pub fn is(self, bug: PlantedBug) -> bool {
-        cfg!(feature = "planted-bugs") && self.0 == Some(bug)
+    /// Creates the built-in table `table` with the bug planted when it is the bug's
+    /// implementation, else exactly as the registry does.
+    pub fn build(
+        self,
+        table: &BuiltIn,
+        config: TableConfig,
+    ) -> Result<Box<dyn PageTable>, PtError> {
+        #[cfg(feature = "planted-bugs")]
+        if let Some(bug) = self.0.filter(|bug| bug.implementation() == table.name) {
+            return match bug.mechanism() {
+                Mechanism::Variant(build) => build(config),
+                Mechanism::Wrapper(wrap) => Ok(wrap((table.build)(config)?)),
+            };
+        }
+        (table.build)(config)
+    }
+
+    /// Plants the bug around `table`, of any implementation (a plug-in's too): works for a
+    /// bug planted as a wrapper, and for [`Plant::NONE`] (`table` unchanged).
+    pub fn wrap(self, table: Box<dyn PageTable>) -> Result<Box<dyn PageTable>, PlantError> {
+        match self.0 {
+            None => Ok(table),
+            #[cfg(feature = "planted-bugs")]
+            Some(bug) => match bug.mechanism() {
+                Mechanism::Wrapper(wrap) => Ok(wrap(table)),
+                Mechanism::Variant(_) => Err(PlantError::NotAWrapper(bug)),
+            },
+            #[cfg(not(feature = "planted-bugs"))]
+            Some(bug) => Err(PlantError::NotCompiled(bug)),
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_round_trip() {
-        for bug in PlantedBug::ALL {
-            assert_eq!(bug.id().to_lowercase().parse::<PlantedBug>(), Ok(bug));
-        }
-        assert_eq!("X9".parse::<PlantedBug>(), Err(PlantError::Unknown("X9".into())));
-    }
-
-    #[test]
-    fn selection_depends_on_the_feature() {
-        let selected = Plant::select(PlantedBug::D1StaleDeviceList);
-        if cfg!(feature = "planted-bugs") {
-            assert!(selected.unwrap().is(PlantedBug::D1StaleDeviceList));
-        } else {
-            assert_eq!(selected, Err(PlantError::NotCompiled(PlantedBug::D1StaleDeviceList)));
-        }
-        assert!(!Plant::NONE.is(PlantedBug::D1StaleDeviceList));
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
 //! From a finding to a kept regression: the minimizer, regression files and the seed writer.
 
+pub mod expectation;
 pub mod minimize;
 pub mod regression;
 pub mod seeds;

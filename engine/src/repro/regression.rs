@@ -1,26 +1,27 @@
 //! Regression files: minimized scenarios that once produced a finding, kept in
-//! `corpus/regressions/` and replayed by `cargo test`, one test per file.
+//! `corpus/regressions/` and replayed by `cargo test`, one test per expectation.
 //!
-//! A regression is a scenario file with machine-readable header comments:
+//! A regression is a scenario file whose header records the finding and states what a replay
+//! must give, in the syntax of [`super::expectation`]:
 //!
 //! ```text
-//! # check: translation          the check that failed
-//! # implementation: fixed       where
-//! # plant: S5                   only for findings of a planted bug
+//! # check: translation          the check that failed   } what was found
+//! # implementation: dynamic     where                   }
+//! # expect: clean               the current tables pass it
+//! # catches: SPLIT-RW translation   only for a planted bug: with it, the check still fires
 //! ```
 //!
-//! Replaying: the scenario must pass on the current implementations; when it records a planted
-//! bug (and the build has `planted-bugs`) it must still produce the same finding with that bug,
-//! which keeps the check itself from silently regressing.
+//! The `catches` line keeps the check itself from silently regressing.
 
+use super::expectation::{self, Expect, HeaderError, Unmet};
 use crate::check::finding::Check;
-use crate::plant::{Plant, PlantedBug};
-use crate::run::run;
-use crate::scenario::text;
+use crate::plant::PlantedBug;
+use crate::scenario::text::{self, ParseError};
 use crate::scenario::Scenario;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use thiserror::Error;
 
 /// A regression scenario and what it once found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,11 +29,25 @@ pub struct Regression {
     pub scenario: Scenario,
     pub check: Check,
     pub implementation: String,
+    /// The planted bug it was found with, if any.
     pub plant: Option<PlantedBug>,
     /// The input it was minimized from.
     pub origin: String,
     /// The finding's report, kept as comments for the reader.
     pub finding: String,
+}
+
+/// A regression file that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum RegressionError {
+    #[error(transparent)]
+    Scenario(#[from] ParseError),
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    #[error("missing `# {0}:` header")]
+    Missing(&'static str),
+    #[error("unknown check `{0}`")]
+    UnknownCheck(String),
 }
 
 impl Regression {
@@ -43,8 +58,13 @@ impl Regression {
         let _ = writeln!(out, "# origin: {}", self.origin);
         let _ = writeln!(out, "# check: {}", self.check.name());
         let _ = writeln!(out, "# implementation: {}", self.implementation);
-        if let Some(bug) = self.plant {
-            let _ = writeln!(out, "# plant: {bug}");
+        for expect in self.expectations() {
+            match expect {
+                Expect::Clean => out.push_str("# expect: clean\n"),
+                Expect::Catches { bug, check } => {
+                    let _ = writeln!(out, "# catches: {bug} {}", check.name());
+                }
+            }
         }
         out.push_str("#\n");
         for line in self.finding.lines() {
@@ -54,53 +74,47 @@ impl Regression {
         out
     }
 
-    /// Reads a regression file; the headers `check` and `implementation` are required.
-    pub fn parse(source: &str) -> Result<Regression, String> {
-        let scenario = text::parse(source).map_err(|e| e.to_string())?;
+    /// Reads a regression file; `check`, `implementation` and an expectation are required.
+    /// `plant` is the bug of the first `# catches:` line.
+    pub fn parse(source: &str) -> Result<Regression, RegressionError> {
+        let scenario = text::parse(source)?;
         let header = |key: &str| {
             source.lines().find_map(|l| {
                 l.strip_prefix("# ")?.strip_prefix(key)?.strip_prefix(": ").map(str::trim)
             })
         };
-        let check_name = header("check").ok_or("missing `# check:` header")?;
-        let check = Check::from_name(check_name).ok_or(format!("unknown check `{check_name}`"))?;
+        let check_name = header("check").ok_or(RegressionError::Missing("check"))?;
+        let check = Check::from_name(check_name)
+            .ok_or_else(|| RegressionError::UnknownCheck(check_name.to_string()))?;
         let implementation =
-            header("implementation").ok_or("missing `# implementation:` header")?.to_string();
-        let plant =
-            header("plant").map(str::parse::<PlantedBug>).transpose().map_err(|e| e.to_string())?;
+            header("implementation").ok_or(RegressionError::Missing("implementation"))?;
+        let plant = expectation::parse(source)?.into_iter().find_map(|e| match e {
+            Expect::Catches { bug, .. } => Some(bug),
+            Expect::Clean => None,
+        });
         Ok(Regression {
             scenario,
             check,
-            implementation,
+            implementation: implementation.to_string(),
             plant,
             origin: header("origin").unwrap_or("").to_string(),
             finding: String::new(),
         })
     }
 
-    /// Replays the regression: passes without any planted bug; with its planted bug (when
-    /// compiled in) it fails the recorded check in the recorded implementation.
-    pub fn verify(&self) -> Result<(), String> {
-        let clean = run(&self.scenario, Plant::NONE).map_err(|e| e.to_string())?;
-        if let Some(finding) = clean.finding {
-            return Err(format!("still fails:\n{finding}"));
-        }
-        if let Some(bug) = self.plant {
-            if let Ok(plant) = Plant::select(bug) {
-                let planted = run(&self.scenario, plant).map_err(|e| e.to_string())?;
-                match planted.finding {
-                    Some(f) if f.check == self.check && f.implementation == self.implementation => {
-                    }
-                    Some(f) => {
-                        return Err(format!("with {bug} planted, a different finding:\n{f}"))
-                    }
-                    None => {
-                        return Err(format!(
-                            "with {bug} planted, no finding any more: the {} check no longer fires",
-                            self.check.name()
-                        ))
-                    }
-                }
+    /// What a replay must give: a clean run, and with its planted bug (if any) the recorded
+    /// check.
+    pub fn expectations(&self) -> Vec<Expect> {
+        let catches = self.plant.map(|bug| Expect::Catches { bug, check: self.check });
+        std::iter::once(Expect::Clean).chain(catches).collect()
+    }
+
+    /// Replays the regression: every expectation, skipping a planted bug the build lacks.
+    pub fn verify(&self) -> Result<(), Unmet> {
+        let compiled = cfg!(feature = "planted-bugs");
+        for expect in self.expectations() {
+            if compiled || !expect.needs_planted_bugs() {
+                expect.verify(&self.scenario)?;
             }
         }
         Ok(())
@@ -147,7 +161,10 @@ mod tests {
         };
         let text = regression.render();
         assert!(
-            text.contains("# check: unassigned-access\n# implementation: fixed\n# plant: T2\n"),
+            text.contains(
+                "# check: unassigned-access\n# implementation: fixed\n# expect: clean\n\
+                 # catches: T2 unassigned-access\n"
+            ),
             "{text}"
         );
         assert!(text.contains("#   got: y\n"), "{text}");
@@ -177,7 +194,14 @@ mod tests {
 
     #[test]
     fn missing_headers_are_errors() {
-        assert_eq!(Regression::parse("assign 0\n"), Err("missing `# check:` header".to_string()));
-        assert_eq!(Regression::parse("# check: bogus\n"), Err("unknown check `bogus`".to_string()));
+        let parse = |s: &str| Regression::parse(s).map(|_| ());
+        assert_eq!(parse("assign 0\n"), Err(RegressionError::Missing("check")));
+        assert_eq!(parse("# check: bogus\n"), Err(RegressionError::UnknownCheck("bogus".into())));
+        assert_eq!(
+            parse("# check: dte\n# implementation: fixed\n"),
+            Err(RegressionError::Header(HeaderError::Nothing))
+        );
+        let clean = "# check: dte\n# implementation: fixed\n# expect: clean\n";
+        assert_eq!(Regression::parse(clean).unwrap().plant, None);
     }
 }

@@ -24,8 +24,7 @@ use crate::check::{
 use crate::plant::Plant;
 use crate::scenario::{Config, Op, Scenario, ScenarioError};
 use crate::table::{ErrorClass, PageTable, PtError};
-use crate::tables::dynamic::{Dynamic, DynamicConfig};
-use crate::tables::fixed::Fixed;
+use crate::tables::{TableConfig, BUILT_IN};
 use ptdiff_reference::WalkConfig;
 use std::cell::Cell;
 
@@ -71,7 +70,7 @@ pub struct Runner {
     probe_walks: ProbeWalks,
 }
 
-/// Runs a scenario on the built-in `dynamic` and `fixed` tables with `plant` active.
+/// Runs a scenario on the built-in tables with `plant` planted.
 pub fn run(scenario: &Scenario, plant: Plant) -> Result<Report, ScenarioError> {
     run_with(scenario, plant, false)
 }
@@ -108,22 +107,21 @@ pub fn run_tables(
 type Apply<'a> = dyn FnMut(&mut Subject) -> (Result<(), ErrorClass>, Result<(), PtError>) + 'a;
 
 impl Runner {
-    /// The built-in pair: `dynamic` (growing from `initial_levels` to `max_levels`) and `fixed`.
+    /// The built-in tables ([`crate::tables::BUILT_IN`], growing from `initial_levels` to
+    /// `max_levels` where they grow), with `plant` planted in its implementation.
     pub fn new(config: Config, plant: Plant) -> Result<Runner, Box<Finding>> {
-        let setup = |implementation: &str, error: PtError| {
-            Finding::new(implementation, Phase::Setup, &Op::Teardown, Violation::Setup { error })
+        let table_config = TableConfig {
+            initial_levels: config.initial_levels,
+            max_levels: config.max_levels,
+            domain: DOMAIN,
         };
-        let dynamic = Dynamic::new(
-            DynamicConfig {
-                initial_levels: config.initial_levels,
-                max_levels: config.max_levels,
-                domain: DOMAIN,
-            },
-            plant,
-        )
-        .map_err(|e| setup("dynamic", e))?;
-        let fixed = Fixed::new(DOMAIN, plant).map_err(|e| setup("fixed", e))?;
-        Ok(Runner::with_tables(config, vec![Box::new(dynamic), Box::new(fixed)]))
+        let mut tables = Vec::with_capacity(BUILT_IN.len());
+        for table in BUILT_IN {
+            tables.push(plant.build(table, table_config).map_err(|error| {
+                Finding::new(table.name, Phase::Setup, &Op::Teardown, Violation::Setup { error })
+            })?);
+        }
+        Ok(Runner::with_tables(config, tables))
     }
 
     /// Any set of implementations, freshly created.

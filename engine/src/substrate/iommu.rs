@@ -120,11 +120,13 @@ impl Iommu {
     }
 
     /// Reads the 64-bit entry at `spa`.
+    #[inline]
     pub fn read_entry(&self, spa: u64) -> Result<u64, IommuError> {
         Ok(self.memory.read(spa)?)
     }
 
     /// Writes the 64-bit entry at `spa` in one store.
+    #[inline]
     pub fn write_entry(&mut self, spa: u64, value: u64) -> Result<(), IommuError> {
         if spa >> 12 == DEVICE_TABLE_SPA >> 12 {
             self.touch_dte(((spa & 0xfff) / 32) as u16);

@@ -1,4 +1,95 @@
-//! The built-in page-table implementations under test, one folder each, sharing no table code.
+//! The built-in page-table implementations under test, one folder each, sharing no table code
+//! (only the substrate), and their registry by name ([`BUILT_IN`]), from which the runner
+//! creates the tables it compares. A third built-in table is one more line in [`BUILT_IN`].
 
 pub mod dynamic;
 pub mod fixed;
+
+use crate::table::{PageTable, PtError};
+use dynamic::{Dynamic, DynamicConfig};
+use fixed::Fixed;
+
+/// What the runner knows when it creates a table: the scenario's heights and the domain.
+/// Each table takes what applies to it (the fixed table only the domain).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableConfig {
+    /// Levels at creation, for a table that grows.
+    pub initial_levels: u8,
+    /// Highest height a growing table may reach.
+    pub max_levels: u8,
+    /// Domain ID written into DTEs.
+    pub domain: u16,
+}
+
+impl From<TableConfig> for DynamicConfig {
+    fn from(c: TableConfig) -> DynamicConfig {
+        DynamicConfig {
+            initial_levels: c.initial_levels,
+            max_levels: c.max_levels,
+            domain: c.domain,
+        }
+    }
+}
+
+/// Creates a fresh table (nothing mapped, nothing assigned), or says why it cannot.
+pub type Build = fn(TableConfig) -> Result<Box<dyn PageTable>, PtError>;
+
+/// One built-in table.
+#[derive(Clone, Copy, Debug)]
+pub struct BuiltIn {
+    /// The name the table reports ([`PageTable::name`]) and findings carry.
+    pub name: &'static str,
+    /// What it models, in one line.
+    pub description: &'static str,
+    /// Its constructor.
+    pub build: Build,
+}
+
+/// Every built-in table, in the order the runner applies each operation to them.
+pub const BUILT_IN: &[BuiltIn] = &[
+    BuiltIn {
+        name: "dynamic",
+        description: "Xen 2011-2019: starts low and grows on notify_dfn, 1 to 6 levels",
+        build: |c| Ok(Box::new(Dynamic::new(c.into())?)),
+    },
+    BuiltIn {
+        name: "fixed",
+        description: "Xen 4.13: always 4 levels, superpages split, emptied tables freed",
+        build: |c| Ok(Box::new(Fixed::new(c.domain)?)),
+    },
+];
+
+/// The built-in table called `name`.
+pub fn built_in(name: &str) -> Option<&'static BuiltIn> {
+    BUILT_IN.iter().find(|t| t.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: TableConfig = TableConfig { initial_levels: 2, max_levels: 5, domain: 9 };
+
+    #[test]
+    fn every_built_in_table_builds_fresh_under_its_name() {
+        let names: Vec<&str> = BUILT_IN.iter().map(|t| t.name).collect();
+        assert_eq!(names, ["dynamic", "fixed"]);
+        for table in BUILT_IN {
+            let t = (table.build)(CONFIG).unwrap();
+            assert_eq!((t.name(), t.domain_id()), (table.name, 9));
+            assert_eq!(t.iommu().frames().live_tables(9).count(), 1, "{}: one root", table.name);
+            assert!(t.iommu().commands().is_empty());
+            assert!(!table.description.is_empty());
+        }
+        let heights = |name| built_in(name).map(|t| (t.build)(CONFIG).unwrap().levels());
+        assert_eq!((heights("dynamic"), heights("fixed")), (Some(2), Some(4)));
+        assert!(built_in("other").is_none());
+    }
+
+    #[test]
+    fn a_bad_config_is_an_error_of_the_table_it_concerns() {
+        let bad = TableConfig { initial_levels: 5, max_levels: 4, domain: 1 };
+        let built: Vec<_> = BUILT_IN.iter().map(|t| (t.build)(bad).err()).collect();
+        assert_eq!(built, [Some(PtError::BadHeight { initial_levels: 5, max_levels: 4 }), None]);
+    }
+}

@@ -29,3 +29,49 @@ impl Bytes {
         (0..len).map(|_| (self.next_u64() >> 56) as u8).collect()
     }
 }
+
+/// The `.scn` files of `corpus/<dir>/`, sorted by name.
+pub fn corpus_files(dir: &str) -> Vec<PathBuf> {
+    let dir = corpus_dir().join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "scn"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// One test per expectation in the header of every `.scn` file of `corpus/<dir>/`, named
+/// `<dir>/<file>: <expectation>` (see `ptdiff::repro::expectation`); a file whose header or
+/// scenario does not parse is one failing test `<dir>/<file>: header`. Expectations that need
+/// planted bugs are ignored in builds without the `planted-bugs` feature.
+pub fn corpus_trials(dir: &str) -> Vec<libtest_mimic::Trial> {
+    use libtest_mimic::Trial;
+    use ptdiff::repro::expectation;
+    use ptdiff::scenario::text;
+    let mut trials = Vec::new();
+    for path in corpus_files(dir) {
+        let file = format!("{dir}/{}", path.file_name().unwrap().to_string_lossy());
+        let source = std::fs::read_to_string(&path).unwrap();
+        let parsed = expectation::parse(&source)
+            .map_err(|e| e.to_string())
+            .and_then(|expects| Ok((expects, text::parse(&source).map_err(|e| e.to_string())?)));
+        let (expects, scenario) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                trials.push(Trial::test(format!("{file}: header"), move || Err(error.into())));
+                continue;
+            }
+        };
+        for expect in expects {
+            let scenario = scenario.clone();
+            let trial = Trial::test(format!("{file}: {expect}"), move || {
+                expect.verify(&scenario).map_err(|e| e.to_string().into())
+            });
+            let ignored = expect.needs_planted_bugs() && !cfg!(feature = "planted-bugs");
+            trials.push(trial.with_ignored_flag(ignored));
+        }
+    }
+    trials
+}

@@ -1,0 +1,100 @@
+//! Planted bugs at the [`PageTable`] boundary: each adds behaviour around the real operation,
+//! so it fits a table of any implementation. They read and write the wrapped table's memory
+//! as hardware lays it out (amd-vi.md 2).
+
+use super::wrapper::{Boundary, Wrapper};
+use super::Mechanism;
+use crate::check::expect::span;
+use crate::table::{PageTable, Perm, PtError};
+use ptdiff_reference::format::{ADDR_MASK, NL_MASK, NL_SHIFT, PR};
+
+/// The catalogue's mechanism for the wrapper bug `B`.
+pub(super) fn wrapper<B: Boundary + 'static>() -> Mechanism {
+    Mechanism::Wrapper(|inner| Box::new(Wrapper::<B>::new(inner)))
+}
+
+/// Entries per table.
+const ENTRIES: u64 = 512;
+
+/// Index of `dfn`'s entry in a level-`level` table.
+fn index(dfn: u64, level: u8) -> u64 {
+    (dfn >> (9 * u32::from(level - 1))) & (ENTRIES - 1)
+}
+
+/// The table a present `raw` entry of a level-`level` table points to, when it is a PDE.
+fn next_table(raw: u64, level: u8) -> Option<u64> {
+    let next_level = (raw >> NL_SHIFT) & NL_MASK;
+    (raw & PR != 0 && level > 1 && next_level != 0 && next_level != 7).then_some(raw & ADDR_MASK)
+}
+
+/// Frees the level-`level` table at `table` and every table below it, children in entry
+/// order first.
+fn free_subtree(t: &mut dyn PageTable, table: u64, level: u8) -> Result<(), PtError> {
+    for i in 0..ENTRIES {
+        if let Some(child) = next_table(t.iommu().read_entry(table + 8 * i)?, level) {
+            free_subtree(t, child, level - 1)?;
+        }
+    }
+    Ok(t.iommu_mut().free_table(table)?)
+}
+
+/// S5 (Linux dce043c07ca1, bug-patterns.md S5): after installing a superpage, the entry after
+/// its last one in the same table is cleared too, as if the cleared range were rounded up.
+/// The neighbour's mapping disappears without an IOTLB invalidation; a table it pointed to is
+/// freed.
+#[derive(Debug, Default)]
+pub(super) struct Overclear;
+
+impl Boundary for Overclear {
+    fn map(
+        &mut self,
+        inner: &mut dyn PageTable,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        perm: Perm,
+    ) -> Result<(), PtError> {
+        inner.map(dfn, mfn, order, perm)?;
+        let (Some(mut table), true) = (inner.root(), order > 0) else {
+            return Ok(());
+        };
+        // The table holding the mapping's last leaf: follow PDEs from the root.
+        let last = dfn | ((1 << order) - 1);
+        let mut level = inner.levels();
+        while let Some(child) =
+            next_table(inner.iommu().read_entry(table + 8 * index(last, level))?, level)
+        {
+            table = child;
+            level -= 1;
+        }
+        let next = index(last, level) + 1;
+        if next == ENTRIES {
+            return Ok(());
+        }
+        let slot = table + 8 * next;
+        let old = inner.iommu().read_entry(slot)?;
+        inner.iommu_mut().write_entry(slot, 0)?;
+        match next_table(old, level) {
+            Some(subtree) => free_subtree(inner, subtree, level - 1),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Xen ad591454f0 (the bug it fixed): an unmap whose range lies beyond the current height but
+/// within the maximum one grows the table first, as a map would after its notification.
+#[derive(Debug, Default)]
+pub(super) struct UnmapGrows;
+
+impl Boundary for UnmapGrows {
+    fn unmap(&mut self, inner: &mut dyn PageTable, dfn: u64, order: u32) -> Result<(), PtError> {
+        let aligned = matches!(order, 0 | 9 | 18) && dfn & ((1 << order) - 1) == 0;
+        if inner.levels() > 0 && aligned {
+            let last = dfn | ((1 << order) - 1);
+            if last >= span(inner.levels()) && last < span(inner.max_levels()) {
+                inner.notify_dfn(last)?;
+            }
+        }
+        inner.unmap(dfn, order)
+    }
+}

@@ -1,0 +1,173 @@
+//! The catalogue of planted bugs: one entry per bug, stated once. The CLI's `plants` listing,
+//! the README's planted-bug table (a test keeps them equal), `engine/tests/planted.rs` and
+//! `cargo xtask bench-planted` all read it.
+//!
+//! An entry names the bug (its [`PlantedBug`] variant and doc), its short id, the built-in
+//! table the runner plants it in, a one-line summary, the check its scenario must fire, that
+//! scenario (a file of `corpus/scenarios/`, whose `# catches:` header says the same), and how
+//! it is planted (a [`Mechanism`](super::Mechanism), compiled only with `planted-bugs`).
+
+use crate::check::finding::Check;
+
+/// Declares [`PlantedBug`] and its catalogue from one list of entries.
+macro_rules! catalogue {
+    ($(
+        $(#[doc = $doc:literal])*
+        $bug:ident {
+            id: $id:literal,
+            implementation: $implementation:literal,
+            check: $check:ident,
+            scenario: $scenario:literal,
+            summary: $summary:literal,
+            planted: $mechanism:expr $(,)?
+        }
+    ),* $(,)?) => {
+        /// One planted bug. The doc of each variant says where it comes from and what it breaks.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum PlantedBug {
+            $( $(#[doc = $doc])* $bug, )*
+        }
+
+        impl PlantedBug {
+            /// Every planted bug, in catalogue order.
+            pub const ALL: [PlantedBug; [$(stringify!($bug)),*].len()] = [$(PlantedBug::$bug),*];
+
+            /// The short name used on the command line, in `PTDIFF_PLANT` and in headers.
+            pub fn id(self) -> &'static str {
+                match self { $( PlantedBug::$bug => $id, )* }
+            }
+
+            /// The built-in table the bug is planted in.
+            pub fn implementation(self) -> &'static str {
+                match self { $( PlantedBug::$bug => $implementation, )* }
+            }
+
+            /// What the bug breaks, in one line.
+            pub fn summary(self) -> &'static str {
+                match self { $( PlantedBug::$bug => $summary, )* }
+            }
+
+            /// The check the bug's scenario must fire.
+            pub fn check(self) -> Check {
+                match self { $( PlantedBug::$bug => Check::$check, )* }
+            }
+
+            /// The file of `corpus/scenarios/` written to catch the bug.
+            pub fn scenario(self) -> &'static str {
+                match self { $( PlantedBug::$bug => $scenario, )* }
+            }
+
+            /// How the bug is planted.
+            #[cfg(feature = "planted-bugs")]
+            pub(super) fn mechanism(self) -> super::Mechanism {
+                match self { $( PlantedBug::$bug => $mechanism, )* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    /// D1 (XSA-311): `dynamic` growth rewrites the DTEs of the devices that were assigned when
+    /// the domain first grew (a stale device list); devices assigned later keep the old root
+    /// and mode.
+    D1StaleDeviceList {
+        id: "D1",
+        implementation: "dynamic",
+        check: Dte,
+        scenario: "growth_several_devices.scn",
+        summary: "growth skips DTEs of devices assigned after the first growth",
+        planted: super::dynamic::variant::<super::dynamic::StaleDeviceList>(),
+    },
+    /// D4 (Linux 46ac18c347b0): `dynamic` notify grows one level without re-checking whether
+    /// the DFN is already covered: tables get taller than needed and a legal notify at the
+    /// maximum height fails.
+    D4GrowNoRecheck {
+        id: "D4",
+        implementation: "dynamic",
+        check: Height,
+        scenario: "growth_through_notify.scn",
+        summary: "notify grows even when the DFN is covered; fails at max height",
+        planted: super::dynamic::variant::<super::dynamic::GrowNoRecheck>(),
+    },
+    /// R2 (XSA-445): `fixed` builds 4 levels but programs DTEs with mode 3, so the walk stops
+    /// one level early and translates to table frames.
+    R2QuarantineLevels {
+        id: "R2",
+        implementation: "fixed",
+        check: Dte,
+        scenario: "growth_through_notify.scn",
+        summary: "DTE mode 3 over a 4-level table (walk ends one level early)",
+        planted: super::fixed::variant::<super::fixed::ModeOneShort>(),
+    },
+    /// S5 (Linux dce043c07ca1): installing a superpage also clears the next entry of the same
+    /// table, as if the cleared range were rounded up: a neighbouring mapping silently
+    /// disappears. Planted in `fixed` as a wrapper, so it applies to any table.
+    S5SuperpageOverclear {
+        id: "S5",
+        implementation: "fixed",
+        check: Translation,
+        scenario: "neighbour_superpages.scn",
+        summary: "installing a superpage also clears the next entry",
+        planted: super::boundary::wrapper::<super::boundary::Overclear>(),
+    },
+    /// T2 (XSA-386): `fixed` deassign returns before blocking the DTE, so a deassigned device
+    /// still reaches the domain's memory, and after teardown walks freed tables.
+    T2DeassignKeepsDte {
+        id: "T2",
+        implementation: "fixed",
+        check: UnassignedAccess,
+        scenario: "deassign_blocks.scn",
+        summary: "deassign leaves the DTE pointing at the domain's tables",
+        planted: super::fixed::variant::<super::fixed::DeassignKeepsDte>(),
+    },
+    /// Xen b8238afd07 (the bug it fixed): `dynamic` shattering a superpage gives the smaller
+    /// pages read/write instead of the superpage's permissions.
+    SplitGrantsRw {
+        id: "SPLIT-RW",
+        implementation: "dynamic",
+        check: Translation,
+        scenario: "superpage_split.scn",
+        summary: "shattering a superpage grants read/write to the pieces",
+        planted: super::dynamic::variant::<super::dynamic::SplitGrantsRw>(),
+    },
+    /// Xen ad591454f0 (the bug it fixed): unmap beyond the current height grows the table
+    /// instead of being a no-op. Planted in `dynamic` as a wrapper, so it applies to any table.
+    UnmapGrows {
+        id: "UNMAP-GROW",
+        implementation: "dynamic",
+        check: Height,
+        scenario: "unmap_beyond_height.scn",
+        summary: "unmap beyond the height grows the table",
+        planted: super::boundary::wrapper::<super::boundary::UnmapGrows>(),
+    },
+    /// F2 (Xen ba9b5a09da): `fixed` unmap clears the PTE but issues no
+    /// INVALIDATE_IOMMU_PAGES, so the IOTLB keeps translating the unmapped page.
+    F2UnmapNoFlush {
+        id: "F2",
+        implementation: "fixed",
+        check: StaleIotlb,
+        scenario: "iotlb_flush.scn",
+        summary: "unmap issues no IOTLB invalidation",
+        planted: super::fixed::variant::<super::fixed::UnmapNoFlush>(),
+    },
+    /// T2 class (XSA-386, stale DTE): `dynamic` deassign blocks the DTE in memory but never
+    /// invalidates the IOMMU's cached copy, so the device keeps its old root.
+    T2StaleDteCache {
+        id: "T2-CACHE",
+        implementation: "dynamic",
+        check: StaleDte,
+        scenario: "stale_dte.scn",
+        summary: "deassign does not invalidate the cached DTE",
+        planted: super::dynamic::variant::<super::dynamic::StaleDteCache>(),
+    },
+    /// D1 (XSA-311, the leak): `dynamic` growth that fails part-way frees none of the tables
+    /// it allocated for the new levels.
+    D1GrowLeak {
+        id: "D1-LEAK",
+        implementation: "dynamic",
+        check: FailureNotClean,
+        scenario: "alloc_failure.scn",
+        summary: "a growth that fails part-way leaks its new tables",
+        planted: super::dynamic::variant::<super::dynamic::GrowLeak>(),
+    },
+}

@@ -1,0 +1,76 @@
+//! Planted bugs of the `dynamic` table, each a variant: one of its [`Seams`] chosen wrongly.
+
+use super::Mechanism;
+use crate::table::{Perm, PtError};
+use crate::tables::dynamic::{Dynamic, Seams};
+use crate::tables::TableConfig;
+use std::collections::BTreeSet;
+
+/// The catalogue's mechanism for the variant `V` of the dynamic table.
+pub(super) fn variant<V: Seams + Default + 'static>() -> Mechanism {
+    Mechanism::Variant(|config: TableConfig| {
+        Ok(Box::new(Dynamic::with_seams(config.into(), V::default())?))
+    })
+}
+
+/// D1 XEN-XSA311-GROW-DTE: growth retargets the devices as they were at the first growth;
+/// devices assigned since keep their old root and mode.
+#[derive(Debug, Default)]
+pub(super) struct StaleDeviceList {
+    /// The device list seen at the first growth.
+    first_growth: Option<BTreeSet<u16>>,
+}
+
+impl Seams for StaleDeviceList {
+    fn growth_devices(&mut self, assigned: &BTreeSet<u16>) -> Vec<u16> {
+        self.first_growth.get_or_insert_with(|| assigned.clone()).iter().copied().collect()
+    }
+}
+
+/// D4 LNX-AMD-GROW-NO-RECHECK (Linux 46ac18c347b0): notify grows one level without
+/// re-checking whether the DFN is already covered; at the maximum height the growth WARNs and
+/// fails, so a legal notify fails.
+#[derive(Debug, Default)]
+pub(super) struct GrowNoRecheck;
+
+impl Seams for GrowNoRecheck {
+    fn growth_target(&mut self, levels: u8, needed: u8, max_levels: u8) -> Result<u8, PtError> {
+        if levels >= max_levels {
+            return Err(PtError::NoMemory);
+        }
+        Ok(needed.max(levels + 1))
+    }
+}
+
+/// D1 XEN-XSA311-GROW-DTE (the leak): the levels a failed growth built are dropped without
+/// being freed.
+#[derive(Debug, Default)]
+pub(super) struct GrowLeak;
+
+impl Seams for GrowLeak {
+    fn free_unfinished_growth(&mut self) -> bool {
+        false
+    }
+}
+
+/// SPLIT-RW (the bug Xen b8238afd07 fixed): the pieces of a shattered superpage get
+/// read/write.
+#[derive(Debug, Default)]
+pub(super) struct SplitGrantsRw;
+
+impl Seams for SplitGrantsRw {
+    fn piece_perm(&mut self, _: Perm) -> Perm {
+        Perm::RW
+    }
+}
+
+/// T2 class (XSA-386): deassign blocks the DTE in memory, but the IOMMU's cached copy is never
+/// invalidated, so the device keeps walking the domain's tables.
+#[derive(Debug, Default)]
+pub(super) struct StaleDteCache;
+
+impl Seams for StaleDteCache {
+    fn invalidate_blocked_dte(&mut self) -> bool {
+        false
+    }
+}

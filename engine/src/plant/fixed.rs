@@ -1,0 +1,45 @@
+//! Planted bugs of the `fixed` table, each a variant: one of its [`Seams`] chosen wrongly.
+
+use super::Mechanism;
+use crate::tables::fixed::{Fixed, Seams};
+use crate::tables::TableConfig;
+
+/// The catalogue's mechanism for the variant `V` of the fixed table.
+pub(super) fn variant<V: Seams + Default + 'static>() -> Mechanism {
+    Mechanism::Variant(|config: TableConfig| {
+        Ok(Box::new(Fixed::with_seams(config.domain, V::default())?))
+    })
+}
+
+/// R2 (XSA-445, bug-patterns.md R2): the tables are built with 4 levels but the DTE says 3, so
+/// the walk starts one level too low and reads the root as a level-3 table.
+#[derive(Debug, Default)]
+pub(super) struct ModeOneShort;
+
+impl Seams for ModeOneShort {
+    fn dte_levels(&mut self, levels: u8) -> u8 {
+        levels - 1
+    }
+}
+
+/// F2 XEN-UNMAP-PRESENT-WRONG-WORD: "was present" is computed wrongly for unmaps, so the
+/// invalidation is skipped and the IOTLB keeps the old translation.
+#[derive(Debug, Default)]
+pub(super) struct UnmapNoFlush;
+
+impl Seams for UnmapNoFlush {
+    fn invalidate_after_unmap(&mut self) -> bool {
+        false
+    }
+}
+
+/// T2 (XSA-386, bug-patterns.md T2): deassign forgets the device but returns before blocking
+/// its DTE: it still reaches the domain's memory, and after teardown it walks freed tables.
+#[derive(Debug, Default)]
+pub(super) struct DeassignKeepsDte;
+
+impl Seams for DeassignKeepsDte {
+    fn block_on_deassign(&mut self) -> bool {
+        false
+    }
+}

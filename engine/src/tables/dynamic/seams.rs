@@ -1,0 +1,57 @@
+//! The table's named decision points ("seams"), each a method whose default is the table's own
+//! choice. [`Correct`] takes every default; it is a zero-sized type whose methods inline to the
+//! constants they return, so [`Dynamic`](super::Dynamic) pays nothing for having seams.
+//!
+//! Another type implementing [`Seams`] makes a *variant* of the table: the same algorithm with
+//! one choice made differently, for showing which check notices the difference. Variants keep
+//! any state they need in themselves, never in the table.
+
+use crate::table::{Perm, PtError};
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+/// The decision points of the dynamic table, in the order an operation meets them.
+pub trait Seams: Debug {
+    /// The height a notify grows a `levels`-level table to, for a DFN that needs `needed`
+    /// levels (`needed <= max_levels`). A height not above `levels` means no growth; an error
+    /// fails the notify, which then changes nothing. Default: `needed`.
+    #[inline]
+    fn growth_target(&mut self, levels: u8, needed: u8, max_levels: u8) -> Result<u8, PtError> {
+        let _ = (levels, max_levels);
+        Ok(needed)
+    }
+
+    /// Whether a growth whose allocation failed part-way frees the levels it already built.
+    /// Default: yes.
+    #[inline]
+    fn free_unfinished_growth(&mut self) -> bool {
+        true
+    }
+
+    /// The devices whose DTEs a growth retargets at the new root, given the devices assigned
+    /// now. Default: all of them.
+    #[inline]
+    fn growth_devices(&mut self, assigned: &BTreeSet<u16>) -> Vec<u16> {
+        assigned.iter().copied().collect()
+    }
+
+    /// The permissions the pieces of a shattered superpage of permissions `perm` get.
+    /// Default: `perm`.
+    #[inline]
+    fn piece_perm(&mut self, perm: Perm) -> Perm {
+        perm
+    }
+
+    /// Whether deassign invalidates the IOMMU's cached copy of the DTE it blocks.
+    /// Default: yes.
+    #[inline]
+    fn invalidate_blocked_dte(&mut self) -> bool {
+        true
+    }
+}
+
+/// Every decision as the table was designed: what [`Dynamic`](super::Dynamic) uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Correct;
+
+impl Seams for Correct {}

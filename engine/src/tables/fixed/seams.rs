@@ -1,0 +1,37 @@
+//! The table's named decision points ("seams"), each a method whose default is the table's own
+//! choice. [`Correct`] takes every default; it is a zero-sized type whose methods inline to the
+//! constants they return, so [`Fixed`](super::Fixed) pays nothing for having seams.
+//!
+//! Another type implementing [`Seams`] makes a *variant* of the table: the same algorithm with
+//! one choice made differently, for showing which check notices the difference. Variants keep
+//! any state they need in themselves, never in the table.
+
+use std::fmt::Debug;
+
+/// The decision points of the fixed table, in the order an operation meets them.
+pub trait Seams: Debug {
+    /// The mode programmed into a DTE for the table's `levels` levels. Default: `levels`.
+    #[inline]
+    fn dte_levels(&mut self, levels: u8) -> u8 {
+        levels
+    }
+
+    /// Whether an unmap that cleared something present invalidates its range (and waits for
+    /// the invalidation) before freeing what it unlinked. Default: yes.
+    #[inline]
+    fn invalidate_after_unmap(&mut self) -> bool {
+        true
+    }
+
+    /// Whether deassign blocks the device's DTE and invalidates its cached copy. Default: yes.
+    #[inline]
+    fn block_on_deassign(&mut self) -> bool {
+        true
+    }
+}
+
+/// Every decision as the table was designed: what [`Fixed`](super::Fixed) uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Correct;
+
+impl Seams for Correct {}
