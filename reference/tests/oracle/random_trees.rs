@@ -13,7 +13,8 @@
 //!   `Untranslated` the walk gives that fault / that untranslated result everywhere;
 //! - an access with real permissions gives the `Perm::NONE` translation when the effective
 //!   permissions allow it and a permission fault (or the same fault) otherwise;
-//! - `Model::from_leaves` translates each probed DFN as the walk does.
+//! - `Model::from_leaves` translates each probed DFN as the walk does, and
+//!   `Model::first_difference_from_leaves` answers as comparing with the rebuilt model does.
 //!
 //! The test also counts what it reached and fails if some rule or leaf kind never came up,
 //! so it cannot silently stop exercising the oracle.
@@ -368,6 +369,21 @@ fn check_tree(rng: &mut Rng, stats: &mut Stats) {
         }
     }
     let model = Model::from_leaves(leaves);
+    // The linear sweep comparison gives what comparing with the rebuilt model gives, also
+    // against a model with one frame changed or removed.
+    assert_eq!(model.first_difference_from_leaves(leaves), None);
+    if !leaves.is_empty() {
+        let l = leaves[rng.below(leaves.len() as u64) as usize];
+        let mut changed = model.clone();
+        if rng.chance(50) {
+            changed.unmap(l.iova >> 12, 0);
+        } else {
+            changed.map(l.iova >> 12, (l.spa >> 12) ^ 1, 0, l.perm);
+        }
+        let want = changed.first_difference(&model);
+        assert_eq!(want.map(|d| d.dfn), Some(l.iova >> 12));
+        assert_eq!(changed.first_difference_from_leaves(leaves), want);
+    }
     // Random IOVAs.
     for _ in 0..48 {
         let iova = random_iova(rng, &tree, leaves);
