@@ -59,6 +59,13 @@ impl<const FRAMES: usize> PhysMem for FrameArray<FRAMES> {
     fn read_u64(&self, spa: u64) -> Option<u64> {
         self.locate(spa).map(|(frame, index)| self.frames[frame][index])
     }
+
+    fn table(&self, spa: u64) -> Option<&[u64; QWORDS]> {
+        match self.locate(spa) {
+            Some((frame, 0)) => Some(&self.frames[frame]),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +87,9 @@ mod tests {
         assert!(!mem.write(0x1001, 9));
         assert_eq!(mem.read_u64(0x2010), Some(7));
         assert_eq!(mem.nonzero().collect::<Vec<_>>(), vec![(0x1000, 5), (0x2010, 7)]);
+        // Whole frames are lent at their start only.
+        assert_eq!(mem.table(0x2000).map(|t| (t[0], t[2])), Some((0, 7)));
+        assert!(mem.table(0x2008).is_none());
+        assert!(mem.table(0x3000).is_none());
     }
 }

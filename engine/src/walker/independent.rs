@@ -37,14 +37,10 @@ fn untranslated(iova: u64, perm: Perm) -> Translated {
     Translated { spa: iova, perm, page_size_log2: 12 }
 }
 
-/// `(iova >> low) & (2^bits - 1)`: the IOVA bits `[low, low + bits)`.
+/// The IOVA bits `[low, low + bits)`, for `low < 64` and `bits < 64` (every caller's are at
+/// most 57 and 36).
 fn iova_bits(iova: u64, low: u32, bits: u32) -> u64 {
-    let shifted = iova.checked_shr(low).unwrap_or(0);
-    if bits >= 64 {
-        shifted
-    } else {
-        shifted & ((1u64 << bits) - 1)
-    }
+    (iova >> (low & 63)) & ((1u64 << (bits & 63)) - 1)
 }
 
 impl Walker for IndependentWalker {
@@ -83,7 +79,7 @@ impl Walker for IndependentWalker {
             return Err(PAGE_FAULT);
         }
         // Step 6: the root covers the IOVA bits its levels index, nothing above.
-        if mode < TOP_LEVEL && iova_bits(iova, 12 + 9 * mode as u32, 64) != 0 {
+        if mode < TOP_LEVEL && iova >> (12 + 9 * mode as u32) != 0 {
             return Err(PAGE_FAULT);
         }
 

@@ -42,10 +42,11 @@ pub(crate) fn level_field(qword: u64) -> u64 {
     (qword >> LEVEL_FIELD_SHIFT) & 0b111
 }
 
-/// log2 of the bytes one entry of a level-`level` table maps (`1 <= level <= 7`): a 4 KiB page
-/// at level 1, then 512 times more per level. (Level 0 counts as level 1.)
+/// log2 of the bytes one entry of a level-`level` table maps: a 4 KiB page at level 1, then
+/// 512 times more per level (level 0 counts as level 1; levels come from 3-bit fields, so at
+/// most 7, or 8 for "the level above").
 pub(crate) fn entry_span_log2(level: u64) -> u32 {
-    12 + 9 * (level.clamp(1, 7) as u32 - 1)
+    12 + 9 * (level as u32 & 0xf).saturating_sub(1)
 }
 
 #[cfg(test)]

@@ -81,7 +81,20 @@ fn independent_walker_agrees_with_the_oracle_on_seeded_inputs() {
             iovas.extend(leaves.iter().take(64).map(|l| l.iova));
         }
         for iova in iovas {
-            match walk_dte(&input.mem, &input.cfg, &input.dte, iova, Perm::NONE) {
+            // The derivation `check` relies on: after a translation-only walk succeeds, an
+            // access gets that translation when its permissions allow it, else an IO page fault.
+            let none = walk_dte(&input.mem, &input.cfg, &input.dte, iova, Perm::NONE);
+            if let Ok(t) = none {
+                for access in ACCESSES {
+                    let real = walk_dte(&input.mem, &input.cfg, &input.dte, iova, access);
+                    let derived = if t.perm.allows(access) { Ok(t) } else { Err(()) };
+                    assert_eq!(
+                        real.map_err(|f| assert_eq!(f.class(), FaultClass::IoPageFault)),
+                        derived
+                    );
+                }
+            }
+            match none {
                 Ok(t) => match t.kind {
                     TranslationKind::Table { leaf_level } => {
                         leaf_levels.insert(leaf_level);

@@ -21,8 +21,8 @@
 
 use crate::common::{IR, IW, PR};
 use ptdiff_reference::{
-    enumerate, walk_dte, Dte, Fault, Leaf, Model, Perm, PhysMem, Reach, Translation,
-    TranslationKind, Tv0Policy, WalkConfig,
+    enumerate, enumerate_tree, walk_dte, Dte, Fault, Leaf, Model, Perm, PhysMem, Reach,
+    Translation, TranslationKind, Tv0Policy, WalkConfig,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -337,6 +337,11 @@ fn check_tree(rng: &mut Rng, stats: &mut Stats) {
     let mem = &tree.mem;
     stats.trees += 1;
     let reach = enumerate(mem, &cfg, &d, BUDGET);
+    // Lending whole frames (`PhysMem::table`) changes nothing.
+    assert_eq!(
+        enumerate_tree(&Framed::new(mem), &cfg, &d, BUDGET),
+        enumerate_tree(mem, &cfg, &d, BUDGET)
+    );
     let leaves: &[Leaf] = match &reach {
         Ok(Reach::Table(l)) => l,
         _ => &[],
@@ -459,6 +464,38 @@ fn walk_equals_enumerate_on_random_trees() {
         "SkippedBitsNonZero",
     ]);
     assert_eq!(stats.faults, every_walk_fault);
+}
+
+/// The same memory, also lending every frame whose 512 qwords all exist as one table.
+struct Framed<'m> {
+    mem: &'m BTreeMap<u64, u64>,
+    frames: BTreeMap<u64, [u64; 512]>,
+}
+
+impl<'m> Framed<'m> {
+    fn new(mem: &'m BTreeMap<u64, u64>) -> Framed<'m> {
+        let mut frames = BTreeMap::new();
+        for &frame in mem.keys().map(|spa| spa & !0xfff).collect::<BTreeSet<_>>().iter() {
+            let mut qwords = [0; 512];
+            if qwords
+                .iter_mut()
+                .enumerate()
+                .all(|(i, q)| mem.get(&(frame + 8 * i as u64)).map(|&v| *q = v).is_some())
+            {
+                frames.insert(frame, qwords);
+            }
+        }
+        Framed { mem, frames }
+    }
+}
+
+impl PhysMem for Framed<'_> {
+    fn read_u64(&self, spa: u64) -> Option<u64> {
+        self.mem.read_u64(spa)
+    }
+    fn table(&self, spa: u64) -> Option<&[u64; 512]> {
+        self.frames.get(&spa)
+    }
 }
 
 /// Memory that holds a pseudo-random qword at every 8-byte-aligned address: every read
