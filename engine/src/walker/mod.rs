@@ -28,7 +28,9 @@ pub use frames::FrameArray;
 pub use independent::IndependentWalker;
 pub use input::{WalkerInput, INPUT_IOVAS, WALKER_FRAMES};
 
-use ptdiff_reference::{Dte, FaultClass, Perm, PhysMem, WalkConfig};
+/// The oracle's vocabulary a [`Walker`] speaks, re-exported so that a walker needs no other
+/// crate.
+pub use ptdiff_reference::{Dte, FaultClass, Perm, PhysMem, Tv0Policy, WalkConfig};
 
 /// A successful walk as the contract compares it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
