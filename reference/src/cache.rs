@@ -493,6 +493,43 @@ mod tests {
         }
     }
 
+    fn page(domain: u16, iova: u64, size_log2: u32) -> CachedPage {
+        CachedPage { domain, iova, size_log2, spa: 0x8000_0000, perm: Perm::RW }
+    }
+
+    #[test]
+    fn eviction_leaves_nothing_behind_in_the_index() {
+        let mut tlb = Iotlb::default();
+        tlb.insert(page(9, 0, 12));
+        tlb.insert(page(9, 0, 21));
+        // Evict exactly the 4 KiB page: the 2 MiB page now answers for IOVA 0.
+        for i in 1..IOTLB_CAPACITY as u64 - 1 {
+            tlb.insert(page(8, i << 12, 12));
+        }
+        assert_eq!(tlb.lookup(9, 0x10), Some(&page(9, 0, 12)));
+        tlb.insert(page(8, 0, 12));
+        assert_eq!(tlb.len(), IOTLB_CAPACITY);
+        assert_eq!(tlb.lookup(9, 0x10), Some(&page(9, 0, 21)));
+        assert_eq!(tlb.by_page.values().map(BTreeMap::len).sum::<usize>(), IOTLB_CAPACITY);
+    }
+
+    #[test]
+    fn caches_compare_by_content_not_by_index_history() {
+        let mem = memory();
+        let mut a = Caches::new();
+        dma(&mut a, &mem, 0x1000, Perm::NONE).unwrap();
+        let mut b = Caches::new();
+        dma(&mut b, &mem, 0, Perm::NONE).unwrap();
+        assert_ne!(a, b);
+        invalidate_and_wait(&mut b, 7, 0, 12);
+        dma(&mut b, &mem, 0x1000, Perm::NONE).unwrap();
+        assert_eq!(a, b, "same DTEs, pages and pending commands");
+        a.command(Invalidation::CompletionWait);
+        assert_eq!(a, b);
+        a.command(Invalidation::DevtabEntry { dev: 1 });
+        assert_ne!(a, b, "a pending invalidation differs");
+    }
+
     /// The linear IOTLB the index replaces: a list, oldest first, scanned in order.
     #[derive(Default)]
     struct LinearIotlb(Vec<CachedPage>);
@@ -537,15 +574,17 @@ mod tests {
             state % n
         };
         let sizes = [12, 13, 21, 22, 30, 39, 52, 63];
-        for _round in 0..40 {
+        let mut evictions = 0;
+        for _round in 0..20 {
             let mut index = Iotlb::default();
             let mut linear = LinearIotlb::default();
-            for _op in 0..600 {
+            for _op in 0..1500 {
+                evictions += usize::from(index.len() == IOTLB_CAPACITY);
                 let domain = next(3) as u16;
                 // IOVAs clustered in a small window so that pages of all sizes overlap.
                 let iova = next(1 << 23) << next(30);
-                match next(8) {
-                    0..=3 => {
+                match next(32) {
+                    0..=15 => {
                         let size_log2 = sizes[next(sizes.len() as u64) as usize];
                         let page = CachedPage {
                             domain,
@@ -557,8 +596,12 @@ mod tests {
                         index.insert(page);
                         linear.insert(page);
                     }
-                    4 => {
-                        let size_log2 = [0, 12, 13, 20, 40, 64, 70][next(7) as usize];
+                    16..=17 => {
+                        // Rarely the whole domain, so that the capacity is reached too.
+                        let size_log2 = match next(64) {
+                            0 => 64 + next(8) as u32,
+                            n => [0, 12, 13, 20, 21, 30, 40][n as usize % 7],
+                        };
                         index.invalidate(domain, iova, size_log2);
                         linear.invalidate(domain, iova, size_log2);
                     }
@@ -570,5 +613,6 @@ mod tests {
                 assert!(index.by_page.values().all(|pages| !pages.is_empty()));
             }
         }
+        assert!(evictions > 1000, "the capacity is reached: {evictions}");
     }
 }

@@ -28,7 +28,7 @@ const LEAVES_WALKED: usize = 64;
 /// `iovas[i] % 64` flipped (in-span addresses next to mappings: skipped-level bits, other
 /// indices, the span's edge); and for each written entry reachable from the DTE, valid or
 /// not, the first IOVA whose walk reads it (at most 64; this includes the first byte of the
-/// leaves). Allocates nothing unless it finds something.
+/// leaves). Apart from the enumeration's lists, allocates nothing unless it finds something.
 pub fn check<W: Walker + ?Sized>(
     input: &WalkerInput,
     walker: &W,
