@@ -17,7 +17,7 @@ use crate::dte::{DeviceTable, Dte};
 use crate::fault::Fault;
 use crate::memory::PhysMem;
 use crate::perm::Perm;
-use crate::walk::{walk_dte, Translation, TranslationKind, WalkConfig};
+use crate::walk::{dte_stage, walk_dte, DteStage, Translation, TranslationKind, WalkConfig};
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Unbounded};
 
@@ -189,8 +189,9 @@ impl Caches {
     /// A DMA by device `dev` to `iova` needing `access`, through the caches (see the module
     /// contract). `Perm::NONE` asks for the translation without a permission check.
     ///
-    /// Only a DTE that translates through tables (V = 1, TV = 1, mode not 0) looks in the
-    /// IOTLB; the hit is the oldest page of the DTE's domain covering `iova`. O(s log n) for a
+    /// Only a DTE that translates through tables (V = 1, TV = 1, mode 1..=6 within the
+    /// hardware's maximum, no reserved bits) looks in the IOTLB; the hit is the oldest page of
+    /// the DTE's domain covering `iova`. O(s log n) for a
     /// hit, with s distinct cached page sizes and n cached pages.
     pub fn dma(
         &mut self,
@@ -209,7 +210,10 @@ impl Caches {
                 dte
             }
         };
-        let translating = dte.valid() && dte.translation_valid() && dte.mode() != 0;
+        // Only a DTE the walk would translate through tables may hit: not V = 0, TV = 0 or
+        // mode 0 (untranslated), nor one the walk rejects whatever the IOVA (reserved bits,
+        // mode 7, a mode above the hardware's).
+        let translating = matches!(dte_stage(cfg, &dte, Perm::NONE), Ok(DteStage::Walk { .. }));
         if translating {
             if let Some(hit) = self.iotlb.lookup(dte.domain_id(), iova) {
                 let perm = hit.perm.intersect(dte.perm());
@@ -528,6 +532,24 @@ mod tests {
         assert_eq!(a, b);
         a.command(Invalidation::DevtabEntry { dev: 1 });
         assert_ne!(a, b, "a pending invalidation differs");
+    }
+
+    #[test]
+    fn dtes_the_walk_rejects_never_hit_the_iotlb() {
+        let mut mem = memory();
+        // Device 2: mode 7; device 3: a reserved bit; device 0: mode 5 on 4-level hardware.
+        set_dte(&mut mem, 2, Dte::translating(0x2000, 7, Perm::RW, 7));
+        let mut reserved = Dte::translating(0x2000, 1, Perm::RW, 7);
+        reserved.0[0] |= 1 << 63;
+        set_dte(&mut mem, 3, reserved);
+        set_dte(&mut mem, 0, Dte::translating(0x2000, 5, Perm::RW, 7));
+        let cfg = WalkConfig { max_levels: 4, ..WalkConfig::default() };
+        let mut c = Caches::new();
+        assert_eq!(c.dma(&mem, &cfg, &DEVTAB, 1, 0x10, Perm::R).map(|t| t.spa), Ok(0x5010));
+        let dma = |c: &mut Caches, dev| c.dma(&mem, &cfg, &DEVTAB, dev, 0x10, Perm::R);
+        assert_eq!(dma(&mut c, 2), Err(Fault::ReservedMode));
+        assert_eq!(dma(&mut c, 3), Err(Fault::IllegalDte { bits: 1 << 63 }));
+        assert_eq!(dma(&mut c, 0), Err(Fault::ModeAboveMax { mode: 5, max: 4 }));
     }
 
     /// The linear IOTLB the index replaces: a list, oldest first, scanned in order.
