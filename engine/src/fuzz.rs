@@ -12,9 +12,7 @@ use crate::plant::{Plant, PlantedBug};
 use crate::run::{run, RunStats};
 use crate::scenario::decode::decode;
 use crate::scenario::text;
-use arbitrary::Unstructured;
-use ptdiff_reference::{enumerate, walk_dte, Dte, Leaf, Perm, Reach, Tv0Policy, WalkConfig};
-use std::collections::BTreeMap;
+use crate::walker::{check, IndependentWalker, Walker, WalkerInput};
 use std::sync::{Mutex, OnceLock};
 
 /// The planted bug selected by `PTDIFF_PLANT`, read once. An unknown or uncompiled bug is a
@@ -88,117 +86,25 @@ pub fn scenario_text(data: &[u8]) {
     }
 }
 
-/// Frames the walker target builds tables in (pfns 1..=WALKER_FRAMES).
-const WALKER_FRAMES: u64 = 6;
-/// Most entries the walker target writes.
-const WALKER_ENTRIES: usize = 64;
-/// Leaf budget for the walker target's enumeration.
-const WALKER_LEAF_BUDGET: usize = 1 << 10;
-
-/// The walker target: arbitrary table memory, DTE, IOVAs and accesses handed to the oracle. It
-/// must never panic or hang, and walk and enumerate must agree on every tree.
+/// The walker target: arbitrary table memory, DTE, IOVAs and accesses
+/// ([`crate::walker::WalkerInput`]) handed to the oracle, which must never panic or hang; its
+/// walk must agree with its leaf enumeration and with [`IndependentWalker`], a second walk that
+/// shares no entry decoder with it, on every IOVA and access (see [`crate::walker::check`]). A
+/// disagreement panics with the report.
 pub fn walker(data: &[u8]) {
-    let mut u = Unstructured::new(data);
-    let mut mem: BTreeMap<u64, u64> = BTreeMap::new();
-    for pfn in 1..=WALKER_FRAMES {
-        for i in 0..512 {
-            mem.insert(pfn << 12 | i << 3, 0);
-        }
-    }
-    let value = |u: &mut Unstructured| -> u64 {
-        let raw: u64 = u.arbitrary().unwrap_or(0);
-        let selector: u8 = u.arbitrary().unwrap_or(0);
-        if selector & 3 == 0 {
-            return raw;
-        }
-        // A plausible entry: present, next level 0..=3 (or any when selector bit 7 is set), an
-        // address inside the frames (or one past them), some permissions.
-        let pfn = 1 + u64::from(selector >> 2) % (WALKER_FRAMES + 1);
-        let nl_mask = if selector & 0x80 != 0 { 0xe00 } else { 0x600 };
-        (raw & nl_mask) | pfn << 12 | (raw & 0x6000_0000_0000_0000) | 1
-    };
-    let dte_q0 = value(&mut u) | 0b11;
-    let cfg = WalkConfig {
-        max_levels: 4 + u.arbitrary::<u8>().unwrap_or(0) % 3,
-        tv0: if u.arbitrary::<bool>().unwrap_or(false) {
-            Tv0Policy::Untranslated
-        } else {
-            Tv0Policy::Fault
-        },
-    };
-    let dte = Dte([dte_q0, u.arbitrary().unwrap_or(0), 0, 0]);
-    let entries = usize::from(u.arbitrary::<u8>().unwrap_or(0)) % WALKER_ENTRIES;
-    for _ in 0..entries {
-        let pfn = 1 + u64::from(u.arbitrary::<u8>().unwrap_or(0)) % WALKER_FRAMES;
-        let index = u64::from(u.arbitrary::<u16>().unwrap_or(0) % 512);
-        let v = value(&mut u);
-        mem.insert(pfn << 12 | index << 3, v);
-    }
-    let reach = enumerate(&mem, &cfg, &dte, WALKER_LEAF_BUDGET);
-    let mut iovas = Vec::new();
-    while let (Ok(iova), true) = (u.arbitrary::<u64>(), iovas.len() < 16) {
-        iovas.push(iova);
-    }
-    if let Ok(Reach::Table(leaves)) = &reach {
-        for leaf in leaves.iter().take(64) {
-            iovas.push(leaf.iova);
-            iovas.push(leaf.iova | ((1u64 << leaf.slot_log2) - 1));
-        }
-    }
-    for iova in iovas {
-        for access in [Perm::NONE, Perm::R, Perm::W, Perm::RW] {
-            let _ = walk_dte(&mem, &cfg, &dte, iova, access);
-        }
-        if let Ok(reach) = &reach {
-            check_walk_matches_enumeration(&mem, &cfg, &dte, reach, iova);
-        }
+    let input = WalkerInput::decode(data);
+    if let Err(finding) = check(&input, &IndependentWalker::new(input.cfg)) {
+        panic!("\n{finding}");
     }
 }
 
-/// Panics when the walk of `iova` disagrees with the enumeration `reach`.
-fn check_walk_matches_enumeration(
-    mem: &BTreeMap<u64, u64>,
-    cfg: &WalkConfig,
-    dte: &Dte,
-    reach: &Reach,
-    iova: u64,
-) {
-    let walked = walk_dte(mem, cfg, dte, iova, Perm::NONE);
-    match reach {
-        Reach::Blocked(fault) => {
-            assert!(
-                walked.is_err(),
-                "enumerate says blocked ({fault}) but the walk of {iova:#x} gives {walked:?}"
-            )
-        }
-        Reach::Untranslated(perm) => match walked {
-            Ok(t) => assert!(
-                t.spa == iova && t.perm == *perm,
-                "untranslated {perm} vs walk {t:?} at {iova:#x}"
-            ),
-            Err(f) => panic!("enumerate says untranslated but the walk of {iova:#x} faults: {f}"),
-        },
-        Reach::Table(leaves) => {
-            let covering: Vec<&Leaf> = leaves
-                .iter()
-                .filter(|l| {
-                    iova.wrapping_sub(l.iova)
-                        < 1u64.checked_shl(l.slot_log2).unwrap_or(0).wrapping_sub(1).wrapping_add(1)
-                        || l.slot_log2 >= 64
-                })
-                .filter(|l| {
-                    iova >= l.iova && (l.slot_log2 >= 64 || iova - l.iova < (1u64 << l.slot_log2))
-                })
-                .collect();
-            match (covering.as_slice(), walked) {
-                ([], Err(_)) => {}
-                ([leaf], Ok(t)) => assert!(
-                    t.spa == leaf.spa.wrapping_add(iova - leaf.iova) && t.perm == leaf.perm,
-                    "walk of {iova:#x} gives {t:?}, enumeration {leaf:?}"
-                ),
-                (c, w) => panic!("iova {iova:#x}: {} covering leaves {c:?}, walk {w:?}", c.len()),
-            }
-        }
+/// Your own AMD-Vi walk against the oracle: the inputs of the `walker` target, walked by
+/// `your_walker` under its own [`Walker::config`] and by the oracle; a disagreement panics with
+/// a report naming the DTE, the IOVA, the entries on the path and both answers. Call it from a
+/// fuzz target (`engine/examples/own_walker.rs` is a template).
+pub fn walker_with<W: Walker + ?Sized>(data: &[u8], your_walker: &W) {
+    if let Err(finding) = check(&WalkerInput::decode(data), your_walker) {
+        panic!("\n{finding}");
     }
 }
 

@@ -26,6 +26,7 @@ pub mod scenario;
 pub mod substrate;
 pub mod table;
 pub mod tables;
+pub mod walker;
 
 pub use check::finding::{Check, Finding, Phase};
 pub use plant::{Plant, PlantedBug};

@@ -130,8 +130,8 @@ impl Model {
     pub fn from_leaves(leaves: &[Leaf]) -> Model {
         let mut model = Model::new();
         for leaf in leaves {
-            let frames = pow2_saturating(leaf.slot_log2.saturating_sub(12));
-            model.map_frames(leaf.iova >> 12, frames, leaf.spa >> 12, leaf.perm);
+            let (dfn, end) = leaf_range(leaf);
+            model.map_frames(dfn, end - dfn, leaf.spa >> 12, leaf.perm);
         }
         model
     }
@@ -139,37 +139,22 @@ impl Model {
     /// The lowest DFN where `self` (expected) and `other` (got) differ, or `None` when they
     /// translate identically. O(n + m) in the number of extents.
     pub fn first_difference(&self, other: &Model) -> Option<ModelDifference> {
-        let mut expected = self.extents.values().peekable();
-        let mut got = other.extents.values().peekable();
-        let mut dfn = 0u64;
-        loop {
-            // Drop extents that end at or before `dfn`.
-            while expected.next_if(|e| e.dfn + e.frames <= dfn).is_some() {}
-            while got.next_if(|e| e.dfn + e.frames <= dfn).is_some() {}
-            let (a, b) = (expected.peek().copied(), got.peek().copied());
-            if a.is_none() && b.is_none() {
-                return None;
-            }
-            let at = |e: Option<&Extent>| {
-                e.filter(|e| e.dfn <= dfn).map(|e| (e.mfn + (dfn - e.dfn), e.perm))
-            };
-            let (va, vb) = (at(a), at(b));
-            if va != vb {
-                return Some(ModelDifference { dfn, expected: va, got: vb });
-            }
-            // Both sides are constant-shaped (unmapped, or one extent each, MFNs advancing in
-            // step) until the next extent boundary after `dfn`: equal there means equal until
-            // then.
-            let boundary = |e: Option<&Extent>| {
-                e.map(|e| if e.dfn > dfn { e.dfn } else { e.dfn + e.frames }).unwrap_or(u64::MAX)
-            };
-            let next = boundary(a).min(boundary(b));
-            if next <= dfn {
-                // Unreachable for a well-formed model (every boundary is above `dfn`).
-                return None;
-            }
-            dfn = next;
+        first_difference_of(self.extents.values().copied(), other.extents.values().copied())
+    }
+
+    /// `self.first_difference(&Model::from_leaves(leaves))`, without building the model: for
+    /// leaves in order (as [`crate::enumerate()`] returns them), one linear pass over the model's
+    /// extents and the leaves that allocates nothing. O(n + m) for n extents and m leaves.
+    ///
+    /// "In order" means each leaf's DFN range (as [`Model::from_leaves`] computes it) starts
+    /// at or after the end of the previous one: sorted, non-overlapping. Leaves not in
+    /// order (never produced by the enumerator) are still answered exactly, by building the
+    /// model from them.
+    pub fn first_difference_from_leaves(&self, leaves: &[Leaf]) -> Option<ModelDifference> {
+        if !leaves_in_order(leaves) {
+            return self.first_difference(&Model::from_leaves(leaves));
         }
+        first_difference_of(self.extents.values().copied(), leaves.iter().filter_map(leaf_extent))
     }
 
     /// Maps `[dfn, dfn + frames)` to `mfn` onwards, clipping as [`Model::map`] documents.
@@ -225,6 +210,75 @@ impl Model {
         }
         self.extents.insert(e.dfn, e);
     }
+}
+
+/// The lowest DFN where two translation maps differ, each given as its extents in DFN order,
+/// non-overlapping, each non-empty with `dfn + frames` and `mfn + frames` not overflowing
+/// (not necessarily coalesced). O(n + m).
+fn first_difference_of(
+    expected: impl Iterator<Item = Extent>,
+    got: impl Iterator<Item = Extent>,
+) -> Option<ModelDifference> {
+    let mut expected = expected.peekable();
+    let mut got = got.peekable();
+    let mut dfn = 0u64;
+    loop {
+        // Drop extents that end at or before `dfn`.
+        while expected.next_if(|e| e.dfn + e.frames <= dfn).is_some() {}
+        while got.next_if(|e| e.dfn + e.frames <= dfn).is_some() {}
+        let (a, b) = (expected.peek().copied(), got.peek().copied());
+        if a.is_none() && b.is_none() {
+            return None;
+        }
+        let at =
+            |e: Option<Extent>| e.filter(|e| e.dfn <= dfn).map(|e| (e.mfn + (dfn - e.dfn), e.perm));
+        let (va, vb) = (at(a), at(b));
+        if va != vb {
+            return Some(ModelDifference { dfn, expected: va, got: vb });
+        }
+        // Both sides are constant-shaped (unmapped, or one extent each, MFNs advancing in
+        // step) until the next extent boundary after `dfn`: equal there means equal until then.
+        let boundary = |e: Option<Extent>| {
+            e.map(|e| if e.dfn > dfn { e.dfn } else { e.dfn + e.frames }).unwrap_or(u64::MAX)
+        };
+        let next = boundary(a).min(boundary(b));
+        if next <= dfn {
+            // Unreachable for well-formed inputs (every boundary is above `dfn`).
+            return None;
+        }
+        dfn = next;
+    }
+}
+
+/// The DFNs `[dfn, end)` a leaf replaces in [`Model::from_leaves`]: its slot in 4 KiB frames
+/// (at least one), clipped at DFN `u64::MAX`.
+fn leaf_range(leaf: &Leaf) -> (u64, u64) {
+    let dfn = leaf.iova >> 12;
+    (dfn, dfn.saturating_add(pow2_saturating(leaf.slot_log2.saturating_sub(12))))
+}
+
+/// The extent a leaf maps in [`Model::from_leaves`] (its range, clipped so that MFNs do not
+/// reach `u64::MAX`), or `None` when nothing of it can be mapped.
+fn leaf_extent(leaf: &Leaf) -> Option<Extent> {
+    let (dfn, end) = leaf_range(leaf);
+    let mfn = leaf.spa >> 12;
+    let frames = (end - dfn).min(u64::MAX - mfn);
+    (frames > 0).then_some(Extent { dfn, frames, mfn, perm: leaf.perm })
+}
+
+/// True when every leaf's range starts at or after the end of the previous one, so that
+/// applying the leaves in order never replaces part of an earlier one. (Ranges are never
+/// empty: a DFN is at most 52 bits.)
+fn leaves_in_order(leaves: &[Leaf]) -> bool {
+    let mut covered_until = 0u64;
+    for leaf in leaves {
+        let (dfn, end) = leaf_range(leaf);
+        if dfn < covered_until {
+            return false;
+        }
+        covered_until = end;
+    }
+    true
 }
 
 /// True when `b` starts where `a` ends, in DFN and MFN, with the same permissions.
@@ -678,5 +732,152 @@ mod tests {
         assert_eq!(m.first_ungranted(0x200, 0x200, 0x1000, Perm::RW), Some(0x300));
         assert_eq!(m.first_ungranted(0x1ff, 2, 0xfff, Perm::NONE), Some(0x1ff));
         assert_eq!(m.first_ungranted(5, 0, 5, Perm::RW), None);
+    }
+
+    #[test]
+    fn first_difference_from_leaves_examples() {
+        let mut m = Model::new();
+        m.map(0x200, 0x4000, 9, RW);
+        // The same translations as 2 MiB and 4 KiB leaves: no difference.
+        assert_eq!(m.first_difference_from_leaves(&[leaf(0x20_0000, 21, 0x400_0000, RW)]), None);
+        let small: Vec<Leaf> =
+            (0..512).map(|i| leaf((0x200 + i) << 12, 12, (0x4000 + i) << 12, RW)).collect();
+        assert_eq!(m.first_difference_from_leaves(&small), None);
+        // One 4 KiB leaf missing in the middle, then a wrong permission.
+        let mut holes = small.clone();
+        holes.remove(0x80);
+        assert_eq!(
+            m.first_difference_from_leaves(&holes),
+            Some(ModelDifference { dfn: 0x280, expected: Some((0x4080, RW)), got: None })
+        );
+        holes[3].perm = R;
+        assert_eq!(
+            m.first_difference_from_leaves(&holes),
+            Some(ModelDifference {
+                dfn: 0x203,
+                expected: Some((0x4003, RW)),
+                got: Some((0x4003, R))
+            })
+        );
+        // An extra leaf past the model's end; an empty leaf list.
+        let mut extra = small;
+        extra.push(leaf(0x40_0000, 12, 0x1000, W));
+        assert_eq!(
+            m.first_difference_from_leaves(&extra),
+            Some(ModelDifference { dfn: 0x400, expected: None, got: Some((1, W)) })
+        );
+        assert_eq!(
+            m.first_difference_from_leaves(&[]),
+            Some(ModelDifference { dfn: 0x200, expected: Some((0x4000, RW)), got: None })
+        );
+        assert_eq!(Model::new().first_difference_from_leaves(&[]), None);
+    }
+
+    #[test]
+    fn leaves_out_of_order_are_detected() {
+        assert!(leaves_in_order(&[]));
+        assert!(leaves_in_order(&[leaf(0, 12, 0, R), leaf(0x1000, 21, 0, R)]));
+        assert!(!leaves_in_order(&[leaf(0x1000, 12, 0, R), leaf(0, 12, 0, R)]));
+        // Overlapping: a 2 MiB slot then a 4 KiB slot inside it.
+        assert!(!leaves_in_order(&[leaf(0, 21, 0, R), leaf(0x1000, 12, 0, R)]));
+        // Two sub-frame slots in one frame overlap in DFN terms.
+        assert!(!leaves_in_order(&[leaf(0x3000, 3, 0, R), leaf(0x3008, 3, 0, R)]));
+        // A slot clipped at DFN u64::MAX: nothing can follow it.
+        assert!(leaves_in_order(&[leaf(0x1000, 200, 0, R)]));
+        assert!(!leaves_in_order(&[leaf(0, 200, 0, R), leaf(u64::MAX, 12, 0, R)]));
+    }
+
+    /// A random leaf list: usually sorted and disjoint like the enumerator's, built from `m`'s
+    /// translations with perturbations or from scratch; sometimes shuffled or overlapping.
+    fn random_leaves(rng: &mut Rng, m: &Model) -> Vec<Leaf> {
+        let perms = [R, W, RW, Perm::NONE];
+        let mut leaves = Vec::new();
+        if rng.below(2) == 0 {
+            // From the model: each extent as aligned leaves of 4 KiB or 32 KiB slots.
+            for e in m.extents() {
+                let mut d = e.dfn;
+                while d < e.dfn + e.frames {
+                    let big = d % 8 == 0 && d + 8 <= e.dfn + e.frames && rng.below(2) == 0;
+                    let frames = if big { 8 } else { 1 };
+                    let mfn = e.mfn + (d - e.dfn);
+                    leaves.push(leaf(d << 12, if big { 15 } else { 12 }, mfn << 12, e.perm));
+                    d += frames;
+                }
+            }
+            for _ in 0..rng.below(3) {
+                if leaves.is_empty() {
+                    break;
+                }
+                let i = rng.below(leaves.len() as u64) as usize;
+                match rng.below(4) {
+                    0 => {
+                        leaves.remove(i);
+                    }
+                    1 => leaves[i].spa ^= 1 << (12 + rng.below(4)),
+                    2 => leaves[i].perm = perms[rng.below(4) as usize],
+                    _ => leaves[i].iova += 0x1000 * rng.below(2),
+                }
+            }
+        } else {
+            // From scratch: increasing IOVAs, assorted slot sizes and addresses.
+            let mut iova = rng.below(4) << 12;
+            for _ in 0..rng.below(12) {
+                let slot_log2 = [0, 3, 12, 12, 12, 13, 15, 21][rng.below(8) as usize];
+                let spa = match rng.below(8) {
+                    0 => u64::MAX - rng.below(3) * 0x1000,
+                    1 => rng.next(),
+                    _ => rng.below(300) << 12,
+                };
+                leaves.push(Leaf {
+                    iova,
+                    slot_log2,
+                    spa,
+                    page_size_log2: slot_log2,
+                    perm: perms[rng.below(4) as usize],
+                    level: 1,
+                });
+                let size = 1u64 << slot_log2.max(12);
+                iova = (iova + size).next_multiple_of(size) + (rng.below(3) << 12);
+            }
+            if rng.below(8) == 0 {
+                leaves.push(leaf(!0xfff, 40, 0, RW));
+            }
+        }
+        let n = leaves.len();
+        match rng.below(10) {
+            0 if n > 1 => leaves.swap(0, n - 1),
+            1 => leaves.push(leaf(rng.below(300) << 12, 12 + rng.below(10) as u32, 0x1000, W)),
+            _ => {}
+        }
+        leaves
+    }
+
+    #[test]
+    fn first_difference_from_leaves_equals_building_the_model() {
+        const UNIVERSE: u64 = 256;
+        let perms = [R, W, RW];
+        let mut rng = Rng(0x0ddb_1a5e_5bad_5eed);
+        let (mut linear, mut equal, mut differing) = (0, 0, 0);
+        for _case in 0..20_000 {
+            let mut m = Model::new();
+            for _ in 0..rng.below(8) {
+                let order = rng.below(6) as u32;
+                let dfn = rng.below(UNIVERSE >> order) << order;
+                if rng.below(4) == 0 {
+                    m.unmap(dfn, order);
+                } else {
+                    m.map(dfn, rng.below(64) << order, order, perms[rng.below(3) as usize]);
+                }
+            }
+            let leaves = random_leaves(&mut rng, &m);
+            let want = m.first_difference(&Model::from_leaves(&leaves));
+            assert_eq!(m.first_difference_from_leaves(&leaves), want, "{m:?}\n{leaves:?}");
+            linear += usize::from(leaves_in_order(&leaves));
+            equal += usize::from(want.is_none());
+            differing += usize::from(want.is_some());
+        }
+        // Both paths and both outcomes are well exercised.
+        assert!(linear > 15_000, "{linear}");
+        assert!(equal > 3_000 && differing > 10_000, "{equal} {differing}");
     }
 }

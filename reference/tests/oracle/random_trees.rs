@@ -13,15 +13,16 @@
 //!   `Untranslated` the walk gives that fault / that untranslated result everywhere;
 //! - an access with real permissions gives the `Perm::NONE` translation when the effective
 //!   permissions allow it and a permission fault (or the same fault) otherwise;
-//! - `Model::from_leaves` translates each probed DFN as the walk does.
+//! - `Model::from_leaves` translates each probed DFN as the walk does, and
+//!   `Model::first_difference_from_leaves` answers as comparing with the rebuilt model does.
 //!
 //! The test also counts what it reached and fails if some rule or leaf kind never came up,
 //! so it cannot silently stop exercising the oracle.
 
 use crate::common::{IR, IW, PR};
 use ptdiff_reference::{
-    enumerate, walk_dte, Dte, Fault, Leaf, Model, Perm, PhysMem, Reach, Translation,
-    TranslationKind, Tv0Policy, WalkConfig,
+    enumerate, enumerate_tree, walk_dte, Dte, Fault, Leaf, Model, Perm, PhysMem, Reach,
+    Translation, TranslationKind, Tv0Policy, WalkConfig,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -336,6 +337,11 @@ fn check_tree(rng: &mut Rng, stats: &mut Stats) {
     let mem = &tree.mem;
     stats.trees += 1;
     let reach = enumerate(mem, &cfg, &d, BUDGET);
+    // Lending whole frames (`PhysMem::table`) changes nothing.
+    assert_eq!(
+        enumerate_tree(&Framed::new(mem), &cfg, &d, BUDGET),
+        enumerate_tree(mem, &cfg, &d, BUDGET)
+    );
     let leaves: &[Leaf] = match &reach {
         Ok(Reach::Table(l)) => l,
         _ => &[],
@@ -368,6 +374,21 @@ fn check_tree(rng: &mut Rng, stats: &mut Stats) {
         }
     }
     let model = Model::from_leaves(leaves);
+    // The linear sweep comparison gives what comparing with the rebuilt model gives, also
+    // against a model with one frame changed or removed.
+    assert_eq!(model.first_difference_from_leaves(leaves), None);
+    if !leaves.is_empty() {
+        let l = leaves[rng.below(leaves.len() as u64) as usize];
+        let mut changed = model.clone();
+        if rng.chance(50) {
+            changed.unmap(l.iova >> 12, 0);
+        } else {
+            changed.map(l.iova >> 12, (l.spa >> 12) ^ 1, 0, l.perm);
+        }
+        let want = changed.first_difference(&model);
+        assert_eq!(want.map(|d| d.dfn), Some(l.iova >> 12));
+        assert_eq!(changed.first_difference_from_leaves(leaves), want);
+    }
     // Random IOVAs.
     for _ in 0..48 {
         let iova = random_iova(rng, &tree, leaves);
@@ -443,6 +464,38 @@ fn walk_equals_enumerate_on_random_trees() {
         "SkippedBitsNonZero",
     ]);
     assert_eq!(stats.faults, every_walk_fault);
+}
+
+/// The same memory, also lending every frame whose 512 qwords all exist as one table.
+struct Framed<'m> {
+    mem: &'m BTreeMap<u64, u64>,
+    frames: BTreeMap<u64, [u64; 512]>,
+}
+
+impl<'m> Framed<'m> {
+    fn new(mem: &'m BTreeMap<u64, u64>) -> Framed<'m> {
+        let mut frames = BTreeMap::new();
+        for &frame in mem.keys().map(|spa| spa & !0xfff).collect::<BTreeSet<_>>().iter() {
+            let mut qwords = [0; 512];
+            if qwords
+                .iter_mut()
+                .enumerate()
+                .all(|(i, q)| mem.get(&(frame + 8 * i as u64)).map(|&v| *q = v).is_some())
+            {
+                frames.insert(frame, qwords);
+            }
+        }
+        Framed { mem, frames }
+    }
+}
+
+impl PhysMem for Framed<'_> {
+    fn read_u64(&self, spa: u64) -> Option<u64> {
+        self.mem.read_u64(spa)
+    }
+    fn table(&self, spa: u64) -> Option<&[u64; 512]> {
+        self.frames.get(&spa)
+    }
 }
 
 /// Memory that holds a pseudo-random qword at every 8-byte-aligned address: every read
