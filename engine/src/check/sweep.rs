@@ -7,7 +7,7 @@
 use super::subject::Subject;
 use super::violation::Violation;
 use crate::table::Perm;
-use ptdiff_reference::{enumerate_tree, Dte, Leaf, Model, Reach, TableRef, WalkConfig};
+use ptdiff_reference::{enumerate_tree, Dte, Leaf, Reach, TableRef, WalkConfig};
 
 /// Most leaves and tables the final sweep enumerates before giving up.
 pub const SWEEP_BUDGET: usize = 1 << 20;
@@ -108,7 +108,7 @@ pub fn no_table_as_data(subject: &Subject, e: &Enumerated) -> Result<(), Violati
 /// The leaves translate exactly as the model.
 pub fn leaves_equal_model(subject: &Subject, e: &Enumerated) -> Result<(), Violation> {
     let Ok((leaves, _)) = &e.tree else { return Ok(()) };
-    match subject.model.first_difference(&Model::from_leaves(leaves)) {
+    match subject.model.first_difference_from_leaves(leaves) {
         Some(diff) => Err(Violation::SweepDifference {
             dfn: diff.dfn,
             expected: diff.expected,

@@ -90,6 +90,14 @@ impl PhysMem for Memory {
     fn read_u64(&self, spa: u64) -> Option<u64> {
         self.read(spa).ok()
     }
+
+    /// Lends the whole frame at `spa` (4 KiB aligned) to readers of whole tables.
+    fn table(&self, spa: u64) -> Option<&[u64; QWORDS_PER_FRAME]> {
+        if spa & 0xfff != 0 {
+            return None;
+        }
+        self.index.get(spa >> 12).map(|slot| &self.frames[slot as usize])
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +117,8 @@ mod tests {
         assert_eq!(mem.read_u64(0x5001), None);
         mem.fill_frame(5, 7);
         assert_eq!(mem.read(0x5ff8), Ok(7));
+        assert_eq!(mem.table(0x5000).map(|t| t[511]), Some(7));
+        assert_eq!((mem.table(0x5008), mem.table(0x6000)), (None, None));
     }
 
     #[test]
