@@ -6,6 +6,9 @@ use crate::substrate::commands::Command;
 use crate::table::{PageTable, Perm};
 use ptdiff_reference::{Caches, Invalidation, Model, WalkConfig};
 
+/// Most verified probe DFNs remembered per implementation.
+pub const MAX_VERIFIED: usize = 256;
+
 /// An implementation and what the runner knows it must hold.
 pub struct Subject {
     pub table: Box<dyn PageTable>,
@@ -20,6 +23,25 @@ pub struct Subject {
     pub caches: Caches,
     /// Commands of the implementation's log already fed to `caches`.
     pub commands_seen: usize,
+    /// Counts changes of `model` (the runner bumps it with every map, unmap and clear).
+    pub model_generation: u64,
+    /// The state the DFNs of `verified` were checked in.
+    verified_key: Option<StateKey>,
+    /// Probe DFNs that passed the per-op checks in the state `verified_key`.
+    verified: Vec<u64>,
+}
+
+/// Everything the per-op probe checks read, as counts and values: equal keys mean an equal
+/// memory (its generation), model, device set, top and teardown state, so a probe that passed
+/// in one passes in the other. (An implementation's lookup is assumed to be a function of its
+/// memory and top, as the contract requires: state kept elsewhere is invisible to hardware.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateKey {
+    memory: u64,
+    model: u64,
+    assigned: DeviceSet,
+    top: (Option<u64>, u8),
+    torn_down: bool,
 }
 
 impl Subject {
@@ -32,7 +54,45 @@ impl Subject {
             assigned: DeviceSet::EMPTY,
             torn_down: false,
             caches: Caches::new(),
+            model_generation: 0,
+            verified_key: None,
+            verified: Vec::new(),
         }
+    }
+
+    /// The state the probe checks read.
+    pub fn state_key(&self) -> StateKey {
+        StateKey {
+            memory: self.table.iommu().memory().generation(),
+            model: self.model_generation,
+            assigned: self.assigned,
+            top: (self.table.root(), self.table.levels()),
+            torn_down: self.torn_down,
+        }
+    }
+
+    /// When the state did not change since probes were last verified, puts into `fresh` the
+    /// probes not verified yet and returns true; otherwise forgets what was verified and
+    /// returns false (every probe must be checked).
+    pub fn select_unverified(&mut self, probes: &[u64], fresh: &mut Vec<u64>) -> bool {
+        let key = self.state_key();
+        if self.verified_key != Some(key) {
+            self.verified_key = Some(key);
+            self.verified.clear();
+            return false;
+        }
+        fresh.clear();
+        fresh.extend(probes.iter().filter(|d| !self.verified.contains(d)));
+        true
+    }
+
+    /// Records that `probes` passed the per-op checks in the current state.
+    /// At most [`MAX_VERIFIED`] are remembered (forgetting only costs walks again).
+    pub fn mark_verified(&mut self, probes: &[u64]) {
+        if self.verified.len() + probes.len() > MAX_VERIFIED {
+            self.verified.clear();
+        }
+        self.verified.extend_from_slice(probes);
     }
 
     /// The implementation's name.

@@ -67,6 +67,8 @@ pub struct Runner {
     failure_armed: bool,
     /// Reused buffers: the probe DFNs and the probe walks of the current operation.
     probe_dfns: Vec<u64>,
+    /// The probes of `probe_dfns` one implementation has not verified in its current state.
+    fresh_probes: Vec<u64>,
     probe_walks: ProbeWalks,
 }
 
@@ -136,6 +138,7 @@ impl Runner {
             pending_failure: None,
             failure_armed: false,
             probe_dfns: Vec::new(),
+            fresh_probes: Vec::new(),
             probe_walks: ProbeWalks::default(),
         };
         runner.note_heights();
@@ -252,7 +255,10 @@ impl Runner {
                 }
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     match result {
-                        Ok(()) => subject.model.map(dfn, mfn, order, perm),
+                        Ok(()) => {
+                            subject.model.map(dfn, mfn, order, perm);
+                            subject.model_generation += 1;
+                        }
                         Err(PtError::BeyondHeight { .. }) if missed => {
                             self.stats.missed_notifications += 1
                         }
@@ -277,6 +283,7 @@ impl Runner {
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() && order < 64 {
                         subject.model.unmap(dfn, order);
+                        subject.model_generation += 1;
                     }
                 }
                 (dfn, last)
@@ -320,6 +327,7 @@ impl Runner {
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() {
                         subject.model.clear();
+                        subject.model_generation += 1;
                         subject.assigned = check::device_set::DeviceSet::EMPTY;
                         subject.torn_down = true;
                         for rule in AFTER_TEARDOWN {
@@ -451,26 +459,38 @@ impl Runner {
 
     /// The per-op check list on every implementation, then the devices' traffic at the
     /// operation's DFNs, which fills the IOMMU caches as real DMA would.
+    ///
+    /// Probes already verified against the same memory, model, devices and top (the
+    /// implementation's [`crate::check::subject::StateKey`] did not move since) are not walked
+    /// again: their checks would read exactly what they read then.
     fn check_state(&mut self, phase: Phase, op: &Op) -> Result<(), Box<Finding>> {
-        let ctx = Ctx {
-            walk: &self.walk,
-            devices: u16::from(self.config.devices),
-            probes: &self.probe_dfns,
-            walks: Cell::new(0),
-        };
+        let devices = u16::from(self.config.devices);
+        let mut walks = 0;
         for i in 0..self.subjects.len() {
-            self.subjects[i].sync_caches();
+            let subject = &mut self.subjects[i];
+            subject.sync_caches();
+            let fresh = subject.select_unverified(&self.probe_dfns, &mut self.fresh_probes);
             let subject = &self.subjects[i];
+            let ctx = Ctx {
+                walk: &self.walk,
+                devices,
+                probes: if fresh { &self.fresh_probes } else { &self.probe_dfns },
+                walks: Cell::new(0),
+            };
             if let Err(v) = check::per_op(&ctx, subject, &mut self.probe_walks) {
                 let mut finding = Finding::new(subject.name(), phase, op, v);
                 others::annotate(&self.walk, &self.subjects, &mut finding);
                 return Err(finding);
             }
-            let traffic = &self.probe_dfns[..self.probe_dfns.len().min(TRAFFIC_PROBES)];
-            let walks = self.subjects[i].device_traffic(&self.walk, traffic);
-            ctx.walks.set(ctx.walks.get() + walks);
+            walks += ctx.walks.get();
+            let checked = if fresh { &self.fresh_probes } else { &self.probe_dfns };
+            let subject = &mut self.subjects[i];
+            subject.mark_verified(checked);
+            // Traffic at DFNs already sent in this state would only repeat cache hits.
+            let traffic = &checked[..checked.len().min(TRAFFIC_PROBES)];
+            walks += subject.device_traffic(&self.walk, traffic);
         }
-        self.stats.walks += ctx.walks.get();
+        self.stats.walks += walks;
         Ok(())
     }
 

@@ -32,6 +32,8 @@ pub enum MemError {
 pub struct Memory {
     index: FrameIndex,
     frames: Vec<[u64; QWORDS_PER_FRAME]>,
+    /// Stores and frame fills so far: equal counts mean equal contents.
+    generation: u64,
 }
 
 impl Memory {
@@ -42,6 +44,7 @@ impl Memory {
 
     /// Makes frame `pfn` exist and fills it with `value` in every qword.
     pub fn fill_frame(&mut self, pfn: u64, value: u64) {
+        self.generation += 1;
         match self.index.get(pfn) {
             Some(slot) => self.frames[slot as usize].fill(value),
             None => {
@@ -75,6 +78,7 @@ impl Memory {
         }
         let slot = self.index.get(spa >> 12).ok_or(MemError::NoFrame { spa })?;
         self.frames[slot as usize][((spa & 0xfff) / 8) as usize] = value;
+        self.generation += 1;
         Ok(())
     }
 
@@ -82,6 +86,13 @@ impl Memory {
     pub fn clear(&mut self) {
         self.index.clear();
         self.frames.clear();
+        self.generation += 1;
+    }
+
+    /// A count of every change so far (stores, fills, clears): memory whose generation did not
+    /// move has not changed.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 }
 
