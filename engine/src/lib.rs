@@ -23,6 +23,7 @@ pub mod plant;
 pub mod repro;
 pub mod run;
 pub mod scenario;
+pub mod step;
 pub mod substrate;
 pub mod table;
 pub mod tables;

@@ -73,6 +73,12 @@ pub enum PtError {
     /// initial <= maximum).
     #[error("bad height configuration: initial {initial_levels}, maximum {max_levels}")]
     BadHeight { initial_levels: u8, max_levels: u8 },
+    /// The operation took more steps than its budget (an implementation that loops).
+    #[error("the operation took more than {steps} steps")]
+    StepBudget { steps: u64 },
+    /// The operation waits for a lock that can never be released.
+    #[error("deadlock: the operation waits forever for the {lock} lock")]
+    Deadlock { lock: &'static str },
     /// The implementation misused the substrate (a bug in the implementation).
     #[error("substrate error: {0}")]
     Substrate(IommuError),
@@ -119,7 +125,9 @@ impl PtError {
             | PtError::NotAssigned { .. }
             | PtError::NoSuchDevice { .. } => ErrorClass::Device,
             PtError::TornDown => ErrorClass::TornDown,
-            PtError::Substrate(_) => ErrorClass::Internal,
+            PtError::Substrate(_) | PtError::StepBudget { .. } | PtError::Deadlock { .. } => {
+                ErrorClass::Internal
+            }
         }
     }
 }

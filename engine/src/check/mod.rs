@@ -16,7 +16,7 @@
 //! A check builds its violation only when it fails: the passing path formats nothing.
 
 pub mod caches;
-pub mod device_set;
+pub use crate::substrate::device_set;
 pub mod devices;
 pub mod dma;
 pub mod expect;
@@ -126,8 +126,15 @@ mod tests {
             .collect();
         // Applied where the call happens: outcome, failure-not-clean, height, dma; setup by
         // the runner's constructor.
-        let applied =
-            [Check::Setup, Check::Outcome, Check::FailureNotClean, Check::Height, Check::Dma];
+        let applied = [
+            Check::Setup,
+            Check::Outcome,
+            Check::FailureNotClean,
+            Check::Height,
+            Check::Dma,
+            Check::StepBudget,
+            Check::Deadlock,
+        ];
         for check in Check::ALL {
             assert!(
                 listed.contains(&check) ^ applied.contains(&check),

@@ -38,6 +38,10 @@ pub enum Check {
     Ledger,
     /// A live table frame of the domain is not reachable from its root (leaked).
     Leak,
+    /// An operation took more steps than its budget (an implementation that loops).
+    StepBudget,
+    /// An operation waits for a lock that can never be released.
+    Deadlock,
 }
 
 impl Check {
@@ -59,6 +63,8 @@ impl Check {
             Check::Dma => "dma",
             Check::Ledger => "ledger",
             Check::Leak => "leak",
+            Check::StepBudget => "step-budget",
+            Check::Deadlock => "deadlock",
         }
     }
 
@@ -80,11 +86,13 @@ impl Check {
             Check::Dma => "a device's DMA through the IOMMU and its caches differs from the model",
             Check::Ledger => "a device can reach a frame that is not a live page table of the domain",
             Check::Leak => "a live page-table frame is not reachable from the root (leaked)",
+            Check::StepBudget => "an operation took more steps than its budget (it loops?)",
+            Check::Deadlock => "an operation waits forever for a lock",
         }
     }
 
     /// Every check, in declaration order.
-    pub const ALL: [Check; 15] = [
+    pub const ALL: [Check; 17] = [
         Check::Setup,
         Check::Outcome,
         Check::Height,
@@ -100,6 +108,8 @@ impl Check {
         Check::Dma,
         Check::Ledger,
         Check::Leak,
+        Check::StepBudget,
+        Check::Deadlock,
     ];
 
     /// The check named `name` (as printed by [`Check::name`]).

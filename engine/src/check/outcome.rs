@@ -8,12 +8,18 @@ use crate::substrate::frames::FrameEvent;
 use crate::table::{ErrorClass, PtError};
 
 /// `got` has the class `expected` requires. With an injected allocation failure armed, an
-/// expected success may be `NoMemory` instead.
+/// expected success may be `NoMemory` instead. An operation that ran out of steps or deadlocked
+/// is reported as such (`step-budget`, `deadlock`), whatever was expected.
 pub fn outcome(
     expected: Result<(), ErrorClass>,
     got: Result<(), PtError>,
     failure_armed: bool,
 ) -> Result<(), Violation> {
+    match got {
+        Err(PtError::StepBudget { steps }) => return Err(Violation::StepBudget { steps }),
+        Err(PtError::Deadlock { lock }) => return Err(Violation::Deadlock { lock }),
+        _ => {}
+    }
     let agrees = match (&expected, &got) {
         (Ok(()), Err(PtError::NoMemory)) if failure_armed => true,
         (Ok(()), Ok(())) => true,

@@ -111,6 +111,10 @@ pub enum Violation {
     TableMappedAsData { dfn: u64, pfn: u64 },
     /// The set of leaves differs from the model.
     SweepDifference { dfn: u64, expected: Mapping, got: Mapping },
+    /// The operation ran out of steps.
+    StepBudget { steps: u64 },
+    /// The operation waits forever for a lock.
+    Deadlock { lock: &'static str },
 }
 
 impl Violation {
@@ -139,6 +143,8 @@ impl Violation {
             | Violation::SweepNotTranslating { .. }
             | Violation::SweepDifference { .. } => Check::Sweep,
             Violation::Leak { .. } => Check::Leak,
+            Violation::StepBudget { .. } => Check::StepBudget,
+            Violation::Deadlock { .. } => Check::Deadlock,
         }
     }
 
@@ -226,6 +232,8 @@ impl Violation {
                 "every live table frame of the domain is reachable from its root".into()
             }
             Violation::TableMappedAsData { .. } => "no page-table frame mapped as data".into(),
+            Violation::StepBudget { .. } => "an operation that ends within its step budget".into(),
+            Violation::Deadlock { .. } => "every lock taken is eventually free".into(),
         }
     }
 
@@ -287,6 +295,8 @@ impl Violation {
             Violation::TableMappedAsData { dfn, pfn } => {
                 format!("dfn {dfn:#x} translates to the live table frame {pfn:#x}")
             }
+            Violation::StepBudget { steps } => format!("still running after {steps} steps"),
+            Violation::Deadlock { lock } => format!("waits forever for the {lock} lock"),
         }
     }
 }

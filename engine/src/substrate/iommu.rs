@@ -21,6 +21,9 @@ pub enum IommuError {
     /// The device ID is beyond the device table.
     #[error("device {dev} does not exist (the device table has {DEVICE_TABLE_ENTRIES} entries)")]
     NoSuchDevice { dev: u16 },
+    /// A lock was released by a task that does not hold it.
+    #[error("the {lock} lock was released but is not held")]
+    LockNotHeld { lock: &'static str },
 }
 
 /// A device's DTE as it was before the first write to it since the journal started.

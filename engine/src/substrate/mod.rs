@@ -4,6 +4,7 @@
 //! ([`iommu`]). This is the only code the implementations share; no table code lives here.
 
 pub mod commands;
+pub mod device_set;
 pub mod device_table;
 pub mod frame_index;
 pub mod frames;

@@ -1,0 +1,68 @@
+//! What one step is: the kinds of shared access an implementation makes through
+//! [`super::Cx`], and the lock classes it can take.
+
+use crate::substrate::commands::Command;
+
+/// A lock class, in the declared acquisition order (a lock may be taken while holding only
+/// locks that come before it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockClass {
+    /// The system's device lock (Xen `pcidevs_lock`, the Linux group mutex).
+    Devices,
+    /// The domain's mapping lock (Xen `mapping_lock`, Linux `domain->lock`).
+    Domain,
+    /// The IOMMU's own lock (device table and command queue; Xen `iommu->lock`).
+    IommuHw,
+}
+
+impl LockClass {
+    /// Every class, in the declared order.
+    pub const ALL: [LockClass; 3] = [LockClass::Devices, LockClass::Domain, LockClass::IommuHw];
+
+    /// Index into per-class arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The class's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockClass::Devices => "devices",
+            LockClass::Domain => "domain",
+            LockClass::IommuHw => "iommu",
+        }
+    }
+}
+
+/// One shared access: the unit at which another task may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A 64-bit load of table or device-table memory.
+    Load { spa: u64 },
+    /// A 64-bit store.
+    Store { spa: u64, value: u64 },
+    /// A 64-bit compare-and-swap.
+    Cas { spa: u64, new: u64 },
+    /// A table-frame allocation.
+    Alloc,
+    /// A table-frame free.
+    Free { spa: u64 },
+    /// An IOMMU command issued.
+    Issue { command: Command },
+    /// A read of the top cell (root and height).
+    ReadTop,
+    /// A write of the top cell.
+    WriteTop,
+    /// A read of spare cell `cell`.
+    ReadCell { cell: u8 },
+    /// A write of spare cell `cell`.
+    WriteCell { cell: u8 },
+    /// A read of the domain's device list.
+    ReadDevices,
+    /// A change of the domain's device list.
+    WriteDevices,
+    /// Acquiring a lock (blocks while another task holds it).
+    Lock { class: LockClass },
+    /// Releasing a lock.
+    Unlock { class: LockClass },
+}

@@ -1,0 +1,126 @@
+//! The sequential adapter: a [`StepTable`] as a [`PageTable`], each operation one task polled
+//! to completion on a sequential [`Cx`] (no yielding), within a step budget. The runner, the
+//! checks, the corpus and `run_tables` see an ordinary page table.
+
+use super::cx::{Cx, DEFAULT_STEP_BUDGET};
+use super::exec::poll_once;
+use super::shared::Shared;
+use super::step_table::{OpFuture, StepTable};
+use crate::substrate::iommu::Iommu;
+use crate::table::{PageTable, Perm, PtError};
+use std::task::Poll;
+
+/// A [`StepTable`] with its domain's shared state, driven one operation at a time.
+#[derive(Debug)]
+pub struct Sequential<T> {
+    table: T,
+    shared: Shared,
+    budget: u64,
+}
+
+/// Polls the operation `op` on `cx` once: a sequential operation completes in that poll unless
+/// it ran out of steps or waits for a lock it can never get.
+fn finish(cx: &Cx<'_>, mut op: OpFuture<'_>) -> Result<(), PtError> {
+    cx.begin_op(0);
+    match poll_once(op.as_mut()) {
+        Poll::Ready(result) => result,
+        Poll::Pending => match cx.position(0).blocked_on {
+            _ if cx.over_budget().is_some() => {
+                Err(PtError::StepBudget { steps: u64::from(cx.position(0).access) })
+            }
+            Some(lock) => Err(PtError::Deadlock { lock: lock.name() }),
+            None => Err(PtError::StepBudget { steps: u64::from(cx.position(0).access) }),
+        },
+    }
+}
+
+impl<T: StepTable> Sequential<T> {
+    /// `table` over a fresh domain on `iommu`, its empty table built.
+    pub fn new(table: T, iommu: Iommu) -> Result<Sequential<T>, PtError> {
+        Sequential::with_budget(table, iommu, DEFAULT_STEP_BUDGET)
+    }
+
+    /// Like [`Sequential::new`] with `budget` steps per operation.
+    pub fn with_budget(table: T, iommu: Iommu, budget: u64) -> Result<Sequential<T>, PtError> {
+        let mut seq = Sequential { table, shared: Shared::new(iommu), budget };
+        seq.drive(|t, cx| t.create(cx))?;
+        Ok(seq)
+    }
+
+    /// The table.
+    pub fn table(&self) -> &T {
+        &self.table
+    }
+
+    /// The domain's shared state.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    fn drive(
+        &mut self,
+        op: impl for<'a, 's> FnOnce(&'a T, &'a Cx<'s>) -> OpFuture<'a>,
+    ) -> Result<(), PtError> {
+        let cx = Cx::new(&mut self.shared, 1, false, self.budget);
+        let future = op(&self.table, &cx);
+        finish(&cx, future)
+    }
+}
+
+impl<T: StepTable> PageTable for Sequential<T> {
+    fn name(&self) -> &str {
+        self.table.name()
+    }
+
+    fn iommu(&self) -> &Iommu {
+        &self.shared.iommu
+    }
+
+    fn iommu_mut(&mut self) -> &mut Iommu {
+        &mut self.shared.iommu
+    }
+
+    fn domain_id(&self) -> u16 {
+        self.table.domain_id()
+    }
+
+    fn levels(&self) -> u8 {
+        self.table.top(&self.shared).map_or(0, |t| t.levels)
+    }
+
+    fn max_levels(&self) -> u8 {
+        self.table.max_levels()
+    }
+
+    fn root(&self) -> Option<u64> {
+        self.table.top(&self.shared).map(|t| t.root)
+    }
+
+    fn map(&mut self, dfn: u64, mfn: u64, order: u32, perm: Perm) -> Result<(), PtError> {
+        self.drive(|t, cx| t.map(cx, dfn, mfn, order, perm))
+    }
+
+    fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
+        self.drive(|t, cx| t.unmap(cx, dfn, order))
+    }
+
+    fn notify_dfn(&mut self, dfn: u64) -> Result<(), PtError> {
+        self.drive(|t, cx| t.notify_dfn(cx, dfn))
+    }
+
+    fn lookup(&self, dfn: u64) -> Option<(u64, Perm)> {
+        self.table.lookup(&self.shared, dfn)
+    }
+
+    fn assign(&mut self, dev: u16) -> Result<(), PtError> {
+        self.drive(|t, cx| t.assign(cx, dev))
+    }
+
+    fn deassign(&mut self, dev: u16) -> Result<(), PtError> {
+        self.drive(|t, cx| t.deassign(cx, dev))
+    }
+
+    fn teardown(&mut self) -> Result<(), PtError> {
+        self.drive(|t, cx| t.teardown(cx))
+    }
+}

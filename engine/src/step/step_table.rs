@@ -1,0 +1,69 @@
+//! The step contract: a page table whose operations are `async` over a [`Cx`], so that every
+//! shared access is a step another task can interleave with (`../shared/CONCURRENCY.md`
+//! section 5.2). [`super::Sequential`] turns one into a [`crate::table::PageTable`].
+//!
+//! Contract, beyond [`crate::table::PageTable`]'s semantics and error order:
+//! - every access to state shared between operations goes through `cx`: table memory, frames,
+//!   commands, DTEs, the top ([`Cx::top`]), spare cells and the device list; the
+//!   implementation itself holds only configuration (the `Sync` bound rejects `Cell` and
+//!   `RefCell` fields, so hidden mutable state does not compile);
+//! - an operation that takes locks releases them before it returns;
+//! - `lookup` and `top` read the state directly (they are the implementation's view, used at
+//!   quiescent points, not steps).
+
+use super::cx::Cx;
+use super::shared::{Shared, Top};
+use crate::table::{Perm, PtError};
+use std::future::Future;
+use std::pin::Pin;
+
+/// The future of one operation.
+pub type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PtError>> + 'a>>;
+
+/// A domain's I/O page table as step machines. See the module doc for the contract.
+pub trait StepTable: Sync {
+    /// Short name used in reports.
+    fn name(&self) -> &str;
+
+    /// The domain ID programmed into DTEs.
+    fn domain_id(&self) -> u16;
+
+    /// Highest number of levels this table can reach.
+    fn max_levels(&self) -> u8;
+
+    /// The top as the implementation keeps it in `shared` (default: the top cell).
+    fn top(&self, shared: &Shared) -> Option<Top> {
+        shared.top
+    }
+
+    /// Builds the empty table of a new domain (its root); run once, before any operation.
+    fn create<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a>;
+
+    /// [`crate::table::PageTable::map`].
+    fn map<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        perm: Perm,
+    ) -> OpFuture<'a>;
+
+    /// [`crate::table::PageTable::unmap`].
+    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a>;
+
+    /// [`crate::table::PageTable::notify_dfn`].
+    fn notify_dfn<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64) -> OpFuture<'a>;
+
+    /// [`crate::table::PageTable::assign`].
+    fn assign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a>;
+
+    /// [`crate::table::PageTable::deassign`].
+    fn deassign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a>;
+
+    /// [`crate::table::PageTable::teardown`].
+    fn teardown<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a>;
+
+    /// [`crate::table::PageTable::lookup`], reading `shared` directly.
+    fn lookup(&self, shared: &Shared, dfn: u64) -> Option<(u64, Perm)>;
+}
