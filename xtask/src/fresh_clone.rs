@@ -74,22 +74,19 @@ pub fn readme_blocks(readme: &str, sections: &[&str]) -> Vec<Vec<String>> {
     blocks
 }
 
-/// `command` split into the command and its trailing ` # comment` (if any).
-fn split_comment(command: &str) -> (&str, &str) {
-    match command.find(" #") {
-        Some(i) => (command[..i].trim_end(), &command[i..]),
-        None => (command, ""),
-    }
+/// `command` without its trailing ` # comment`.
+fn strip_comment(command: &str) -> &str {
+    command.find(" #").map_or(command, |i| command[..i].trim_end())
 }
 
 /// `command` as the check runs it: fuzzing bounded to `seconds`, all else unchanged.
 pub fn bounded(command: &str, seconds: u64) -> String {
-    let (cmd, _comment) = split_comment(command);
-    let words: Vec<&str> = cmd.split_whitespace().collect();
-    let is = |tool: &[&str]| {
-        words.first() == Some(&"cargo")
-            && words.iter().skip(1).filter(|w| !w.starts_with('+')).take(tool.len()).eq(tool.iter())
-    };
+    let cmd = strip_comment(command);
+    // The words after any leading `VAR=value` settings and `cargo`'s `+toolchain`.
+    let mut words = cmd.split_whitespace().skip_while(|w| w.contains('=') && !w.starts_with('-'));
+    let cargo = words.next() == Some("cargo");
+    let words: Vec<&str> = words.filter(|w| !w.starts_with('+')).collect();
+    let is = |tool: &[&str]| cargo && words.starts_with(tool);
     if is(&["fuzz", "run"]) {
         if words.contains(&"--") {
             format!("{cmd} -max_total_time={seconds}")
@@ -107,7 +104,7 @@ pub fn bounded(command: &str, seconds: u64) -> String {
 
 /// The folder `cd ARG` leads to from `dir`, when `command` is a plain `cd`.
 fn cd_target(command: &str, dir: &Path) -> Option<PathBuf> {
-    let (cmd, _) = split_comment(command);
+    let cmd = strip_comment(command);
     let rest = cmd.strip_prefix("cd ")?;
     (!rest.contains(['&', ';', '|'])).then(|| dir.join(rest.trim()))
 }
@@ -304,6 +301,11 @@ mod tests {
         assert_eq!(bounded("cargo xtask seed-corpus  # once", 5), "cargo xtask seed-corpus");
         assert_eq!(bounded("cargo afl build --release", 5), "cargo afl build --release");
         assert_eq!(bounded("cargo fuzz list", 5), "cargo fuzz list");
+        assert_eq!(
+            bounded("PTDIFF_PLANT=S5 cargo fuzz run --features planted-bugs differential", 5),
+            "PTDIFF_PLANT=S5 cargo fuzz run --features planted-bugs differential -- -max_total_time=5"
+        );
+        assert_eq!(bounded("echo cargo fuzz run x", 5), "echo cargo fuzz run x");
     }
 
     #[test]
