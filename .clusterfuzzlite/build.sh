@@ -1,4 +1,19 @@
 #!/bin/bash -eu
+# Copyright 2026 The ptdiff Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+#
+################################################################################
 # ClusterFuzzLite builds exactly as OSS-Fuzz does: oss-fuzz/build.sh installs every fuzz target
 # with its seed corpus, options and dictionary into $OUT.
-exec bash "$SRC/ptdiff/oss-fuzz/build.sh" "$@"
+exec bash -eux "$SRC/ptdiff/oss-fuzz/build.sh" "$@"

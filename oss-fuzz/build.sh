@@ -1,16 +1,34 @@
-#!/bin/bash
+#!/bin/bash -eu
+# Copyright 2026 The ptdiff Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+#
+################################################################################
 # Builds ptdiff's fuzz targets for OSS-Fuzz / ClusterFuzzLite and installs into $OUT, per target
 # (targets as `cargo fuzz list` reads them from fuzz/Cargo.toml):
-#   $OUT/<target>                   the libFuzzer binary (`cargo fuzz build -O`)
+#   $OUT/<target>                   the libFuzzer binary
 #   $OUT/<target>_seed_corpus.zip   every file of corpus/<target>/
 #   $OUT/<target>.options           libFuzzer options
 #   $OUT/<target>.dict              when oss-fuzz/<target>.dict exists (scenario_text)
 #
 # Source: $PTDIFF_SRC, else $SRC/ptdiff (OSS-Fuzz), else the checkout holding this script.
-# Toolchain: with $SANITIZER set (OSS-Fuzz), plain `cargo fuzz build -O`: the image's nightly
-# and its environment's flags. Without it (a local run, e.g. `cargo xtask oss-fuzz-check`):
-# `cargo +nightly fuzz build -O` (AddressSanitizer) when nightly is installed and
-# PTDIFF_FUZZ_TOOLCHAIN is not `stable`, else `cargo fuzz build -O -s none` on stable.
+# Every branch builds with `cargo fuzz build -O -a`, the flags `cargo xtask fuzz` uses: optimized,
+# with debug assertions and overflow checks, so continuous fuzzing runs the build local runs use.
+# With $SANITIZER set (OSS-Fuzz, ClusterFuzzLite), plain `cargo`: the image's nightly and
+# compile's RUSTFLAGS; with SANITIZER=coverage the image's `cargo` wrapper turns the build into
+# an unoptimized coverage build without debug assertions. Without $SANITIZER (a local run, e.g.
+# `cargo xtask oss-fuzz-check`): `cargo +nightly` (AddressSanitizer) when nightly is installed
+# and PTDIFF_FUZZ_TOOLCHAIN is not `stable`, else stable with `-s none`.
 set -eux
 
 : "${OUT:?OUT must name the output directory}"
@@ -27,11 +45,11 @@ mkdir -p "$OUT"
 
 # 1. Build every target.
 if [ -n "${SANITIZER:-}" ]; then
-  cargo fuzz build -O
+  cargo fuzz build -O -a
 elif [ "${PTDIFF_FUZZ_TOOLCHAIN:-}" != stable ] && cargo +nightly --version >/dev/null 2>&1; then
-  cargo +nightly fuzz build -O
+  cargo +nightly fuzz build -O -a
 else
-  cargo fuzz build -O -s none
+  cargo fuzz build -O -a -s none
 fi
 
 triple="$(rustc -vV | sed -n 's/^host: //p')"

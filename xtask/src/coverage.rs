@@ -17,7 +17,7 @@
 //! Code compiled only for other targets (the `ptdiff` CLI binary, `planted-bugs` code, tests)
 //! is not in the fuzz binaries, so it is not counted.
 
-use crate::oss_fuzz::manifest_targets;
+use crate::targets::manifest_targets;
 use crate::tools::root;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,24 +1,35 @@
 //! `cargo xtask fuzz`: the main job. Builds every fuzz target (nightly + ASan when installed,
-//! else stable without a sanitizer), runs each on the checked-in corpus for a bounded time with
-//! progress lines, and ends with a summary: executions per second, corpus growth, findings and
-//! the command that reproduces each.
+//! else stable without a sanitizer), seeds each target's corpus folder, runs each target for a
+//! bounded time with progress lines, and ends with one summary: executions per second, corpus
+//! growth, findings and the commands that reproduce and minimize each.
 //!
-//! New corpus entries go to `fuzz/corpus/<target>/` (not checked in); the checked-in seeds in
-//! `corpus/<target>/` are only read. Crashes land in `fuzz/artifacts/<target>/`.
+//! New corpus entries go to `fuzz/corpus/<target>/`, seeded from the checked-in
+//! `corpus/<target>/` (see [`crate::corpus`]), which is only read. Crashes land in
+//! `fuzz/artifacts/<target>/`. `--jobs N` runs libFuzzer's `-fork=N` (N processes, one corpus,
+//! one total); the default is one process per target.
 
+use crate::libfuzzer_log::LibFuzzerLog;
+use crate::targets::{check_known, dictionary, manifest_targets};
 use crate::tools::{ensure_cargo_fuzz, root, FuzzToolchain};
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-/// Every fuzz target, in the order they run.
-pub const TARGETS: [&str; 3] = ["differential", "walker", "scenario_text"];
+/// The `cargo fuzz build`/`run` flags of every fuzz build: optimized, with debug assertions
+/// and overflow checks (an arithmetic overflow in ptdiff is a bug to find, not to wrap).
+/// `oss-fuzz/build.sh` builds with the same flags (a test in `oss_fuzz` checks it), and a
+/// plain `cargo fuzz run` builds the same way (cargo-fuzz adds debug assertions unless `-O`
+/// comes alone), so all three share one build.
+pub const BUILD_FLAGS: [&str; 2] = ["-O", "-a"];
 /// Default seconds per target.
 const DEFAULT_SECONDS: u64 = 60;
 /// Seconds between progress lines.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// Lines of libFuzzer's output kept to explain a run that failed without a crash file.
+const TAIL_LINES: usize = 20;
 
 /// Options of one fuzzing job.
 pub struct Job {
@@ -26,7 +37,7 @@ pub struct Job {
     pub seconds: u64,
     /// Planted bug id (builds with `--features planted-bugs`, sets `PTDIFF_PLANT`).
     pub plant: Option<String>,
-    /// Extra libFuzzer flags.
+    /// Extra libFuzzer flags (e.g. `-fork=N`, `-seed=N`).
     pub flags: Vec<String>,
     /// Print progress and libFuzzer's notable lines.
     pub verbose: bool,
@@ -40,6 +51,8 @@ pub struct Outcome {
     pub exec_per_sec: u64,
     pub corpus_before: usize,
     pub corpus_after: usize,
+    /// The inputs this run reported (crash, timeout, out-of-memory), even when libFuzzer wrote
+    /// one under a name that already existed.
     pub artifacts: Vec<PathBuf>,
     /// The panic / finding headline, when the run stopped on a finding.
     pub headline: Option<String>,
@@ -52,21 +65,39 @@ fn count_files(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn files_in(dir: &Path) -> Vec<PathBuf> {
+/// The files of `dir` modified at or after `since`, sorted.
+fn modified_since(dir: &Path, since: SystemTime) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since))
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// The findings of a run: every input libFuzzer said it wrote (`written`, whether or not the
+/// name existed before) that is on disk, then any other file the run wrote into the artifacts
+/// folder (`touched`), without repeats.
+pub fn findings(written: &[PathBuf], touched: &[PathBuf]) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = written.iter().filter(|p| p.is_file()).cloned().collect();
+    for p in touched {
+        if !all.contains(p) {
+            all.push(p.clone());
+        }
+    }
+    all
 }
 
 impl Job {
     /// Builds every target once.
     pub fn build(&self) -> Result<(), String> {
         let mut cmd = self.toolchain.cargo_fuzz("build");
-        // Optimized, with debug assertions and overflow checks: an arithmetic overflow in the
-        // library is a bug the fuzzer must see, not wrap silently.
-        cmd.args(["-O", "-a"]);
+        cmd.args(BUILD_FLAGS);
         if self.plant.is_some() {
             cmd.args(["--features", "planted-bugs"]);
         }
@@ -83,14 +114,13 @@ impl Job {
         let artifacts = root().join("fuzz/artifacts").join(target);
         std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
         std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
-        let before_artifacts = files_in(&artifacts);
         let mut outcome = Outcome {
             target: target.to_string(),
             corpus_before: count_files(work) + seeds.map_or(0, count_files),
             ..Outcome::default()
         };
         let mut cmd = self.toolchain.cargo_fuzz("run");
-        cmd.args(["-O", "-a"]);
+        cmd.args(BUILD_FLAGS);
         if let Some(bug) = &self.plant {
             cmd.args(["--features", "planted-bugs"]).env("PTDIFF_PLANT", bug);
         }
@@ -101,10 +131,12 @@ impl Job {
         cmd.arg("--")
             .arg(format!("-max_total_time={}", self.seconds))
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
-            .args(["-print_final_stats=1", "-timeout=10", "-rss_limit_mb=4096"])
-            .args(&self.flags)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .args(["-print_final_stats=1", "-timeout=10", "-rss_limit_mb=4096"]);
+        if let Some(dict) = dictionary(target) {
+            cmd.arg(format!("-dict={}", dict.display()));
+        }
+        cmd.args(&self.flags).stdout(Stdio::null()).stderr(Stdio::piped());
+        let started = SystemTime::now();
         let start = Instant::now();
         let mut child = cmd.spawn().map_err(|e| format!("cannot start cargo fuzz: {e}"))?;
         let stderr = child.stderr.take().ok_or("no stderr from cargo fuzz")?;
@@ -124,34 +156,20 @@ impl Job {
                 }
             })
         });
-        let mut panic_lines = Vec::new();
-        let mut in_panic = false;
+        let mut log = LibFuzzerLog::default();
+        let mut tail = VecDeque::with_capacity(TAIL_LINES);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(v) = line.strip_prefix("stat::number_of_executed_units:") {
-                outcome.runs = v.trim().parse().unwrap_or(0);
-            } else if let Some(v) = line.strip_prefix("stat::average_exec_per_sec:") {
-                outcome.exec_per_sec = v.trim().parse().unwrap_or(0);
-            } else if line.starts_with('#') && line.contains("exec/s") {
-                if let Ok(mut l) = last_status.lock() {
-                    *l = line.split_whitespace().collect::<Vec<_>>().join(" ");
-                }
+            log.feed(&line);
+            if let Ok(mut l) = last_status.lock() {
+                l.clone_from(&log.status);
             }
-            if line.contains("panicked at") {
-                in_panic = true;
-            }
-            if in_panic && panic_lines.len() < 40 && !line.starts_with("note:") {
-                panic_lines.push(line.clone());
-            }
-            if line.starts_with("==") && line.contains("ERROR") && outcome.headline.is_none() {
-                outcome.headline = Some(line.clone());
-            }
-            if self.verbose
-                && (line.contains("ptdiff stats")
-                    || line.contains("INITED")
-                    || line.contains("DONE"))
-            {
+            if self.verbose && LibFuzzerLog::is_notable(&line) {
                 eprintln!("[{target}] {line}");
             }
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
         }
         let status = child.wait().map_err(|e| format!("cargo fuzz: {e}"))?;
         if let Ok(mut d) = done.lock() {
@@ -161,94 +179,130 @@ impl Job {
             let _ = t.join();
         }
         outcome.elapsed = start.elapsed();
+        outcome.runs = log.runs;
+        outcome.exec_per_sec =
+            log.exec_per_sec.unwrap_or_else(|| log.runs / outcome.elapsed.as_secs().max(1));
         outcome.corpus_after = count_files(work) + seeds.map_or(0, count_files);
-        outcome.artifacts =
-            files_in(&artifacts).into_iter().filter(|p| !before_artifacts.contains(p)).collect();
-        if let Some(finding) = panic_lines.iter().find(|l| l.contains("FINDING")) {
-            outcome.headline = Some(finding.trim().to_string());
-        } else if let Some(first) = panic_lines.first() {
-            outcome.headline.get_or_insert_with(|| first.trim().to_string());
-        }
-        if self.verbose && !panic_lines.is_empty() {
-            eprintln!("[{target}] the fuzz target panicked:\n{}", panic_lines.join("\n"));
+        outcome.artifacts = findings(&log.written, &modified_since(&artifacts, started));
+        outcome.headline = log.headline();
+        if self.verbose && !log.panic.is_empty() {
+            eprintln!("[{target}] the fuzz target panicked:\n{}", log.panic.join("\n"));
         }
         if !status.success() && outcome.artifacts.is_empty() {
             return Err(format!(
-                "cargo fuzz run {target} failed ({status}) without writing a crash file"
+                "cargo fuzz run {target} failed ({status}) without reporting a crash file; \
+                 its last lines:\n{}",
+                Vec::from(tail).join("\n")
             ));
         }
         Ok(outcome)
     }
 }
 
-/// How to reproduce an artifact of `target`.
-pub fn reproduce_command(
+/// The commands that reproduce and minimize `artifact` of `target`, from the repository root.
+pub fn finding_commands(
     toolchain: FuzzToolchain,
     target: &str,
     artifact: &Path,
     plant: Option<&str>,
-) -> String {
+) -> (String, String) {
     let rel = artifact.strip_prefix(root()).unwrap_or(artifact).display().to_string();
-    let plant_flag = plant.map(|b| format!(" --plant {b}")).unwrap_or_default();
     let features = if plant.is_some() { " --features planted-bugs" } else { "" };
     if target == "differential" {
-        format!(
-            "cargo run -p ptdiff{features} -- repro{plant_flag} {rel}\n      minimize: cargo run -p ptdiff{features} -- minimize{plant_flag} {rel}"
-        )
+        let plant_flag = plant.map(|b| format!(" --plant {b}")).unwrap_or_default();
+        let cli = format!("cargo run -p ptdiff{features} --");
+        (format!("{cli} repro{plant_flag} {rel}"), format!("{cli} minimize{plant_flag} {rel}"))
     } else {
+        let env = plant.map(|b| format!("PTDIFF_PLANT={b} ")).unwrap_or_default();
         let chain = if toolchain == FuzzToolchain::NightlyAsan { "+nightly " } else { "" };
         let s = if toolchain == FuzzToolchain::StableNoSanitizer { " -s none" } else { "" };
-        format!("(cd fuzz && cargo {chain}fuzz run{s} {target} ../{rel})")
+        let flags = BUILD_FLAGS.join(" ");
+        let cmd =
+            |sub: &str| format!("{env}cargo {chain}fuzz {sub}{s} {flags}{features} {target} {rel}");
+        (cmd("run"), cmd("tmin"))
     }
 }
 
-/// `cargo xtask fuzz [--seconds N] [--target T]... [--plant BUG]`.
-pub fn main(args: &[String]) -> Result<(), String> {
-    let mut seconds = DEFAULT_SECONDS;
-    let mut targets: Vec<String> = Vec::new();
-    let mut plant = None;
+/// Options of `cargo xtask fuzz`.
+#[derive(Debug, PartialEq, Eq)]
+struct Options {
+    seconds: u64,
+    jobs: u32,
+    targets: Vec<String>,
+    plant: Option<String>,
+}
+
+/// Parses `[--seconds N] [--jobs N] [--target T]... [--plant BUG]`; `known` are the targets.
+fn parse(args: &[String], known: &[String]) -> Result<Options, String> {
+    let mut o = Options { seconds: DEFAULT_SECONDS, jobs: 1, targets: Vec::new(), plant: None };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--seconds" => {
-                seconds = it
+                o.seconds = it
                     .next()
                     .and_then(|s| s.parse().ok())
                     .filter(|&s| s > 0)
                     .ok_or("--seconds needs a positive number")?
             }
+            "--jobs" => {
+                o.jobs = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|&j| j > 0)
+                    .ok_or("--jobs needs a positive number")?
+            }
             "--target" => {
                 let t = it.next().ok_or("--target needs a name")?;
-                if !TARGETS.contains(&t.as_str()) {
-                    return Err(format!("unknown target `{t}` (targets: {})", TARGETS.join(", ")));
-                }
-                targets.push(t.clone());
+                check_known(t, known)?;
+                o.targets.push(t.clone());
             }
-            "--plant" => plant = Some(it.next().ok_or("--plant needs a bug id")?.clone()),
+            "--plant" => o.plant = Some(it.next().ok_or("--plant needs a bug id")?.clone()),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    if targets.is_empty() {
-        targets = TARGETS.iter().map(|t| t.to_string()).collect();
+    if o.targets.is_empty() {
+        o.targets = known.to_vec();
     }
+    Ok(o)
+}
+
+/// The libFuzzer flags of `--jobs N`: none for one process, else `-fork=N`.
+fn jobs_flags(jobs: u32) -> Vec<String> {
+    if jobs > 1 {
+        vec![format!("-fork={jobs}")]
+    } else {
+        Vec::new()
+    }
+}
+
+/// `cargo xtask fuzz [--seconds N] [--jobs N] [--target T]... [--plant BUG]`.
+pub fn main(args: &[String]) -> Result<(), String> {
+    let Options { seconds, jobs, targets, plant } = parse(args, &manifest_targets()?)?;
     ensure_cargo_fuzz()?;
     let toolchain = FuzzToolchain::detect();
+    let cores = if jobs > 1 {
+        format!("{jobs} processes (libFuzzer -fork={jobs})")
+    } else {
+        "one process".into()
+    };
     eprintln!(
-        "xtask: fuzzing {} for {seconds}s each, {}{}",
+        "xtask: fuzzing {} for {seconds}s each, {cores}, {}{}",
         targets.join(", "),
         toolchain.describe(),
         plant.as_deref().map(|b| format!(", planted bug {b}")).unwrap_or_default()
     );
-    let job = Job { toolchain, seconds, plant: plant.clone(), flags: Vec::new(), verbose: true };
+    let job =
+        Job { toolchain, seconds, plant: plant.clone(), flags: jobs_flags(jobs), verbose: true };
     job.build()?;
     let root = root();
     let mut outcomes = Vec::new();
     for target in &targets {
+        crate::corpus::seed(target)?;
         let work = root.join("fuzz/corpus").join(target);
-        let seeds = root.join("corpus").join(target);
-        outcomes.push(job.run_target(target, &work, seeds.is_dir().then_some(seeds.as_path()))?);
+        outcomes.push(job.run_target(target, &work, None)?);
     }
-    println!("\n== ptdiff fuzzing summary ({}) ==", toolchain.describe());
+    println!("\n== ptdiff fuzzing summary ({}, {cores} per target) ==", toolchain.describe());
     println!(
         "{:<14} {:>8} {:>10} {:>9} {:>16}  result",
         "target", "seconds", "execs", "exec/s", "corpus"
@@ -274,10 +328,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
             if let Some(h) = &o.headline {
                 println!("  {h}");
             }
-            println!(
-                "  reproduce: {}",
-                reproduce_command(toolchain, &o.target, a, plant.as_deref())
-            );
+            let (reproduce, minimize) = finding_commands(toolchain, &o.target, a, plant.as_deref());
+            println!("  reproduce: {reproduce}\n  minimize:  {minimize}");
         }
     }
     if findings > 0 {
@@ -285,5 +337,88 @@ pub fn main(args: &[String]) -> Result<(), String> {
     } else {
         println!("no findings");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn known() -> Vec<String> {
+        args("differential walker scenario_text")
+    }
+
+    #[test]
+    fn defaults_are_one_process_every_target_sixty_seconds() {
+        let o = parse(&[], &known()).unwrap();
+        assert_eq!(o, Options { seconds: 60, jobs: 1, targets: known(), plant: None });
+        assert!(jobs_flags(o.jobs).is_empty());
+    }
+
+    #[test]
+    fn jobs_become_libfuzzer_fork() {
+        let o = parse(&args("--jobs 4 --target walker --seconds 5"), &known()).unwrap();
+        assert_eq!(o, Options { seconds: 5, jobs: 4, targets: args("walker"), plant: None });
+        assert_eq!(jobs_flags(o.jobs), ["-fork=4"]);
+        assert_eq!(
+            parse(&args("--jobs 0"), &known()),
+            Err("--jobs needs a positive number".to_string())
+        );
+        assert!(parse(&args("--target nope"), &known()).unwrap_err().contains("unknown target"));
+    }
+
+    #[test]
+    fn a_crash_written_under_an_existing_name_is_still_a_finding() {
+        let dir = std::env::temp_dir().join(format!("ptdiff-findings-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let old = dir.join("crash-1d45c815645cf68f9afaff8da49cdaf7e23c9b0b");
+        fs::write(&old, b"from an earlier run").unwrap();
+        let started = SystemTime::now() + Duration::from_secs(3600);
+        // libFuzzer rewrote the same name: the folder shows nothing new since the start...
+        assert!(modified_since(&dir, started).is_empty());
+        // ...but its output names the file, so the run still reports it.
+        let mut log = LibFuzzerLog::default();
+        log.feed(&format!(
+            "artifact_prefix='{}/'; Test unit written to {}",
+            dir.display(),
+            old.display()
+        ));
+        assert_eq!(findings(&log.written, &modified_since(&dir, started)), vec![old.clone()]);
+        // A file that is reported and also new is listed once; a reported file that is gone
+        // is not listed.
+        let touched = std::slice::from_ref(&old);
+        assert_eq!(findings(&[old.clone(), dir.join("gone")], touched), vec![old.clone()]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_finding_has_reproduce_and_minimize_commands() {
+        let root = root();
+        let crash = root.join("fuzz/artifacts/differential/crash-1");
+        assert_eq!(
+            finding_commands(FuzzToolchain::NightlyAsan, "differential", &crash, Some("S5")),
+            (
+                "cargo run -p ptdiff --features planted-bugs -- repro --plant S5 fuzz/artifacts/differential/crash-1".to_string(),
+                "cargo run -p ptdiff --features planted-bugs -- minimize --plant S5 fuzz/artifacts/differential/crash-1".to_string()
+            )
+        );
+        let crash = root.join("fuzz/artifacts/walker/crash-2");
+        assert_eq!(
+            finding_commands(FuzzToolchain::StableNoSanitizer, "walker", &crash, None),
+            (
+                "cargo fuzz run -s none -O -a walker fuzz/artifacts/walker/crash-2".to_string(),
+                "cargo fuzz tmin -s none -O -a walker fuzz/artifacts/walker/crash-2".to_string()
+            )
+        );
+        let crash = root.join("fuzz/artifacts/scenario_text/crash-3");
+        assert_eq!(
+            finding_commands(FuzzToolchain::NightlyAsan, "scenario_text", &crash, Some("T2")).1,
+            "PTDIFF_PLANT=T2 cargo +nightly fuzz tmin -O -a --features planted-bugs scenario_text fuzz/artifacts/scenario_text/crash-3"
+        );
     }
 }

@@ -1,35 +1,51 @@
 //! `cargo xtask`: the project's commands, so the README's set-up stays two commands.
 //!
 //! ```text
-//! cargo xtask fuzz [--seconds N] [--target T]...   the main job: fuzz every target on the corpus
+//! cargo xtask fuzz [--seconds N] [--jobs N] [--target T]...
+//!                                                  the main job: fuzz every target on the corpus
+//! cargo xtask seed-corpus                          copy the seeds to cargo-fuzz's corpus folders
 //! cargo xtask test                                 every test (what CI runs)
 //! cargo xtask bench-planted [--runs N] [--max-seconds S] [--bug ID]...
 //!                                                  time to first finding per planted bug
 //! cargo xtask coverage                             line coverage of engine/ and reference/
-//! cargo xtask oss-fuzz-check                       run oss-fuzz/build.sh without Docker, check $OUT
+//! cargo xtask oss-fuzz-check                       run the OSS-Fuzz build as OSS-Fuzz does (no Docker)
+//! cargo xtask fresh-clone [--seconds N]            run the README's fuzzing commands on a fresh clone
 //! ```
 
 mod bench;
+mod corpus;
 mod coverage;
+mod fresh_clone;
 mod fuzz;
+mod libfuzzer_log;
 mod oss_fuzz;
+mod oss_fuzz_env;
+mod oss_fuzz_out;
+mod targets;
 mod tools;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
-  fuzz [--seconds N] [--target T]...     fuzz every target (differential, walker, scenario_text) on
-                                         the checked-in corpus, N seconds each (default 60)
+  fuzz [--seconds N] [--jobs N] [--target T]...
+                                         fuzz every target (the [[bin]]s of fuzz/Cargo.toml) from the
+                                         checked-in seeds, N seconds each (default 60), one process
+                                         each or N (libFuzzer -fork=N)
+  seed-corpus                            copy corpus/<target>/ into cargo-fuzz's fuzz/corpus/<target>/
   test                                   run every test, with and without planted bugs compiled in
   bench-planted [--runs N] [--max-seconds S] [--bug ID]...
                                          time to first finding of each planted bug (median of N
                                          runs, default 3), from the seed corpus and from nothing
   coverage                               line-coverage report of engine/ and reference/ from the
                                          checked-in corpus (HTML in target/coverage/html)
-  oss-fuzz-check                         run oss-fuzz/build.sh as OSS-Fuzz would (temporary $SRC,
-                                         $OUT, $WORK; no Docker) and check every target's binary,
-                                         seed corpus zip and options, and that each runs its seeds";
+  oss-fuzz-check                         run oss-fuzz/build.sh without Docker: locally, then with
+                                         SANITIZER=address and SANITIZER=coverage as OSS-Fuzz's compile
+                                         step and cargo wrapper set them, then .clusterfuzzlite/build.sh;
+                                         check every target's binary, instrumentation, seed zip and
+                                         options, and that each runs its seeds
+  fresh-clone [--seconds N]              run the README's fuzzing commands verbatim in a fresh clone
+                                         (target/fresh-clone), fuzzing N seconds each (default 5)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +55,8 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "fuzz" => fuzz::main(rest),
+        "seed-corpus" => corpus::main(rest),
+        "fresh-clone" => fresh_clone::main(rest),
         "test" => tools::test(),
         "bench-planted" => bench::main(rest),
         "coverage" => coverage::main(rest),

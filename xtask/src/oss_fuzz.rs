@@ -1,39 +1,54 @@
-//! `cargo xtask oss-fuzz-check`: runs `oss-fuzz/build.sh`, then `.clusterfuzzlite/build.sh`
-//! (which delegates to it), the way OSS-Fuzz and ClusterFuzzLite do, without Docker, and checks
-//! what each put into `$OUT`.
+//! `cargo xtask oss-fuzz-check`: runs `oss-fuzz/build.sh` the ways OSS-Fuzz and
+//! ClusterFuzzLite run it, without Docker, and checks what each run put into `$OUT`.
 //!
-//! Set-up, as the base-builder image has it: a temporary `$SRC` holding `build.sh` (copied from
-//! the repository) and `ptdiff` (a symbolic link to this checkout), empty `$OUT` and `$WORK`;
-//! `build.sh` runs from `$SRC/ptdiff` without `$SANITIZER`, so it picks nightly + ASan or
-//! stable `-s none` itself (the second build reuses the first one's `fuzz/target`). Then, for
-//! every `[[bin]]` of `fuzz/Cargo.toml`, `$OUT` must hold:
-//! the binary; `<target>_seed_corpus.zip` with as many entries as `corpus/<target>/` has files
-//! (at least one); `<target>.options` with a `[libfuzzer]` section; and the binary, given those
-//! options as flags (so a dictionary is parsed) and every seed file, must exit 0. The temporary
-//! directories are removed on success and kept, with their path printed, on failure.
+//! Runs, each with fresh temporary `$SRC` (holding the script as `build.sh` and `ptdiff`, a
+//! symbolic link to this checkout), `$OUT` and `$WORK`, from `$SRC/ptdiff` as `compile` does:
+//!
+//! 1. `oss-fuzz/build.sh`, local branch (no `$SANITIZER`): the build `cargo xtask fuzz` uses,
+//!    in the checkout's `fuzz/target`;
+//! 2. `oss-fuzz/build.sh` with `SANITIZER=address` and `compile`'s `RUSTFLAGS` on nightly: the
+//!    build OSS-Fuzz and ClusterFuzzLite fuzz;
+//! 3. `oss-fuzz/build.sh` with `SANITIZER=coverage` through a stand-in for the image's `cargo`
+//!    wrapper: the build their coverage reports come from;
+//! 4. `.clusterfuzzlite/build.sh` (which hands over to `oss-fuzz/build.sh`) as in 2.
+//!
+//! Runs 2 to 4 build into their own target directories under `target/oss-fuzz-check/`, so the
+//! fuzzing build in `fuzz/target` is never overwritten. [`crate::oss_fuzz_env`] lists what of
+//! the image is reproduced and what is not; [`crate::oss_fuzz_out`] what `$OUT` must hold. The
+//! temporary directories are removed on success and kept, with their path printed, on failure.
 
-use crate::tools::root;
+use crate::oss_fuzz_env::{real_cargo, removed, variables, Branch, Dirs, COVERAGE_CARGO};
+use crate::oss_fuzz_out::{check_target, Instrumentation, TargetCheck};
+use crate::targets::manifest_targets;
+use crate::tools::{root, FuzzToolchain};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-/// The temporary `$SRC`, `$OUT` and `$WORK` of one check.
-struct Dirs {
-    base: PathBuf,
-    src: PathBuf,
-    out: PathBuf,
-    work: PathBuf,
+/// One run of a build script: a name, the script's path in the repository, and the branch.
+struct ScriptRun {
+    label: &'static str,
+    script: &'static str,
+    branch: Branch,
 }
 
-/// The build scripts checked: a name and the script's path in the repository.
-const SCRIPTS: [(&str, &str); 2] =
-    [("OSS-Fuzz", "oss-fuzz/build.sh"), ("ClusterFuzzLite", ".clusterfuzzlite/build.sh")];
+/// The runs, in order.
+const RUNS: [ScriptRun; 4] = [
+    ScriptRun { label: "oss-fuzz-local", script: "oss-fuzz/build.sh", branch: Branch::Local },
+    ScriptRun { label: "oss-fuzz-address", script: "oss-fuzz/build.sh", branch: Branch::Address },
+    ScriptRun { label: "oss-fuzz-coverage", script: "oss-fuzz/build.sh", branch: Branch::Coverage },
+    ScriptRun {
+        label: "clusterfuzzlite-address",
+        script: ".clusterfuzzlite/build.sh",
+        branch: Branch::Address,
+    },
+];
 
 /// Creates fresh `$SRC` (with `script` as `build.sh` and the `ptdiff` link), `$OUT` and `$WORK`
 /// under the system temporary directory, in a directory named after `label`.
 fn make_dirs(script: &str, label: &str) -> Result<Dirs, String> {
-    let name = format!("ptdiff-{}-{}", label.to_lowercase(), std::process::id());
+    let name = format!("ptdiff-{label}-{}", std::process::id());
     let base = std::env::temp_dir().join(name);
     let dirs = Dirs { src: base.join("src"), out: base.join("out"), work: base.join("work"), base };
     let _ = fs::remove_dir_all(&dirs.base);
@@ -48,165 +63,73 @@ fn make_dirs(script: &str, label: &str) -> Result<Dirs, String> {
     Ok(dirs)
 }
 
-/// The `[[bin]]` names of `fuzz/Cargo.toml`, in file order.
-pub fn manifest_targets() -> Result<Vec<String>, String> {
-    let path = root().join("fuzz/Cargo.toml");
-    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut targets = Vec::new();
-    let mut in_bin = false;
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_bin = line == "[[bin]]";
-        } else if let Some(value) = line.strip_prefix("name").map(str::trim_start) {
-            if let (true, Some(v)) = (in_bin, value.strip_prefix('=')) {
-                targets.push(v.trim().trim_matches('"').to_string());
-            }
-        }
-    }
-    if targets.is_empty() {
-        return Err(format!("no [[bin]] targets in {}", path.display()));
-    }
-    Ok(targets)
+/// Writes the coverage `cargo` stand-in into `dir` (made executable).
+fn write_wrapper(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let cargo = real_cargo()?;
+    let path = dir.join("cargo");
+    let text = COVERAGE_CARGO.replace("@CARGO@", &cargo.display().to_string());
+    fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The regular files directly in `dir`, sorted.
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// The number of entries of the zip archive at `path`, read from its end-of-central-directory
-/// record (signature `PK\x05\x06`, entry count at byte 10).
-fn zip_entries(path: &Path) -> Result<usize, String> {
-    let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let start = bytes.len().saturating_sub(22 + 65535);
-    let eocd = (start..bytes.len().saturating_sub(21))
-        .rev()
-        .find(|&i| bytes[i..i + 4] == *b"PK\x05\x06")
-        .ok_or_else(|| format!("{} is not a zip archive", path.display()))?;
-    Ok(usize::from(u16::from_le_bytes([bytes[eocd + 10], bytes[eocd + 11]])))
-}
-
-/// The libFuzzer flags of an `.options` file's `[libfuzzer]` section (`key = value` becomes
-/// `-key=value`; a `dict` is resolved against `out`). Err when the section is missing.
-fn options_flags(options: &Path, out: &Path) -> Result<Vec<String>, String> {
-    let text = fs::read_to_string(options).map_err(|e| format!("{}: {e}", options.display()))?;
-    let mut section = None;
-    let mut flags = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        if line.starts_with('[') {
-            section = Some(line.to_string());
-        } else if section.as_deref() == Some("[libfuzzer]") {
-            let (key, value) = line
-                .split_once('=')
-                .ok_or_else(|| format!("{}: bad line `{line}`", options.display()))?;
-            let (key, mut value) = (key.trim(), value.trim().to_string());
-            if key == "dict" {
-                value = out.join(&value).display().to_string();
-            }
-            flags.push(format!("-{key}={value}"));
-        }
+/// The cargo target directory of `branch`: None (the checkout's `fuzz/target`) for the local
+/// branch, else `target/oss-fuzz-check/<sanitizer build>/`.
+fn target_dir(branch: Branch) -> Option<PathBuf> {
+    let dir = root().join("target/oss-fuzz-check");
+    match branch {
+        Branch::Local => None,
+        Branch::Address => Some(dir.join("address")),
+        Branch::Coverage => Some(dir.join("coverage")),
     }
-    if !text.contains("[libfuzzer]") {
-        return Err(format!("{} has no [libfuzzer] section", options.display()));
-    }
-    Ok(flags)
 }
 
-/// What `$OUT` holds for one target; `problems` is empty when everything checked out.
-struct TargetCheck {
-    target: String,
-    seeds: usize,
-    zipped: usize,
-    flags: usize,
-    problems: Vec<String>,
+/// The instrumentation `branch` must give the binaries.
+fn expected(branch: Branch) -> Instrumentation {
+    match branch {
+        Branch::Address => Instrumentation::Asan,
+        Branch::Coverage => Instrumentation::Coverage,
+        Branch::Local => match FuzzToolchain::detect() {
+            FuzzToolchain::NightlyAsan => Instrumentation::Asan,
+            FuzzToolchain::StableNoSanitizer => Instrumentation::Plain,
+        },
+    }
 }
 
-/// Runs `binary` with `flags` over every file of `seeds`; Err describes a non-zero exit.
-fn run_seeds(binary: &Path, flags: &[String], seeds: &[PathBuf]) -> Result<(), String> {
-    let output = Command::new(binary)
-        .args(flags)
-        .args(seeds)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
-    if output.status.success() {
-        return Ok(());
+/// Runs `$SRC/build.sh` as OSS-Fuzz's `compile` does (`bash -eux`, from `$SRC/ptdiff`) in
+/// `branch`'s environment.
+fn run_build_script(dirs: &Dirs, branch: Branch, nightly: bool) -> Result<(), String> {
+    let wrapper_dir = dirs.work.join("bin");
+    if branch == Branch::Coverage {
+        write_wrapper(&wrapper_dir)?;
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
-    Err(format!(
-        "{} exited with {} on its seeds:\n{}",
-        binary.display(),
-        output.status,
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    ))
+    let mut cmd = Command::new("bash");
+    cmd.arg("-eux").arg(dirs.src.join("build.sh")).current_dir(dirs.src.join("ptdiff"));
+    for key in removed() {
+        cmd.env_remove(key);
+    }
+    let target_dir = target_dir(branch);
+    for (key, value) in variables(branch, dirs, nightly, target_dir.as_deref(), &wrapper_dir) {
+        cmd.env(key, value);
+    }
+    crate::tools::run(&mut cmd)
 }
 
-/// Checks everything `build.sh` must have installed in `out` for `target`.
-fn check_target(target: &str, out: &Path) -> TargetCheck {
-    let seeds = files_in(&root().join("corpus").join(target));
-    let mut check = TargetCheck {
-        target: target.to_string(),
-        seeds: seeds.len(),
-        zipped: 0,
-        flags: 0,
-        problems: Vec::new(),
-    };
-    let binary = out.join(target);
-    let zip = out.join(format!("{target}_seed_corpus.zip"));
-    let options = out.join(format!("{target}.options"));
-    if seeds.is_empty() {
-        check.problems.push(format!("corpus/{target}/ has no seed files"));
-    }
-    match zip_entries(&zip) {
-        Ok(n) if n == seeds.len() && n > 0 => check.zipped = n,
-        Ok(n) => check.problems.push(format!(
-            "{} holds {n} files, corpus/{target}/ {}",
-            zip.display(),
-            seeds.len()
-        )),
-        Err(e) => check.problems.push(e),
-    }
-    let flags = options_flags(&options, out).unwrap_or_else(|e| {
-        check.problems.push(e);
-        Vec::new()
-    });
-    check.flags = flags.len();
-    if !binary.is_file() {
-        check.problems.push(format!("{} is missing", binary.display()));
-    } else if !seeds.is_empty() {
-        if let Err(e) = run_seeds(&binary, &flags, &seeds) {
-            check.problems.push(e);
-        }
-    }
-    check
-}
-
-/// Runs `$SRC/build.sh` as OSS-Fuzz's `compile` does: from `$SRC/ptdiff`, with `$SRC`, `$OUT`
-/// and `$WORK` set and no `$SANITIZER`.
-fn run_build_script(dirs: &Dirs) -> Result<(), String> {
-    crate::tools::run(
-        Command::new("bash")
-            .arg(dirs.src.join("build.sh"))
-            .current_dir(dirs.src.join("ptdiff"))
-            .env("SRC", &dirs.src)
-            .env("OUT", &dirs.out)
-            .env("WORK", &dirs.work)
-            .env_remove("SANITIZER")
-            .env_remove("PTDIFF_SRC"),
-    )
-}
-
-/// Prints one line per target of `script` and returns how many targets had problems.
-fn print_summary(script: &str, checks: &[TargetCheck]) -> usize {
-    println!("\n== {script}: what it installed in $OUT ==");
-    println!("{:<14} {:>6} {:>8} {:>8}  result", "target", "seeds", "zipped", "options");
+/// Prints one line per target of a run and returns how many targets had problems.
+fn print_summary(run: &ScriptRun, checks: &[TargetCheck]) -> usize {
+    println!("\n== {} ({}): what it installed in $OUT ==", run.script, run.branch.describe());
+    println!(
+        "{:<14} {:>6} {:>8} {:>8} {:>12}  result",
+        "target", "seeds", "zipped", "options", "instrumented"
+    );
     for c in checks {
         let result = if c.problems.is_empty() { "ok: binary ran every seed" } else { "FAILED" };
-        println!("{:<14} {:>6} {:>8} {:>8}  {result}", c.target, c.seeds, c.zipped, c.flags);
+        println!(
+            "{:<14} {:>6} {:>8} {:>8} {:>12}  {result}",
+            c.target, c.seeds, c.zipped, c.flags, c.instrumented
+        );
         for p in &c.problems {
             println!("  - {}", p.replace('\n', "\n    "));
         }
@@ -214,18 +137,28 @@ fn print_summary(script: &str, checks: &[TargetCheck]) -> usize {
     checks.iter().filter(|c| !c.problems.is_empty()).count()
 }
 
-/// Runs build script `script` (labelled `label`) in fresh directories and checks `$OUT` for
-/// every target; the directories are removed when everything checked out.
-fn check_script(label: &str, script: &str, targets: &[String]) -> Result<(), String> {
-    let dirs = make_dirs(script, label)?;
-    eprintln!("xtask: {label}: SRC={} OUT={}", dirs.src.display(), dirs.out.display());
-    run_build_script(&dirs)
+/// Runs `run` in fresh directories and checks `$OUT` for every target; the directories are
+/// removed when everything checked out.
+fn check_run(run: &ScriptRun, targets: &[String], nightly: bool) -> Result<(), String> {
+    let dirs = make_dirs(run.script, run.label)?;
+    eprintln!(
+        "xtask: {} ({}): SRC={} OUT={}",
+        run.script,
+        run.branch.describe(),
+        dirs.src.display(),
+        dirs.out.display()
+    );
+    run_build_script(&dirs, run.branch, nightly)
         .map_err(|e| format!("{e}; temporary directories kept in {}", dirs.base.display()))?;
-    let checks: Vec<TargetCheck> = targets.iter().map(|t| check_target(t, &dirs.out)).collect();
-    let failed = print_summary(script, &checks);
+    let expect = expected(run.branch);
+    let checks: Vec<TargetCheck> =
+        targets.iter().map(|t| check_target(t, &dirs.out, &dirs.work, expect)).collect();
+    let failed = print_summary(run, &checks);
     if failed > 0 {
         return Err(format!(
-            "{script}: {failed} of {} targets failed; $OUT kept in {}",
+            "{} ({}): {failed} of {} targets failed; $OUT kept in {}",
+            run.script,
+            run.branch.describe(),
             checks.len(),
             dirs.out.display()
         ));
@@ -242,16 +175,80 @@ pub fn main(args: &[String]) -> Result<(), String> {
     crate::tools::ensure_cargo_fuzz()?;
     let start = Instant::now();
     let targets = manifest_targets()?;
-    for (label, script) in SCRIPTS {
-        check_script(label, script, &targets)?;
+    // PTDIFF_FUZZ_TOOLCHAIN=stable makes the check behave as on a machine without nightly.
+    let nightly = FuzzToolchain::detect() == FuzzToolchain::NightlyAsan;
+    if !nightly {
+        eprintln!(
+            "xtask: no nightly toolchain: the sanitizer and coverage builds use stable with \
+             RUSTC_BOOTSTRAP=1 in place of the image's nightly"
+        );
+    }
+    for run in &RUNS {
+        check_run(run, &targets, nightly)?;
     }
     println!(
-        "\noss-fuzz-check: {} each installed {} targets ({}) with seed corpus, options and \
-         binary that ran every seed ({} s)",
-        SCRIPTS.map(|(_, s)| s).join(" and "),
+        "\noss-fuzz-check: {} runs of the build scripts (local; SANITIZER=address and \
+         SANITIZER=coverage as OSS-Fuzz's compile sets them{}; ClusterFuzzLite's script) each \
+         installed {} targets ({}) with seed corpus, options and an instrumented binary that \
+         ran every seed ({} s). Not checked without Docker: the images themselves (their \
+         clang, libc++ and prebuilt libFuzzer) and the Dockerfiles.",
+        RUNS.len(),
+        if nightly { ", on nightly" } else { ", on bootstrapped stable" },
         targets.len(),
         targets.join(", "),
         start.elapsed().as_secs()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzz::BUILD_FLAGS;
+
+    /// The lines of `oss-fuzz/build.sh` that build the fuzz targets.
+    fn build_lines() -> Vec<String> {
+        let script = fs::read_to_string(root().join("oss-fuzz/build.sh")).unwrap();
+        script
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("cargo") && l.contains("fuzz build"))
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn every_build_in_build_sh_uses_the_local_build_flags() {
+        let lines = build_lines();
+        assert_eq!(lines.len(), 3, "one build line per toolchain branch: {lines:?}");
+        let flags = format!("fuzz build {}", BUILD_FLAGS.join(" "));
+        for line in &lines {
+            assert!(line.contains(&flags), "`{line}` lacks `{flags}`");
+        }
+    }
+
+    #[test]
+    fn project_files_carry_the_license_header_oss_fuzz_requires() {
+        for file in [
+            "oss-fuzz/Dockerfile",
+            "oss-fuzz/build.sh",
+            ".clusterfuzzlite/Dockerfile",
+            ".clusterfuzzlite/build.sh",
+        ] {
+            let text = fs::read_to_string(root().join(file)).unwrap();
+            assert!(text.contains("http://www.apache.org/licenses/LICENSE-2.0"), "{file}");
+            assert!(text.contains("Licensed under the Apache License, Version 2.0"), "{file}");
+        }
+    }
+
+    #[test]
+    fn sanitizer_builds_have_their_own_target_directories() {
+        assert_eq!(target_dir(Branch::Local), None);
+        let address = target_dir(Branch::Address).unwrap();
+        let coverage = target_dir(Branch::Coverage).unwrap();
+        assert!(address.ends_with("target/oss-fuzz-check/address"));
+        assert!(coverage.ends_with("target/oss-fuzz-check/coverage"));
+        assert_eq!(expected(Branch::Coverage), Instrumentation::Coverage);
+        assert_eq!(expected(Branch::Address), Instrumentation::Asan);
+    }
 }
