@@ -8,6 +8,8 @@
 //!
 //! Layout:
 //! - [`substrate`]: memory, frame allocator and ledger, device table, command log, the IOMMU;
+//! - [`mod@step`]: the step substrate (every shared access a step; executor; the sequential
+//!   adapter);
 //! - [`table`]: the implementation contract; [`tables`]: the built-in implementations;
 //! - [`plant`]: planted bugs, selected at run time;
 //! - [`scenario`]: the op language (scenarios, fuzz-byte decoder, encoder, text format);
