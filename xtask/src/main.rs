@@ -5,6 +5,8 @@
 //! cargo xtask test                                 every test (what CI runs)
 //! cargo xtask bench-planted [--runs N] [--max-seconds S] [--bug ID]...
 //!                                                  time to first finding per planted bug
+//! cargo xtask bench [--against REV] [--baseline FILE] [--save FILE] ...
+//!                                                  throughput: fuzz exec/s, replay ops/s, phases
 //! cargo xtask coverage                             line coverage of engine/ and reference/
 //! cargo xtask oss-fuzz-check                       run oss-fuzz/build.sh without Docker, check $OUT
 //! ```
@@ -13,6 +15,7 @@ mod bench;
 mod coverage;
 mod fuzz;
 mod oss_fuzz;
+mod throughput;
 mod tools;
 
 use std::process::ExitCode;
@@ -25,6 +28,9 @@ usage: cargo xtask <command>
   bench-planted [--runs N] [--max-seconds S] [--bug ID]...
                                          time to first finding of each planted bug (median of N
                                          runs, default 3), from the seed corpus and from nothing
+  bench [--seconds N] [--repeats N] [--against REV] [--baseline FILE] [--save FILE] ...
+                                         throughput: fuzz exec/s and RSS, replay ops/s, time per
+                                         input by phase (`cargo xtask bench --help` for all)
   coverage                               line-coverage report of engine/ and reference/ from the
                                          checked-in corpus (HTML in target/coverage/html)
   oss-fuzz-check                         run oss-fuzz/build.sh as OSS-Fuzz would (temporary $SRC,
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::main(rest),
         "test" => tools::test(),
         "bench-planted" => bench::main(rest),
+        "bench" => throughput::main(rest),
         "coverage" => coverage::main(rest),
         "oss-fuzz-check" => oss_fuzz::main(rest),
         "help" | "--help" | "-h" => {
