@@ -1,6 +1,7 @@
 //! `phases`: where an input's time goes, through the runner's public API. Nested loops each
-//! run every input up to a later point, timed as a whole (CPU time where the system gives it,
-//! so no timer runs inside an input); a phase costs the difference of two loops:
+//! run every input up to a later point, timed a pass over the inputs at a time (CPU time where
+//! the system gives it; no timer runs inside an input), taking turns; a phase costs the
+//! difference of two loops:
 //!
 //! - `new`: `Runner::new` and drop (setup);
 //! - `unchecked`: the same plus every op through `Runner::step_unchecked` (the operations and
@@ -13,7 +14,7 @@
 use crate::{long, Clock, LENGTHS};
 use ptdiff::{Plant, Runner, Scenario};
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How far one loop runs each input.
 #[derive(Clone, Copy)]
@@ -70,23 +71,31 @@ fn once(scenario: &Scenario, upto: Upto) -> Result<bool, String> {
     Ok(found)
 }
 
+/// Inputs of at most this many ops are run several times per pass, so that each timed pass
+/// is long next to the cost of reading the clock.
+const PASS_OPS: usize = 256;
+
 pub fn main(inputs: &[Vec<u8>], budget: Duration) -> Result<(), String> {
-    let each = budget / LOOPS.len() as u32;
     for length in LENGTHS {
         let scenarios = long::scenarios(inputs, length)?;
-        let mut fields = Vec::new();
-        let mut findings = 0u64;
-        for (upto, name) in LOOPS {
-            let mut runs = 0u64;
-            let clock = Clock::start();
-            while runs == 0 || clock.elapsed() < each {
-                for scenario in &scenarios {
-                    findings += u64::from(once(scenario, upto)?);
-                    runs += 1;
+        let reps = (PASS_OPS / length).max(1);
+        let mut nanos = [0u128; LOOPS.len()];
+        let (mut passes, mut findings) = (0u64, 0u64);
+        let start = Instant::now();
+        // The loops take turns, one pass each, so that a change in load hits them all.
+        while passes == 0 || start.elapsed() < budget {
+            for (i, (upto, _)) in LOOPS.iter().enumerate() {
+                let clock = Clock::start();
+                for scenario in scenarios.iter().cycle().take(scenarios.len() * reps) {
+                    findings += u64::from(once(scenario, *upto)?);
                 }
+                nanos[i] += clock.nanos();
             }
-            fields.push(format!("{name}={}", clock.nanos() / u128::from(runs)));
+            passes += 1;
         }
+        let runs = u128::from(passes) * (scenarios.len() * reps) as u128;
+        let fields: Vec<String> =
+            LOOPS.iter().zip(nanos).map(|((_, name), n)| format!("{name}={}", n / runs)).collect();
         println!("phases ops={length} {} findings={findings}", fields.join(" "));
     }
     Ok(())
