@@ -18,8 +18,10 @@ options:
   --no-fuzz              skip the fuzz builds (replay only)
   --no-asan              skip the nightly AddressSanitizer build
   --no-trace-compares    build the fuzz targets without comparison tracing
-  --against REV          also build git revision REV (a worktree in target/bench/) and measure it
-                         in the same run, interleaved; prints the ratio this/REV
+  --against REV          also build git revision REV and measure it in the same run, interleaved;
+                         prints the ratio this/REV. REV is checked out in the git worktree
+                         target/bench/rev-<commit>/, kept for the next run (remove it with
+                         `git worktree remove --force target/bench/rev-<commit>`)
   --baseline FILE        compare with the medians an earlier run saved
   --save FILE            save this run's medians (for a later --baseline)
   --write-inputs         regenerate the fixed input set corpus/bench/ and stop";
