@@ -259,29 +259,11 @@ impl Runner {
 
     /// Applies op number `index` to every implementation and runs the per-op checks.
     pub fn step(&mut self, index: usize, op: &Op) -> Result<(), Box<Finding>> {
-        let Some((first, last)) = self.step_unchecked_range(index, op)? else { return Ok(()) };
-        let probe_dfns = probes(first, last, &self.recent);
-        self.check_state(Phase::Op { index }, op, &probe_dfns).map_err(|f| self.annotate(f))
-    }
-
-    /// Like [`Runner::step`] without the per-op state checks (caches, DTEs, probe walks,
-    /// lookups): the operation and its outcome checks only. For benchmarks, which time the
-    /// per-op checks as the difference; a scenario run this way is not fully checked.
-    pub fn step_unchecked(&mut self, index: usize, op: &Op) -> Result<(), Box<Finding>> {
-        self.step_unchecked_range(index, op).map(|_| ())
-    }
-
-    /// The op part of a step; the DFN range to probe, `None` for `fail N`.
-    fn step_unchecked_range(
-        &mut self,
-        index: usize,
-        op: &Op,
-    ) -> Result<Option<(u64, u64)>, Box<Finding>> {
         self.stats.ops += 1;
         if let Op::FailAlloc { nth } = *op {
             self.stats.fail_ops += 1;
             self.pending_failure = Some(nth);
-            return Ok(None);
+            return Ok(());
         }
         let armed = self.pending_failure.take();
         if let Some(nth) = armed {
@@ -301,7 +283,8 @@ impl Runner {
         if !matches!(op, Op::Assign { .. } | Op::Deassign { .. } | Op::Teardown) {
             self.remember(first);
         }
-        Ok(Some((first, last)))
+        let probe_dfns = probes(first, last, &self.recent);
+        self.check_state(Phase::Op { index }, op, &probe_dfns).map_err(|f| self.annotate(f))
     }
 
     /// The operation itself; returns the DFN range it concerned, for the probes.
@@ -577,31 +560,5 @@ impl Runner {
             trace.push(format!("{what}: {}", outcomes.join(", ")));
         }
         Ok(results)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::table::Perm;
-
-    #[test]
-    fn step_unchecked_applies_the_op_without_the_state_checks() {
-        let map = Op::Map { dfn: 0x200, mfn: 0x10, order: 0, perm: Perm::RW, missed: false };
-        let mut checked = Runner::new(Config::default(), Plant::NONE).expect("fresh tables");
-        let mut unchecked = Runner::new(Config::default(), Plant::NONE).expect("fresh tables");
-        for (index, op) in [Op::Assign { dev: 0 }, map].iter().enumerate() {
-            checked.step(index, op).expect("no finding");
-            unchecked.step_unchecked(index, op).expect("no finding");
-        }
-        assert_eq!(unchecked.stats().ops, 2);
-        assert_eq!(unchecked.stats().maps_ok, 1);
-        assert_eq!(unchecked.stats().walks, 0, "no probe was walked");
-        assert!(checked.stats().walks > 0);
-        assert_eq!(unchecked.sweep(), Ok(()));
-        assert_eq!(
-            unchecked.sides.iter().map(|s| s.model.translate(0x200)).collect::<Vec<_>>(),
-            vec![Some((0x10, Perm::RW)); 2]
-        );
     }
 }
