@@ -1,27 +1,21 @@
-//! Bare tables: a scenario's operations applied straight to fresh `dynamic` and `fixed`
-//! tables through the `PageTable` trait, as the runner applies them (a map notifies its last
+//! Bare tables: a scenario's operations applied straight to fresh built-in tables
+//! (`ptdiff::tables::BUILT_IN`) through the `PageTable` trait, as the runner applies them (a map notifies its last
 //! DFN first unless `missed`; `fail N` arms the next operation's allocation failure), with no
 //! model, outcome check or snapshot: the part of the runner's ops phase that the
 //! implementations themselves spend.
 
 use ptdiff::check::expect::last_dfn;
 use ptdiff::run::DOMAIN;
-use ptdiff::tables::dynamic::{Dynamic, DynamicConfig};
-use ptdiff::tables::fixed::Fixed;
-use ptdiff::{Op, PageTable, Plant, Scenario};
+use ptdiff::tables::{TableConfig, BUILT_IN};
+use ptdiff::{Op, PageTable, Scenario};
 use std::hint::black_box;
 
-/// Fresh tables for `scenario`'s config.
+/// Fresh built-in tables for `scenario`'s config, as the runner creates them.
 fn tables(scenario: &Scenario) -> Result<Vec<Box<dyn PageTable>>, String> {
     let c = scenario.config;
-    let config = DynamicConfig {
-        initial_levels: c.initial_levels,
-        max_levels: c.max_levels,
-        domain: DOMAIN,
-    };
-    let dynamic = Dynamic::new(config, Plant::NONE).map_err(|e| format!("dynamic: {e}"))?;
-    let fixed = Fixed::new(DOMAIN, Plant::NONE).map_err(|e| format!("fixed: {e}"))?;
-    Ok(vec![Box::new(dynamic), Box::new(fixed)])
+    let config =
+        TableConfig { initial_levels: c.initial_levels, max_levels: c.max_levels, domain: DOMAIN };
+    BUILT_IN.iter().map(|t| (t.build)(config).map_err(|e| format!("{}: {e}", t.name))).collect()
 }
 
 /// One op on one table; results are ignored.
