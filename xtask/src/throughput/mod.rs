@@ -246,13 +246,19 @@ pub fn main(args: &[String]) -> Result<(), String> {
         medians.iter().cloned().partition(|(key, _)| key.starts_with("phase/"));
     let spreads = series[0].spreads();
     print!("{}", results::table("this", &main_medians, &spreads, &others));
-    if let Some(phases) = results::phase_table(&medians) {
-        println!("\nWhere an input's time goes (this tree, microseconds per input, medians):\n");
-        print!("{phases}");
-        if others.iter().any(|o| o.medians.keys().any(|k| k.starts_with("phase/"))) {
-            println!();
-            print!("{}", results::table("this", &phase_medians, &spreads, &others));
+    let other_medians: Vec<(String, Vec<(String, f64)>)> =
+        trees.iter().zip(&series).skip(1).map(|(t, s)| (t.label.clone(), s.medians())).collect();
+    let mut split = false;
+    for (label, m) in std::iter::once(("this".to_string(), medians.clone())).chain(other_medians) {
+        if let Some(phases) = results::phase_table(&m) {
+            println!("\nWhere an input's time goes ({label}, microseconds per input, medians):\n");
+            print!("{phases}");
+            split = true;
         }
+    }
+    if split && !others.is_empty() && !phase_medians.is_empty() {
+        println!();
+        print!("{}", results::table("this", &phase_medians, &spreads, &others));
     }
     if let Some(median_share) = results::median(&shares) {
         let lowest = shares.iter().copied().fold(f64::MAX, f64::min);
