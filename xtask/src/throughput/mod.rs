@@ -38,6 +38,9 @@ struct Session {
     trees: Vec<Tree>,
     /// Per tree, per fuzz build: the build's name and directory.
     fuzz_dirs: Vec<Vec<(String, PathBuf)>>,
+    /// The fuzz targets to measure, and per tree those it has.
+    targets: Vec<String>,
+    tree_targets: Vec<Vec<String>>,
     /// Per tree, its samples.
     series: Vec<Series>,
     /// CPU time over wall time of every measured process that says.
@@ -131,8 +134,11 @@ impl Session {
                 order.reverse();
             }
             for b in 0..builds {
-                for target in self.o.targets.clone() {
+                for target in self.targets.clone() {
                     for &t in &order {
+                        if !self.tree_targets[t].contains(&target) {
+                            continue;
+                        }
                         self.fuzz_sample(t, b, &target, repeat + 1)?;
                     }
                 }
@@ -193,6 +199,20 @@ pub fn main(args: &[String]) -> Result<(), String> {
             notes.push("AddressSanitizer build skipped: no nightly toolchain".to_string());
         }
     }
+    let mut tree_targets = Vec::new();
+    for tree in &trees {
+        tree_targets.push(if builds.is_empty() { Vec::new() } else { tree.fuzz_targets()? });
+    }
+    let targets = if builds.is_empty() {
+        Vec::new()
+    } else {
+        options::pick_targets(&o.targets, &tree_targets[0])?
+    };
+    for (tree, has) in trees.iter().zip(&tree_targets).skip(1) {
+        for missing in targets.iter().filter(|t| !has.contains(t)) {
+            notes.push(format!("{}: has no fuzz target {missing}", tree.label));
+        }
+    }
     // Build everything before measuring anything.
     let mut fuzz_dirs = Vec::new();
     for tree in &mut trees {
@@ -208,7 +228,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
         }
     }
     let series = vec![Series::default(); trees.len()];
-    let mut session = Session { o, trees, fuzz_dirs, series, shares: Vec::new() };
+    let mut session =
+        Session { o, trees, fuzz_dirs, targets, tree_targets, series, shares: Vec::new() };
     session.measure(&inputs)?;
     let Session { o, trees, series, shares, .. } = session;
 

@@ -1,6 +1,5 @@
 //! The command line of `cargo xtask bench`.
 
-use crate::fuzz::TARGETS;
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
@@ -35,7 +34,7 @@ pub struct Options {
     pub repeats: u32,
     /// Seconds of each replay sample (the length and phase samples take as long in all).
     pub replay_seconds: f64,
-    /// Fuzz targets to measure; every target when empty.
+    /// Fuzz targets to measure; every target (`cargo fuzz list`) when empty.
     pub targets: Vec<String>,
     /// Skip the fuzz builds entirely.
     pub no_fuzz: bool,
@@ -90,16 +89,7 @@ impl Options {
                             .filter(|s| s.is_finite() && *s > 0.0)
                             .ok_or_else(|| format!("{arg} needs a positive number, got `{v}`"))?
                 }
-                "--target" => {
-                    let t = value("a target name")?;
-                    if !TARGETS.contains(&t.as_str()) {
-                        return Err(format!(
-                            "unknown target `{t}` (targets: {})",
-                            TARGETS.join(", ")
-                        ));
-                    }
-                    o.targets.push(t);
-                }
+                "--target" => o.targets.push(value("a target name")?),
                 "--no-fuzz" => o.no_fuzz = true,
                 "--no-asan" => o.no_asan = true,
                 "--no-trace-compares" => o.no_trace_compares = true,
@@ -110,11 +100,16 @@ impl Options {
                 other => return Err(format!("unknown argument `{other}`")),
             }
         }
-        if o.targets.is_empty() {
-            o.targets = TARGETS.iter().map(|t| t.to_string()).collect();
-        }
         Ok(o)
     }
+}
+
+/// The targets to measure: those `asked` for, each one of `available`, or all of them.
+pub fn pick_targets(asked: &[String], available: &[String]) -> Result<Vec<String>, String> {
+    if let Some(unknown) = asked.iter().find(|t| !available.contains(t)) {
+        return Err(format!("unknown target `{unknown}` (targets: {})", available.join(", ")));
+    }
+    Ok(if asked.is_empty() { available.to_vec() } else { asked.to_vec() })
 }
 
 fn positive<T: std::str::FromStr + PartialOrd + Default>(v: &str, arg: &str) -> Result<T, String> {
@@ -135,7 +130,7 @@ mod tests {
     #[test]
     fn defaults_measure_every_target() {
         let o = parse(&[]).unwrap();
-        assert_eq!(o.targets, vec!["differential", "walker", "scenario_text"]);
+        assert_eq!(o.targets, Vec::<String>::new());
         assert_eq!((o.fuzz_seconds, o.repeats, o.replay_seconds), (10, 3, 2.0));
         assert_eq!((o.no_fuzz, o.no_asan, o.no_trace_compares), (false, false, false));
         assert_eq!((o.against, o.baseline, o.save), (None, None, None));
@@ -191,10 +186,19 @@ mod tests {
             parse(&["--replay-seconds", "-1"]).unwrap_err(),
             "--replay-seconds needs a positive number, got `-1`"
         );
-        assert_eq!(
-            parse(&["--target", "afl"]).unwrap_err(),
-            "unknown target `afl` (targets: differential, walker, scenario_text)"
-        );
         assert_eq!(parse(&["--fast"]).unwrap_err(), "unknown argument `--fast`");
+    }
+
+    #[test]
+    fn targets_are_picked_from_the_available_ones() {
+        let available: Vec<String> =
+            ["differential", "scenario_text", "walker"].map(String::from).to_vec();
+        assert_eq!(pick_targets(&[], &available).unwrap(), available);
+        let walker = vec!["walker".to_string()];
+        assert_eq!(pick_targets(&walker, &available).unwrap(), walker);
+        assert_eq!(
+            pick_targets(&["afl".to_string()], &available).unwrap_err(),
+            "unknown target `afl` (targets: differential, scenario_text, walker)"
+        );
     }
 }

@@ -128,6 +128,20 @@ impl Tree {
         Ok(dir)
     }
 
+    /// The tree's fuzz targets, as `cargo fuzz list` gives them.
+    pub fn fuzz_targets(&self) -> Result<Vec<String>, String> {
+        ensure_cargo_fuzz()?;
+        let out = Command::new("cargo")
+            .args(["fuzz", "list"])
+            .current_dir(self.root.join("fuzz"))
+            .output()
+            .map_err(|e| format!("cannot run cargo fuzz list: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("cargo fuzz list in {}: {}", self.label, out.status));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect())
+    }
+
     /// The binary of `target` in a fuzz build directory (`<dir>/<triple>/release/<target>`).
     pub fn fuzz_binary(dir: &Path, target: &str) -> Result<PathBuf, String> {
         std::fs::read_dir(dir)
