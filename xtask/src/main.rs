@@ -7,6 +7,8 @@
 //! cargo xtask test                                 every test (what CI runs)
 //! cargo xtask bench-planted [--runs N] [--max-seconds S] [--bug ID]...
 //!                                                  time to first finding per planted bug
+//! cargo xtask bench [--against REV] [--baseline FILE] [--save FILE] ...
+//!                                                  throughput: fuzz exec/s, replay ops/s, phases
 //! cargo xtask coverage                             line coverage of engine/ and reference/
 //! cargo xtask oss-fuzz-check                       run the OSS-Fuzz build as OSS-Fuzz does (no Docker)
 //! cargo xtask fresh-clone [--seconds N]            run the README's fuzzing commands on a fresh clone
@@ -22,6 +24,7 @@ mod oss_fuzz;
 mod oss_fuzz_env;
 mod oss_fuzz_out;
 mod targets;
+mod throughput;
 mod tools;
 
 use std::process::ExitCode;
@@ -37,6 +40,9 @@ usage: cargo xtask <command>
   bench-planted [--runs N] [--max-seconds S] [--bug ID]...
                                          time to first finding of each planted bug (median of N
                                          runs, default 3), from the seed corpus and from nothing
+  bench [--seconds N] [--repeats N] [--against REV] [--baseline FILE] [--save FILE] ...
+                                         throughput: fuzz exec/s and RSS, replay ops/s, time per
+                                         input by phase (`cargo xtask bench --help` for all)
   coverage                               line-coverage report of engine/ and reference/ from the
                                          checked-in corpus (HTML in target/coverage/html)
   oss-fuzz-check                         run oss-fuzz/build.sh without Docker: locally, then with
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
         "fresh-clone" => fresh_clone::main(rest),
         "test" => tools::test(),
         "bench-planted" => bench::main(rest),
+        "bench" => throughput::main(rest),
         "coverage" => coverage::main(rest),
         "oss-fuzz-check" => oss_fuzz::main(rest),
         "help" | "--help" | "-h" => {
