@@ -52,7 +52,12 @@ fn selection_depends_on_the_feature() {
 
 #[test]
 fn no_plant_builds_what_the_registry_builds() {
-    let config = TableConfig { initial_levels: 3, max_levels: 4, domain: 1 };
+    let config = TableConfig {
+        initial_levels: 3,
+        max_levels: 4,
+        domain: 1,
+        placement: crate::substrate::frames::Placement::Low,
+    };
     for table in BUILT_IN {
         let t = Plant::NONE.build(table, config).unwrap();
         assert_eq!((t.name(), t.levels()), (table.name, (table.build)(config).unwrap().levels()));

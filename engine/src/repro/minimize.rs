@@ -198,6 +198,13 @@ fn simplify_config(search: &mut Search, best: &mut Scenario, finding: &mut Findi
     if c.devices > 1 {
         candidates.push(crate::scenario::Config { devices: c.devices - 1, ..c });
     }
+    if c.tables != crate::scenario::config::TablePlacement::Low {
+        candidates.push(crate::scenario::Config {
+            tables: crate::scenario::config::TablePlacement::Low,
+            table_seed: 0,
+            ..c
+        });
+    }
     if c.max_levels > 4 {
         candidates.push(crate::scenario::Config {
             max_levels: c.max_levels - 1,

@@ -114,6 +114,7 @@ impl Runner {
             initial_levels: config.initial_levels,
             max_levels: config.max_levels,
             domain: DOMAIN,
+            placement: config.placement(),
         };
         let mut tables = Vec::with_capacity(BUILT_IN.len());
         for table in BUILT_IN {

@@ -64,6 +64,7 @@ impl Decoder<'_> {
             devices: 1 + b % 4,
             superpages: (b >> 2) % 4 != 0,
             missed_notifications: (b >> 4) % 4 == 0,
+            ..Config::default()
         }
     }
 
@@ -224,7 +225,8 @@ mod tests {
                 max_levels: 6,
                 devices: 2,
                 superpages: true,
-                missed_notifications: true
+                missed_notifications: true,
+                ..Config::default()
             }
         );
         assert_eq!(s.ops, vec![]);

@@ -135,6 +135,7 @@ mod tests {
                 devices: 4,
                 superpages: true,
                 missed_notifications: true,
+                ..Config::default()
             },
             ops: vec![
                 Op::Assign { dev: 0 },
@@ -171,6 +172,7 @@ mod tests {
                     devices: 1,
                     superpages,
                     missed_notifications: missed,
+                    ..Config::default()
                 },
                 ops: vec![
                     Op::Map { dfn: 7, mfn: 9, order: 0, perm: Perm::W, missed },

@@ -70,6 +70,8 @@ pub enum ScenarioError {
     InitialAboveMax { initial: u8, max: u8 },
     #[error("devices must be 1..={MAX_DEVICES}, got {0}")]
     Devices(u8),
+    #[error("table_seed={0} needs tables=spread")]
+    TableSeed(u64),
     /// Op `index` (0-based; messages count from 1, like lines) does not fit the config.
     #[error("op {}: {problem}", .index + 1)]
     Op { index: usize, problem: InvalidOp },

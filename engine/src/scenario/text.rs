@@ -126,6 +126,7 @@ fn parse_config(line: &Line<'_>) -> Result<Config, ParseError> {
             ConfigKind::Switch => value::switch(value)
                 .map(u64::from)
                 .ok_or_else(|| format!("expected on/off, found {}", echo(value))),
+            ConfigKind::Choice { words } => value::choice(value, words),
         };
         let parsed = parsed.map_err(|m| line.error(value_column, format!("{key}: {m}")))?;
         (spec.set)(&mut config, parsed);
@@ -137,6 +138,7 @@ fn parse_config(line: &Line<'_>) -> Result<Config, ParseError> {
                 "initial_levels"
             }
             ScenarioError::MaxLevels(_) => "max_levels",
+            ScenarioError::TableSeed(_) => "table_seed",
             _ => "devices",
         };
         let config_column = line.words.first().map_or(1, |w| w.column);
@@ -292,6 +294,9 @@ pub fn print_config(c: &Config) -> String {
         let _ = match key.kind {
             ConfigKind::Number { .. } => write!(out, " {}={value}", key.key),
             ConfigKind::Switch => write!(out, " {}={}", key.key, value::on_off(value != 0)),
+            ConfigKind::Choice { words } => {
+                write!(out, " {}={}", key.key, words.get(value as usize).unwrap_or(&"?"))
+            }
         };
     }
     out

@@ -15,7 +15,12 @@ const ROOT: u64 = 0x4000_0000;
 
 /// The `implementation` table with `plant`, `initial_levels` high (where that applies).
 fn build(plant: Plant, implementation: &str, initial_levels: u8) -> Box<dyn PageTable> {
-    let config = TableConfig { initial_levels, max_levels: 4, domain: DOMAIN };
+    let config = TableConfig {
+        initial_levels,
+        max_levels: 4,
+        domain: DOMAIN,
+        placement: crate::substrate::frames::Placement::Low,
+    };
     plant.build(built_in(implementation).unwrap(), config).unwrap()
 }
 
