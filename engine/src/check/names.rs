@@ -38,6 +38,9 @@ pub enum Check {
     Ledger,
     /// A live table frame of the domain is not reachable from its root (leaked).
     Leak,
+    /// A translation was removed, narrowed or redirected outside every completed
+    /// invalidation the operation issued (the flush rule of every IOMMU).
+    Flush,
 }
 
 impl Check {
@@ -59,6 +62,7 @@ impl Check {
             Check::Dma => "dma",
             Check::Ledger => "ledger",
             Check::Leak => "leak",
+            Check::Flush => "flush",
         }
     }
 
@@ -80,11 +84,12 @@ impl Check {
             Check::Dma => "a device's DMA through the IOMMU and its caches differs from the model",
             Check::Ledger => "a device can reach a frame that is not a live page table of the domain",
             Check::Leak => "a live page-table frame is not reachable from the root (leaked)",
+            Check::Flush => "a translation was removed, narrowed or redirected without a completed invalidation covering it",
         }
     }
 
     /// Every check, in declaration order.
-    pub const ALL: [Check; 15] = [
+    pub const ALL: [Check; 16] = [
         Check::Setup,
         Check::Outcome,
         Check::Height,
@@ -100,6 +105,7 @@ impl Check {
         Check::Dma,
         Check::Ledger,
         Check::Leak,
+        Check::Flush,
     ];
 
     /// The check named `name` (as printed by [`Check::name`]).

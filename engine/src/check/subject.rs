@@ -2,16 +2,17 @@
 //! reads.
 
 use super::device_set::DeviceSet;
+use super::journaled_model::JournaledModel;
 use crate::substrate::commands::Command;
 use crate::table::{PageTable, Perm};
-use ptdiff_reference::{Caches, Invalidation, Model, WalkConfig};
+use ptdiff_reference::{Caches, Invalidation, WalkConfig};
 
 /// An implementation and what the runner knows it must hold.
 pub struct Subject {
     pub table: Box<dyn PageTable>,
     /// What must be mapped (this implementation's own model: models differ only after an
-    /// expected divergence).
-    pub model: Model,
+    /// expected divergence), with what the current operation replaced.
+    pub model: JournaledModel,
     /// Devices assigned, per the successful assign/deassign calls.
     pub assigned: DeviceSet,
     /// A teardown succeeded.
@@ -20,6 +21,8 @@ pub struct Subject {
     pub caches: Caches,
     /// Commands of the implementation's log already fed to `caches`.
     pub commands_seen: usize,
+    /// Length of the implementation's command log when the current operation began.
+    pub op_commands: usize,
 }
 
 impl Subject {
@@ -27,8 +30,9 @@ impl Subject {
     pub fn new(table: Box<dyn PageTable>) -> Subject {
         Subject {
             commands_seen: table.iommu().commands().len(),
+            op_commands: table.iommu().commands().len(),
             table,
-            model: Model::new(),
+            model: JournaledModel::new(),
             assigned: DeviceSet::EMPTY,
             torn_down: false,
             caches: Caches::new(),
@@ -38,6 +42,13 @@ impl Subject {
     /// The implementation's name.
     pub fn name(&self) -> &str {
         self.table.name()
+    }
+
+    /// Marks the start of an operation: what it replaces in the model and the commands it
+    /// issues are recorded from here.
+    pub fn begin_op(&mut self) {
+        self.model.start_journal();
+        self.op_commands = self.table.iommu().commands().len();
     }
 
     /// Feeds the commands the implementation issued since the last call to its caches.

@@ -206,6 +206,9 @@ impl Runner {
         op: &Op,
     ) -> Result<Option<(u64, u64)>, Box<Finding>> {
         self.stats.ops += 1;
+        for subject in &mut self.subjects {
+            subject.begin_op();
+        }
         if let Op::FailAlloc { nth } = *op {
             self.stats.fail_ops += 1;
             self.pending_failure = Some(nth);
