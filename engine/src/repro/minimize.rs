@@ -171,6 +171,16 @@ fn simpler_ops(op: &Op) -> Vec<Op> {
             out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Dma { dev, dfn: d, access }));
         }
         Op::FailAlloc { nth } if nth > 1 => out.push(Op::FailAlloc { nth: 1 }),
+        Op::Repeat { count } => {
+            let fewer = [1, count / 2, count.saturating_sub(1)];
+            out.extend(
+                fewer
+                    .into_iter()
+                    .filter(|&c| c >= 1 && c < count)
+                    .map(|count| Op::Repeat { count }),
+            );
+            out.dedup();
+        }
         Op::Assign { .. } | Op::Deassign { .. } | Op::Teardown | Op::FailAlloc { .. } => {}
     }
     out

@@ -12,6 +12,8 @@
 //! dma 0 0x40000 w                # device 0 writes there, through the IOMMU's caches
 //! fail 2                         # the 2nd table allocation of the next op fails
 //! map 0x8000000 0x9 0 rw         # ... so this may fail with NoMemory, changing nothing
+//! map 0x100000 0x300 0 rw
+//! repeat 511                     # that map 511 more times, each 2^order frames on: a full table
 //! deassign 0
 //! teardown
 //! ```
@@ -158,6 +160,7 @@ fn what(kind: OperandKind) -> String {
         OperandKind::Access => format!("an access ({})", value::perm_list(false)),
         OperandKind::Dev => "a device".into(),
         OperandKind::Nth => "an allocation number".into(),
+        OperandKind::Count => "a repeat count".into(),
         OperandKind::Flag(word) => format!("`{word}`"),
     }
 }
@@ -275,7 +278,9 @@ fn print_operands(spec: &OpSpec, values: &Operands) -> String {
             OperandKind::Flag(_) => Ok(()),
             OperandKind::Dfn | OperandKind::Mfn => write!(out, " {value:#x}"),
             OperandKind::Perm | OperandKind::Access => write!(out, " {}", values.perm(slot)),
-            OperandKind::Order | OperandKind::Dev | OperandKind::Nth => write!(out, " {value}"),
+            OperandKind::Order | OperandKind::Dev | OperandKind::Nth | OperandKind::Count => {
+                write!(out, " {value}")
+            }
         };
     }
     out

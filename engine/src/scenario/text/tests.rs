@@ -120,7 +120,7 @@ fn errors_carry_line_and_column() {
             1,
             3,
             "unknown operation `frob` (known: config, map, unmap, notify, assign, deassign, \
-             translate, dma, fail, teardown)"
+             translate, dma, fail, teardown, repeat)"
                 .to_string()
         )
     );
