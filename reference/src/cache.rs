@@ -10,14 +10,16 @@
 //!   effect only once a later [`Invalidation::CompletionWait`] is processed: until then
 //!   software cannot know the hardware has acted on it.
 //! - The IOTLB holds at most [`IOTLB_CAPACITY`] entries and evicts the oldest first (hardware
-//!   may always evict), which keeps the work per access bounded.
+//!   may always evict), which keeps the work per access bounded; entries are indexed by
+//!   domain, size and IOVA (`iotlb.rs`), so that work stays flat however full it is.
 
 use crate::dte::{DeviceTable, Dte};
 use crate::fault::Fault;
+use crate::iotlb::Iotlb;
 use crate::memory::PhysMem;
 use crate::perm::Perm;
 use crate::walk::{walk_dte, Translation, TranslationKind, WalkConfig};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 /// Most IOTLB entries kept.
 pub const IOTLB_CAPACITY: usize = 256;
@@ -46,11 +48,11 @@ pub struct CachedPage {
 }
 
 impl CachedPage {
-    fn covers(&self, iova: u64) -> bool {
+    pub(crate) fn covers(&self, iova: u64) -> bool {
         iova >= self.iova && (self.size_log2 >= 64 || iova - self.iova < (1u64 << self.size_log2))
     }
 
-    fn overlaps(&self, iova: u64, size_log2: u32) -> bool {
+    pub(crate) fn overlaps(&self, iova: u64, size_log2: u32) -> bool {
         let end = |start: u64, log2: u32| {
             if log2 >= 64 {
                 u64::MAX
@@ -63,12 +65,18 @@ impl CachedPage {
 }
 
 /// The DTE cache and the IOTLB of one IOMMU.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caches {
     dtes: BTreeMap<u16, Dte>,
-    iotlb: VecDeque<CachedPage>,
+    iotlb: Iotlb,
     /// Invalidations issued but not yet completed by a COMPLETION_WAIT.
     pending: Vec<Invalidation>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches { dtes: BTreeMap::new(), iotlb: Iotlb::new(IOTLB_CAPACITY), pending: Vec::new() }
+    }
 }
 
 impl Caches {
@@ -99,7 +107,7 @@ impl Caches {
         let translating = dte.valid() && dte.translation_valid() && dte.mode() != 0;
         if translating {
             let domain = dte.domain_id();
-            if let Some(hit) = self.iotlb.iter().find(|p| p.domain == domain && p.covers(iova)) {
+            if let Some(hit) = self.iotlb.lookup(domain, iova) {
                 let perm = hit.perm.intersect(dte.perm());
                 if !dte.perm().allows(access) {
                     return Err(Fault::DtePermission { requested: access, allowed: dte.perm() });
@@ -120,10 +128,7 @@ impl Caches {
             if matches!(t.kind, TranslationKind::Table { .. }) {
                 let mask =
                     if t.page_size_log2 >= 64 { u64::MAX } else { (1u64 << t.page_size_log2) - 1 };
-                while self.iotlb.len() >= IOTLB_CAPACITY {
-                    self.iotlb.pop_front();
-                }
-                self.iotlb.push_back(CachedPage {
+                self.iotlb.insert(CachedPage {
                     domain: dte.domain_id(),
                     iova: iova & !mask,
                     size_log2: t.page_size_log2,
@@ -153,7 +158,7 @@ impl Caches {
                 self.dtes.remove(&dev);
             }
             Invalidation::IommuPages { domain, iova, size_log2 } => {
-                self.iotlb.retain(|p| !(p.domain == domain && p.overlaps(iova, size_log2)));
+                self.iotlb.invalidate(domain, iova, size_log2);
             }
             Invalidation::CompletionWait => {}
         }
@@ -166,7 +171,28 @@ impl Caches {
 
     /// The IOTLB entries, oldest first.
     pub fn pages(&self) -> impl Iterator<Item = &CachedPage> + '_ {
-        self.iotlb.iter()
+        self.iotlb.pages()
+    }
+
+    /// How many pages the IOTLB ever cached: a mark for [`Caches::pages_since`].
+    pub fn fills(&self) -> u64 {
+        self.iotlb.fills()
+    }
+
+    /// The IOTLB entries cached since `mark` (an earlier [`Caches::fills`]), oldest first.
+    pub fn pages_since(&self, mark: u64) -> impl Iterator<Item = &CachedPage> + '_ {
+        self.iotlb.pages_since(mark)
+    }
+
+    /// The IOTLB entries of `domain` that overlap the IOVAs `first..=last`. O(page sizes
+    /// cached x (log n + k)).
+    pub fn pages_overlapping(
+        &self,
+        domain: u16,
+        first: u64,
+        last: u64,
+    ) -> impl Iterator<Item = &CachedPage> + '_ {
+        self.iotlb.overlapping(domain, first, last)
     }
 
     /// Invalidations issued and not yet completed.
@@ -273,7 +299,7 @@ mod tests {
         assert!(dma(&mut c, &mem, 0x2000, Perm::R).is_err());
         assert_eq!(c.pages().count(), 0);
         for i in 0..IOTLB_CAPACITY as u64 {
-            c.iotlb.push_back(CachedPage {
+            c.iotlb.insert(CachedPage {
                 domain: 9,
                 iova: i << 12,
                 size_log2: 12,
@@ -285,5 +311,23 @@ mod tests {
         assert_eq!(c.pages().count(), IOTLB_CAPACITY);
         assert_eq!(c.pages().next().map(|p| p.iova), Some(0x1000), "the oldest entry was evicted");
         assert_eq!(c.pages().last().map(|p| (p.domain, p.spa)), Some((7, 0x5000)));
+    }
+
+    #[test]
+    fn new_and_overlapping_pages_can_be_asked_for() {
+        let mem = memory();
+        let mut c = Caches::new();
+        dma(&mut c, &mem, 0x0, Perm::NONE).unwrap();
+        let mark = c.fills();
+        dma(&mut c, &mem, 0x1000, Perm::NONE).unwrap();
+        dma(&mut c, &mem, 0x10, Perm::NONE).unwrap(); // a hit: nothing new
+        assert_eq!(c.pages_since(mark).map(|p| p.iova).collect::<Vec<_>>(), vec![0x1000]);
+        assert_eq!(c.fills(), mark + 1);
+        let overlapping =
+            |first, last| c.pages_overlapping(7, first, last).map(|p| p.iova).collect::<Vec<_>>();
+        assert_eq!(overlapping(0xfff, 0x1000), vec![0, 0x1000]);
+        assert_eq!(overlapping(0x1fff, 0x5000), vec![0x1000]);
+        assert_eq!(overlapping(0x2000, u64::MAX), Vec::<u64>::new());
+        assert_eq!(c.pages_overlapping(8, 0, u64::MAX).count(), 0);
     }
 }

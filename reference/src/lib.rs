@@ -20,6 +20,7 @@ mod entry;
 pub mod enumerate;
 pub mod fault;
 pub mod format;
+mod iotlb;
 pub mod memory;
 pub mod model;
 pub mod perm;

@@ -23,6 +23,9 @@ pub struct Subject {
     pub commands_seen: usize,
     /// Length of the implementation's command log when the current operation began.
     pub op_commands: usize,
+    /// [`Caches::fills`] when the per-operation checks last passed: the IOTLB entries cached
+    /// since are new to `stale-iotlb`.
+    pub pages_checked: u64,
 }
 
 impl Subject {
@@ -31,6 +34,7 @@ impl Subject {
         Subject {
             commands_seen: table.iommu().commands().len(),
             op_commands: table.iommu().commands().len(),
+            pages_checked: 0,
             table,
             model: JournaledModel::new(),
             assigned: DeviceSet::EMPTY,
@@ -49,6 +53,11 @@ impl Subject {
     pub fn begin_op(&mut self) {
         self.model.start_journal();
         self.op_commands = self.table.iommu().commands().len();
+    }
+
+    /// Marks the IOTLB entries cached so far as checked (after the per-operation checks).
+    pub fn caches_checked(&mut self) {
+        self.pages_checked = self.caches.fills();
     }
 
     /// Feeds the commands the implementation issued since the last call to its caches.

@@ -482,6 +482,7 @@ impl Runner {
                 others::annotate(&self.walk, &self.subjects, &mut finding);
                 return Err(finding);
             }
+            self.subjects[i].caches_checked();
             let traffic = &self.probe_dfns[..self.probe_dfns.len().min(TRAFFIC_PROBES)];
             let walks = self.subjects[i].device_traffic(&self.walk, traffic);
             ctx.walks.set(ctx.walks.get() + walks);
