@@ -165,7 +165,9 @@ pub enum Codes {
     Mod64 { first: u8, last: u8 },
     /// The op byte modulo [`OP_CODES`] is `code`; the next byte then picks this row when it is
     /// a multiple of `one_in`, else the row keyworded `otherwise` (this keeps the row rare).
-    /// The encoder writes `code, 0`.
+    /// From line [`RARER_FROM`](crate::scenario::decode::RARER_FROM) of a scenario on, the
+    /// byte after it must be a multiple too. The encoder writes `code, 0` (`code, 0, 0` from
+    /// that line on).
     Rare { code: u8, one_in: u8, otherwise: &'static str },
     /// The op byte is in `first..=last`, all at least [`OP_CODES`]: for rows appended later,
     /// which take these bytes over from the rows above. The encoder writes `first`.
@@ -297,7 +299,8 @@ pub const OPS: &[OpSpec] = &[
     },
     OpSpec {
         keyword: "teardown",
-        // Teardown ends the useful part of a scenario: keep it rare (1/256 of ops).
+        // Teardown ends the useful part of a scenario: keep it rare (1/256 of ops, 1/1024 from
+        // line 64 on).
         codes: Codes::Rare { code: 63, one_in: 4, otherwise: "notify" },
         operands: &[],
         build: |_| Op::Teardown,
