@@ -15,7 +15,7 @@
 
 use crate::dte::{DeviceTable, Dte};
 use crate::fault::Fault;
-use crate::iotlb::Iotlb;
+use crate::iotlb::{last_byte, Iotlb};
 use crate::memory::PhysMem;
 use crate::perm::Perm;
 use crate::walk::{walk_dte, Translation, TranslationKind, WalkConfig};
@@ -52,15 +52,9 @@ impl CachedPage {
         iova >= self.iova && (self.size_log2 >= 64 || iova - self.iova < (1u64 << self.size_log2))
     }
 
+    /// Whether the page shares a byte with `[iova, iova + 2^size_log2)`.
     pub(crate) fn overlaps(&self, iova: u64, size_log2: u32) -> bool {
-        let end = |start: u64, log2: u32| {
-            if log2 >= 64 {
-                u64::MAX
-            } else {
-                start.saturating_add((1u64 << log2) - 1)
-            }
-        };
-        self.iova <= end(iova, size_log2) && iova <= end(self.iova, self.size_log2)
+        self.iova <= last_byte(iova, size_log2) && iova <= last_byte(self.iova, self.size_log2)
     }
 }
 

@@ -17,7 +17,8 @@ fn align(iova: u64, size_log2: u32) -> u64 {
     }
 }
 
-/// Last byte of `[iova, iova + 2^size_log2)`, saturating.
+/// Last byte of `[iova, iova + 2^size_log2)`, saturating: where an invalidation or a cached
+/// page ends, for every overlap test.
 pub(crate) fn last_byte(iova: u64, size_log2: u32) -> u64 {
     if size_log2 >= 64 {
         u64::MAX
@@ -228,6 +229,25 @@ mod tests {
             }
             assert!(iotlb.order.len() <= 4 * capacity as usize + 1);
         }
+    }
+
+    #[test]
+    fn an_invalidation_ends_at_its_last_byte() {
+        let mut iotlb = Iotlb::new(8);
+        for iova in [0x1000, 0x2000, 0x3000] {
+            iotlb.insert(page(1, iova, 12));
+        }
+        iotlb.insert(page(1, 0x20_0000, 21));
+        iotlb.invalidate(1, 0x2000, 12);
+        let left = |t: &Iotlb| t.pages().map(|p| p.iova).collect::<Vec<_>>();
+        assert_eq!(left(&iotlb), [0x1000, 0x3000, 0x20_0000], "not the neighbours");
+        iotlb.invalidate(1, 0x1fff, 0);
+        assert_eq!(left(&iotlb), [0x3000, 0x20_0000], "its last byte");
+        iotlb.invalidate(1, 0x1f_f000, 12);
+        assert_eq!(left(&iotlb), [0x3000, 0x20_0000], "the page before the superpage");
+        iotlb.invalidate(1, 0x3f_ffff, 0);
+        assert_eq!(left(&iotlb), [0x3000], "the superpage's last byte");
+        assert_eq!((last_byte(0x1000, 12), last_byte(5, 64)), (0x1fff, u64::MAX));
     }
 
     #[test]
