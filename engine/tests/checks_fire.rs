@@ -24,6 +24,8 @@ enum Mutation {
     /// `map` allocates a table, then a second one; when the second allocation fails it
     /// returns `NoMemory` without freeing the first.
     DirtyFailure,
+    /// `unmap` of one 4 KiB page clears its PTE in memory and issues no invalidation.
+    SilentUnmap,
 }
 
 struct Mutant {
@@ -86,7 +88,16 @@ impl PageTable for Mutant {
         Ok(())
     }
     fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
-        self.inner.unmap(dfn, order)
+        if self.mutation != Mutation::SilentUnmap || order != 0 {
+            return self.inner.unmap(dfn, order);
+        }
+        // Down the four levels to the PTE (PDE addresses are bits 51:12), and clear it.
+        let mut table = self.inner.root().ok_or(PtError::TornDown)?;
+        for level in (2..=4).rev() {
+            let index = (dfn >> (9 * (level - 1))) & 511;
+            table = self.inner.iommu().read_entry(table + 8 * index)? & 0x000f_ffff_ffff_f000;
+        }
+        Ok(self.inner.iommu_mut().write_entry(table + 8 * (dfn & 511), 0)?)
     }
     fn notify_dfn(&mut self, dfn: u64) -> Result<(), PtError> {
         self.inner.notify_dfn(dfn)
@@ -183,6 +194,34 @@ fn ledger_check_fires() {
         fired(Mutation::ForeignTable, &format!("{HEADER}map 0x10 0x20 0 rw\n")),
         Some(Check::Ledger)
     );
+}
+
+#[test]
+fn flush_check_fires_where_no_device_cached_the_page() {
+    // No device is assigned, so nothing is cached: only the flush rule sees the missing
+    // invalidation.
+    let quiet = "config initial_levels=4 max_levels=4 devices=1\nmap 0x10 0x20 0 rw\n";
+    assert_eq!(fired(Mutation::SilentUnmap, &format!("{quiet}unmap 0x10 0\n")), Some(Check::Flush));
+    // Unmapping what is not mapped changes no translation: no flush is due.
+    assert_eq!(fired(Mutation::SilentUnmap, &format!("{quiet}unmap 0x11 0\n")), None);
+    // A device that cached the page sees the stale translation first (`stale-iotlb`).
+    assert_eq!(
+        fired(Mutation::SilentUnmap, &format!("{HEADER}map 0x10 0x20 0 rw\nunmap 0x10 0\n")),
+        Some(Check::StaleIotlb)
+    );
+}
+
+#[test]
+fn flush_report_names_the_range_the_change_and_the_invalidations() {
+    let scenario = text::parse("config devices=1\nmap 0x10 0x20 0 rw\nunmap 0x10 0\n").unwrap();
+    let tables = vec![Mutant::boxed(Mutation::SilentUnmap), Box::new(Fixed::new(1).unwrap()) as _];
+    let finding = run_tables(&scenario, tables).unwrap().finding.unwrap();
+    assert_eq!(
+        finding.violation.got(),
+        "dfns 0x10..=0x10 (iova 0x10000..=0x10fff) removed: was mfn 0x20 rw, now not mapped \
+         (every access faults); the operation issued no INVALIDATE_IOMMU_PAGES"
+    );
+    assert_eq!(finding.dfn, Some(0x10));
 }
 
 #[test]

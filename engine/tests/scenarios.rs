@@ -5,6 +5,8 @@
 mod common;
 
 use libtest_mimic::{Arguments, Trial};
+use ptdiff::repro::expectation::{self, Expect};
+use ptdiff::scenario::config::TablePlacement;
 use ptdiff::scenario::text;
 use ptdiff::{run, Plant, RunStats};
 
@@ -29,8 +31,40 @@ fn exercises(name: &'static str, what: &str, assert: fn(RunStats)) -> Trial {
     })
 }
 
+/// Every scenario that runs clean with its tables low runs clean with them anywhere else: the
+/// tables, the oracle, the DTEs and the checks handle table addresses with bits 51:32 set.
+fn clean_anywhere() -> Vec<Trial> {
+    let placements =
+        [(TablePlacement::High, 0), (TablePlacement::Spread, 7), (TablePlacement::Adversarial, 0)];
+    let mut trials = Vec::new();
+    for path in common::corpus_files("scenarios") {
+        let source = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let clean = expectation::parse(&source).is_ok_and(|e| e.contains(&Expect::Clean));
+        let Ok(scenario) = text::parse(&source) else { continue };
+        if !clean || scenario.config.tables != TablePlacement::Low {
+            continue;
+        }
+        for (tables, table_seed) in placements {
+            let mut moved = scenario.clone();
+            moved.config.tables = tables;
+            moved.config.table_seed = table_seed;
+            let what = format!("scenarios/{name}: clean with tables={tables:?}");
+            trials.push(Trial::test(what, move || match run(&moved, Plant::NONE) {
+                Ok(report) => match report.finding {
+                    None => Ok(()),
+                    Some(finding) => Err(finding.to_string().into()),
+                },
+                Err(e) => Err(e.to_string().into()),
+            }));
+        }
+    }
+    trials
+}
+
 fn main() {
     let mut trials = common::corpus_trials("scenarios");
+    trials.extend(clean_anywhere());
     trials.push(Trial::test("scenarios: at least 14 files", || {
         let files = common::corpus_files("scenarios");
         match files.len() {

@@ -156,6 +156,20 @@ impl Iotlb {
     fn pages(&self) -> impl Iterator<Item = &CachedPage> + '_ {
         self.by_age.values()
     }
+
+    /// Pages of `domain` overlapping the IOVAs `first..=last`, size by size.
+    fn overlapping(
+        &self,
+        domain: u16,
+        first: u64,
+        last: u64,
+    ) -> impl Iterator<Item = &CachedPage> + '_ {
+        self.by_page.iter().flat_map(move |(&s, pages)| {
+            pages
+                .range((domain, align_down(first, s))..=(domain, last.max(first)))
+                .filter_map(|(_, stamp)| self.by_age.get(stamp))
+        })
+    }
 }
 
 /// The DTE cache and the IOTLB of one IOMMU.
@@ -280,6 +294,28 @@ impl Caches {
         self.iotlb.pages()
     }
 
+    /// How many pages the IOTLB ever cached: a mark for [`Caches::pages_since`].
+    pub fn fills(&self) -> u64 {
+        self.iotlb.next_stamp
+    }
+
+    /// The IOTLB entries cached since `mark` (an earlier [`Caches::fills`]) and still cached,
+    /// oldest first. O(log n + k).
+    pub fn pages_since(&self, mark: u64) -> impl Iterator<Item = &CachedPage> + '_ {
+        self.iotlb.by_age.range(mark..).map(|(_, page)| page)
+    }
+
+    /// The IOTLB entries of `domain` that overlap the IOVAs `first..=last`. O(page sizes
+    /// cached x (log n + k)).
+    pub fn pages_overlapping(
+        &self,
+        domain: u16,
+        first: u64,
+        last: u64,
+    ) -> impl Iterator<Item = &CachedPage> + '_ {
+        self.iotlb.overlapping(domain, first, last)
+    }
+
     /// Invalidations issued and not yet completed.
     pub fn pending(&self) -> &[Invalidation] {
         &self.pending
@@ -329,6 +365,27 @@ mod tests {
         access: Perm,
     ) -> Result<u64, Fault> {
         c.dma(mem, &WalkConfig::default(), &DEVTAB, 1, iova, access).map(|t| t.spa)
+    }
+
+    #[test]
+    fn new_and_overlapping_pages_can_be_asked_for() {
+        let mem = memory();
+        let mut c = Caches::new();
+        dma(&mut c, &mem, 0x0, Perm::NONE).unwrap();
+        let mark = c.fills();
+        dma(&mut c, &mem, 0x1000, Perm::NONE).unwrap();
+        dma(&mut c, &mem, 0x10, Perm::NONE).unwrap(); // a hit: nothing new
+        assert_eq!(c.pages_since(mark).map(|p| p.iova).collect::<Vec<_>>(), vec![0x1000]);
+        assert_eq!(c.fills(), mark + 1);
+        let overlapping = |first, last| {
+            let mut v: Vec<u64> = c.pages_overlapping(7, first, last).map(|p| p.iova).collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(overlapping(0xfff, 0x1000), vec![0, 0x1000]);
+        assert_eq!(overlapping(0x1fff, 0x5000), vec![0x1000]);
+        assert_eq!(overlapping(0x2000, u64::MAX), Vec::<u64>::new());
+        assert_eq!(c.pages_overlapping(8, 0, u64::MAX).count(), 0);
     }
 
     #[test]

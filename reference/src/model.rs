@@ -111,6 +111,21 @@ impl Model {
         self.extents.values()
     }
 
+    /// The parts of the extents inside `[dfn, dfn + frames)` (clipped at DFN `u64::MAX` like
+    /// [`Model::map`]), each cut to the range, in DFN order: what the range translates to.
+    /// O(log n + k) for k extents.
+    pub fn extents_in(&self, dfn: u64, frames: u64) -> impl Iterator<Item = Extent> + '_ {
+        let end = dfn.saturating_add(frames);
+        let straddling = self.extents.range(..dfn).next_back().map(|(_, e)| *e);
+        let straddling = straddling.filter(|e| e.dfn + e.frames > dfn).map(|e| tail(e, dfn));
+        let inside = self.extents.range(dfn..end.max(dfn)).map(|(_, e)| *e);
+        straddling
+            .into_iter()
+            .chain(inside)
+            .map(move |e| Extent { frames: e.frames.min(end.saturating_sub(e.dfn)), ..e })
+            .filter(|e| e.frames > 0)
+    }
+
     /// True when nothing translates.
     pub fn is_empty(&self) -> bool {
         self.extents.is_empty()
@@ -673,6 +688,17 @@ mod tests {
                     assert_eq!(m.translate(d as u64), *want, "dfn {d}");
                 }
                 assert_eq!(m.translate(UNIVERSE), None);
+                // `extents_in` of a random range gives exactly the range's translations.
+                let start = rng.below(UNIVERSE);
+                let frames = rng.below(UNIVERSE - start + 1);
+                let mut seen = vec![None; frames as usize];
+                for e in m.extents_in(start, frames) {
+                    for i in 0..e.frames {
+                        seen[(e.dfn + i - start) as usize] = Some((e.mfn + i, e.perm));
+                    }
+                }
+                let want: Vec<_> = (start..start + frames).map(|d| naive[d as usize]).collect();
+                assert_eq!(seen, want, "extents_in({start}, {frames})");
                 // Rebuilding from single frames gives the same canonical model.
                 let mut rebuilt = Model::new();
                 for (d, want) in naive.iter().enumerate() {
@@ -717,6 +743,28 @@ mod tests {
         }
         // The perturbations must actually produce differences most of the time.
         assert!(differing > 250, "{differing}");
+    }
+
+    #[test]
+    fn extents_in_cuts_the_extents_to_the_range() {
+        let mut m = Model::new();
+        m.map(0x200, 0x1000, 9, RW);
+        m.map(0x400, 0x2000, 0, R);
+        m.map(0x410, 0x3000, 4, W);
+        let within = |dfn, frames| m.extents_in(dfn, frames).collect::<Vec<_>>();
+        assert_eq!(
+            within(0x300, 0x101),
+            vec![ext(0x300, 0x100, 0x1100, RW), ext(0x400, 1, 0x2000, R)]
+        );
+        assert_eq!(
+            within(0x3ff, 0x12),
+            vec![ext(0x3ff, 1, 0x11ff, RW), ext(0x400, 1, 0x2000, R), ext(0x410, 1, 0x3000, W)]
+        );
+        assert_eq!(within(0x401, 0xf), vec![]);
+        assert_eq!(within(0x205, 1), vec![ext(0x205, 1, 0x1005, RW)]);
+        assert_eq!(within(0x205, 0), vec![]);
+        assert_eq!(within(0, u64::MAX), m.extents().copied().collect::<Vec<_>>());
+        assert_eq!(within(0x41f, u64::MAX), vec![ext(0x41f, 1, 0x300f, W)]);
     }
 
     #[test]

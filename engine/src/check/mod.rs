@@ -2,7 +2,7 @@
 //! returning a typed [`Violation`] when its rule is broken.
 //!
 //! - [`PER_OP`], after every operation, for every implementation: caches
-//!   (`stale-dte`, `stale-iotlb`), devices (`unassigned-access`, `dte`), then the probe walks,
+//!   (`stale-dte`, `stale-iotlb`), the portable flush rule (`flush`), devices (`unassigned-access`, `dte`), then the probe walks,
 //!   computed once per operation ([`ProbeWalks`]) and shared by `ledger` and `translation`, and
 //!   the implementation's own `lookup`;
 //! - [`AFTER_TEARDOWN`], after a successful teardown (`teardown-leak`);
@@ -21,6 +21,8 @@ pub mod devices;
 pub mod dma;
 pub mod expect;
 pub mod finding;
+pub mod flush;
+pub mod journaled_model;
 pub mod names;
 pub mod others;
 pub mod outcome;
@@ -74,9 +76,10 @@ pub struct FinalCheck {
 }
 
 /// After every operation, in this order (the first violation is reported).
-pub const PER_OP: [PerOpCheck; 7] = [
+pub const PER_OP: [PerOpCheck; 8] = [
     PerOpCheck { check: Check::StaleDte, run: |c, s, _| caches::stale_dte(c, s) },
     PerOpCheck { check: Check::StaleIotlb, run: |c, s, _| caches::stale_iotlb(c, s) },
+    PerOpCheck { check: Check::Flush, run: |c, s, _| flush::flush(c, s) },
     PerOpCheck { check: Check::UnassignedAccess, run: |c, s, _| devices::unassigned_access(c, s) },
     PerOpCheck { check: Check::Dte, run: |c, s, _| devices::dte(c, s) },
     PerOpCheck { check: Check::Ledger, run: translation::walk_ledger },

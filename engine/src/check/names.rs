@@ -42,6 +42,9 @@ pub enum Check {
     StepBudget,
     /// An operation waits for a lock that can never be released.
     Deadlock,
+    /// A translation was removed, narrowed or redirected outside every completed
+    /// invalidation the operation issued (the flush rule of every IOMMU).
+    Flush,
 }
 
 impl Check {
@@ -65,6 +68,7 @@ impl Check {
             Check::Leak => "leak",
             Check::StepBudget => "step-budget",
             Check::Deadlock => "deadlock",
+            Check::Flush => "flush",
         }
     }
 
@@ -88,11 +92,12 @@ impl Check {
             Check::Leak => "a live page-table frame is not reachable from the root (leaked)",
             Check::StepBudget => "an operation took more steps than its budget (it loops?)",
             Check::Deadlock => "an operation waits forever for a lock",
+            Check::Flush => "a translation was removed, narrowed or redirected without a completed invalidation covering it",
         }
     }
 
     /// Every check, in declaration order.
-    pub const ALL: [Check; 17] = [
+    pub const ALL: [Check; 18] = [
         Check::Setup,
         Check::Outcome,
         Check::Height,
@@ -110,6 +115,7 @@ impl Check {
         Check::Leak,
         Check::StepBudget,
         Check::Deadlock,
+        Check::Flush,
     ];
 
     /// The check named `name` (as printed by [`Check::name`]).

@@ -2,9 +2,10 @@
 //! reads.
 
 use super::device_set::DeviceSet;
+use super::journaled_model::JournaledModel;
 use crate::substrate::commands::Command;
 use crate::table::{PageTable, Perm};
-use ptdiff_reference::{Caches, Invalidation, Model, WalkConfig};
+use ptdiff_reference::{Caches, Invalidation, WalkConfig};
 
 /// Most verified probe DFNs remembered per implementation.
 pub const MAX_VERIFIED: usize = 256;
@@ -13,8 +14,8 @@ pub const MAX_VERIFIED: usize = 256;
 pub struct Subject {
     pub table: Box<dyn PageTable>,
     /// What must be mapped (this implementation's own model: models differ only after an
-    /// expected divergence).
-    pub model: Model,
+    /// expected divergence), with what the current operation replaced.
+    pub model: JournaledModel,
     /// Devices assigned, per the successful assign/deassign calls.
     pub assigned: DeviceSet,
     /// A teardown succeeded.
@@ -23,8 +24,11 @@ pub struct Subject {
     pub caches: Caches,
     /// Commands of the implementation's log already fed to `caches`.
     pub commands_seen: usize,
-    /// Counts changes of `model` (the runner bumps it with every map, unmap and clear).
-    pub model_generation: u64,
+    /// Length of the implementation's command log when the current operation began.
+    pub op_commands: usize,
+    /// [`Caches::fills`] when the per-operation checks last passed: the IOTLB entries cached
+    /// since are new to `stale-iotlb`.
+    pub pages_checked: u64,
     /// The state the DFNs of `verified` were checked in.
     verified_key: Option<StateKey>,
     /// Probe DFNs that passed the per-op checks in the state `verified_key`.
@@ -32,9 +36,10 @@ pub struct Subject {
 }
 
 /// Everything the per-op probe checks read, as counts and values: equal keys mean an equal
-/// memory (its generation), model, device set, top and teardown state, so a probe that passed
-/// in one passes in the other. (An implementation's lookup is assumed to be a function of its
-/// memory and top, as the contract requires: state kept elsewhere is invisible to hardware.)
+/// memory (its generation), model (its generation), device set, top and teardown state, so a
+/// probe that passed in one passes in the other. (An implementation's lookup is assumed to be a
+/// function of its memory and top, as the contract requires: state kept elsewhere is invisible
+/// to hardware.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StateKey {
     memory: u64,
@@ -49,12 +54,13 @@ impl Subject {
     pub fn new(table: Box<dyn PageTable>) -> Subject {
         Subject {
             commands_seen: table.iommu().commands().len(),
+            op_commands: table.iommu().commands().len(),
+            pages_checked: 0,
             table,
-            model: Model::new(),
+            model: JournaledModel::new(),
             assigned: DeviceSet::EMPTY,
             torn_down: false,
             caches: Caches::new(),
-            model_generation: 0,
             verified_key: None,
             verified: Vec::new(),
         }
@@ -64,7 +70,7 @@ impl Subject {
     pub fn state_key(&self) -> StateKey {
         StateKey {
             memory: self.table.iommu().memory().generation(),
-            model: self.model_generation,
+            model: self.model.generation(),
             assigned: self.assigned,
             top: (self.table.root(), self.table.levels()),
             torn_down: self.torn_down,
@@ -98,6 +104,18 @@ impl Subject {
     /// The implementation's name.
     pub fn name(&self) -> &str {
         self.table.name()
+    }
+
+    /// Marks the start of an operation: what it replaces in the model and the commands it
+    /// issues are recorded from here.
+    pub fn begin_op(&mut self) {
+        self.model.start_journal();
+        self.op_commands = self.table.iommu().commands().len();
+    }
+
+    /// Marks the IOTLB entries cached so far as checked (after the per-operation checks).
+    pub fn caches_checked(&mut self) {
+        self.pages_checked = self.caches.fills();
     }
 
     /// Feeds the commands the implementation issued since the last call to its caches.

@@ -3,6 +3,7 @@
 //! `got:` lines (in the manner of regalloc2's `CheckerError`). Violations are built only when a
 //! check fails, so the passing path formats nothing.
 
+use super::flush::{Change, Issued};
 use super::names::Check;
 use crate::substrate::frames::FrameState;
 use crate::table::{ErrorClass, Perm, PtError};
@@ -93,6 +94,10 @@ pub enum Violation {
     StaleDte { dev: u16, memory: Option<Dte>, cached: Dte },
     /// A cached page grants what the model no longer grants.
     StaleIotlb { dfn: u64, mfn: u64, page: CachedPage, model: Mapping },
+    /// A changed translation lies outside every completed invalidation of the operation
+    /// (`change` is the first uncovered run); `issued` lists the operation's
+    /// INVALIDATE_IOMMU_PAGES.
+    Unflushed { change: Change, domain: u16, issued: Vec<Issued> },
     /// A `dma` operation got other than the model grants.
     Dma { dev: u16, dfn: u64, access: Perm, assigned: bool, model: Mapping, walked: Walked },
     /// Table frames remain after teardown.
@@ -136,6 +141,7 @@ impl Violation {
             Violation::Lookup { .. } => Check::Lookup,
             Violation::StaleDte { .. } => Check::StaleDte,
             Violation::StaleIotlb { .. } => Check::StaleIotlb,
+            Violation::Unflushed { .. } => Check::Flush,
             Violation::Dma { .. } => Check::Dma,
             Violation::TeardownLeak { .. } => Check::TeardownLeak,
             Violation::SweepNoDte
@@ -160,6 +166,7 @@ impl Violation {
             | Violation::Dma { dfn, .. }
             | Violation::TableMappedAsData { dfn, .. }
             | Violation::SweepDifference { dfn, .. } => Some(dfn),
+            Violation::Unflushed { change, .. } => Some(change.first),
             _ => None,
         }
     }
@@ -214,6 +221,9 @@ impl Violation {
             Violation::StaleIotlb { model, .. } => {
                 format!("no cached translation beyond what is mapped: {}", describe_mapping(*model))
             }
+            Violation::Unflushed { domain, .. } => format!(
+                "every translation removed, narrowed or redirected inside an INVALIDATE_IOMMU_PAGES of domain {domain} completed (COMPLETION_WAIT) by the operation"
+            ),
             Violation::Dma { dev, access, assigned, model, .. } => {
                 match model.filter(|(_, p)| *assigned && p.allows(*access)) {
                     Some((mfn, _)) => format!("a {access} access to mfn {mfn:#x}"),
@@ -277,6 +287,7 @@ impl Violation {
                 "the IOTLB still maps dfn {dfn:#x} to mfn {mfn:#x} {} (a cached page of 2^{} bytes at iova {:#x})",
                 page.perm, page.size_log2, page.iova
             ),
+            Violation::Unflushed { change, issued, .. } => describe_unflushed(change, issued),
             Violation::TeardownLeak { count, first } => {
                 format!("{count} live table frame(s), first at pfn {first:#x}")
             }
@@ -307,6 +318,34 @@ impl fmt::Display for Violation {
         writeln!(f, "  expected: {}", self.expected())?;
         write!(f, "  got:      {}", self.got())
     }
+}
+
+/// Most invalidations an `Unflushed` report lists.
+const ISSUED_LISTED: usize = 8;
+
+fn describe_unflushed(change: &Change, issued: &[Issued]) -> String {
+    let (mfn, perm) = change.before;
+    let mut out = format!(
+        "dfns {:#x}..={:#x} (iova {:#x}..={:#x}) {}: was mfn {mfn:#x} {perm}, now {}; the \
+         operation issued ",
+        change.first,
+        change.last,
+        change.first.wrapping_shl(12),
+        change.last.wrapping_shl(12) | 0xfff,
+        change.kind,
+        describe_mapping(change.after),
+    );
+    if issued.is_empty() {
+        out.push_str("no INVALIDATE_IOMMU_PAGES");
+    } else {
+        let listed: Vec<String> =
+            issued.iter().take(ISSUED_LISTED).map(|i| i.to_string()).collect();
+        out.push_str(&format!("INVALIDATE_IOMMU_PAGES of {}", listed.join(", ")));
+        if issued.len() > ISSUED_LISTED {
+            out.push_str(&format!(" and {} more", issued.len() - ISSUED_LISTED));
+        }
+    }
+    out
 }
 
 fn hex_list(pfns: &[u64]) -> String {

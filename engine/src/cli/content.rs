@@ -201,6 +201,6 @@ mod tests {
         let mut all: Vec<_> = keywords().collect();
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 10);
+        assert_eq!(all.len(), 11);
     }
 }

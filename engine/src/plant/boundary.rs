@@ -5,6 +5,8 @@
 use super::wrapper::{Boundary, Wrapper};
 use super::Mechanism;
 use crate::check::expect::span;
+use crate::substrate::commands::Command;
+use crate::substrate::frames::FrameState;
 use crate::table::{PageTable, Perm, PtError};
 use ptdiff_reference::format::{ADDR_MASK, NL_MASK, NL_SHIFT, PR};
 
@@ -97,4 +99,115 @@ impl Boundary for UnmapGrows {
         }
         inner.unmap(dfn, order)
     }
+}
+
+/// FLUSH-LAST (a range flush one page short, the page count off by one): unmapping a whole
+/// superpage clears its leaf, then invalidates the superpage's pages but the last, as the
+/// naturally aligned blocks of `2^order - 1` pages, and waits. No device can keep the
+/// superpage itself (every cached copy overlaps a block), so AMD's cache model sees nothing;
+/// an IOMMU that caches the superpage in smaller pieces keeps the last one.
+#[derive(Debug, Default)]
+pub(super) struct FlushAllButLast;
+
+impl Boundary for FlushAllButLast {
+    fn unmap(&mut self, inner: &mut dyn PageTable, dfn: u64, order: u32) -> Result<(), PtError> {
+        let Some(slot) = superpage_leaf(inner, dfn, order)? else {
+            return inner.unmap(dfn, order);
+        };
+        inner.iommu_mut().write_entry(slot, 0)?;
+        let domain = inner.domain_id();
+        let mut at = dfn;
+        for block in (0..order).rev() {
+            inner.iommu_mut().issue(Command::InvalidateIommuPages {
+                domain,
+                dfn: at,
+                order: block,
+            });
+            at += 1 << block;
+        }
+        inner.iommu_mut().issue(Command::CompletionWait);
+        Ok(())
+    }
+}
+
+/// The slot of the default-size (NL = 0) leaf that maps exactly `[dfn, dfn + 2^order)` with
+/// `order` above 0, found by following PDEs from the root; `None` when there is none.
+fn superpage_leaf(t: &dyn PageTable, dfn: u64, order: u32) -> Result<Option<u64>, PtError> {
+    let (Some(mut table), true) = (t.root(), order > 0 && order % 9 == 0) else {
+        return Ok(None);
+    };
+    if order >= 64 || dfn & ((1 << order) - 1) != 0 {
+        return Ok(None);
+    }
+    let mut level = t.levels();
+    while level > 1 {
+        let slot = table + 8 * index(dfn, level);
+        let raw = t.iommu().read_entry(slot)?;
+        if let Some(child) = next_table(raw, level) {
+            table = child;
+            level -= 1;
+            continue;
+        }
+        let leaf = raw & PR != 0 && (raw >> NL_SHIFT) & NL_MASK == 0;
+        return Ok((leaf && order == 9 * u32::from(level - 1)).then_some(slot));
+    }
+    Ok(None)
+}
+
+/// Address bits 51:32 of an entry, which a 32-bit address field drops.
+const ADDR_HIGH: u64 = ADDR_MASK & !0xffff_ffff;
+
+/// PDE-32 (a table address kept in 32 bits, a classic of code only ever run with its tables
+/// below 4 GiB): every PDE a map or notify leaves on the walk to the first and last DFN of its
+/// range loses address bits 51:32. With the tables below 4 GiB nothing changes; above, the
+/// PDE points at a frame that is no table.
+#[derive(Debug, Default)]
+pub(super) struct Pde32;
+
+impl Boundary for Pde32 {
+    fn map(
+        &mut self,
+        inner: &mut dyn PageTable,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        perm: Perm,
+    ) -> Result<(), PtError> {
+        inner.map(dfn, mfn, order, perm)?;
+        let last = dfn | 1u64.checked_shl(order).map_or(u64::MAX, |n| n - 1);
+        truncate_paths(inner, &[dfn, last])
+    }
+
+    fn notify_dfn(&mut self, inner: &mut dyn PageTable, dfn: u64) -> Result<(), PtError> {
+        inner.notify_dfn(dfn)?;
+        truncate_paths(inner, &[dfn])
+    }
+}
+
+/// Clears address bits 51:32 of every PDE on the walks from the root to `dfns`. The walks
+/// follow only PDEs to live table frames of the domain (not those truncated before), and
+/// every PDE is read before any is written.
+fn truncate_paths(t: &mut dyn PageTable, dfns: &[u64]) -> Result<(), PtError> {
+    let (Some(root), levels, domain) = (t.root(), t.levels(), t.domain_id()) else {
+        return Ok(());
+    };
+    let mut pdes: Vec<(u64, u64)> = Vec::new();
+    for &dfn in dfns.iter().filter(|&&d| d < span(levels)) {
+        let (mut table, mut level) = (root, levels);
+        while level > 1 {
+            let slot = table + 8 * index(dfn, level);
+            let raw = t.iommu().read_entry(slot)?;
+            let Some(child) = next_table(raw, level) else { break };
+            if t.iommu().frames().state(child >> 12) != Some(FrameState::Table { domain }) {
+                break;
+            }
+            pdes.push((slot, raw));
+            table = child;
+            level -= 1;
+        }
+    }
+    for (slot, raw) in pdes {
+        t.iommu_mut().write_entry(slot, raw & !ADDR_HIGH)?;
+    }
+    Ok(())
 }

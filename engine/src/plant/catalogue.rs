@@ -170,4 +170,27 @@ catalogue! {
         summary: "a growth that fails part-way leaks its new tables",
         planted: super::dynamic::variant::<super::dynamic::GrowLeak>(),
     },
+    /// A range flush one page short (its page count off by one): `dynamic` unmapping a whole
+    /// superpage invalidates all its pages but the last. AMD's cache model, which drops every
+    /// cached page an invalidation overlaps, cannot see it; the portable flush rule does.
+    /// Planted as a wrapper, so it applies to any table.
+    FlushAllButLast {
+        id: "FLUSH-LAST",
+        implementation: "dynamic",
+        check: Flush,
+        scenario: "flush_superpage_last_page.scn",
+        summary: "unmapping a superpage flushes all its pages but the last",
+        planted: super::boundary::wrapper::<super::boundary::FlushAllButLast>(),
+    },
+    /// A table address kept in 32 bits: `fixed` PDEs lose address bits 51:32, harmless while
+    /// every table is below 4 GiB (the default placement), fatal above. Planted as a wrapper,
+    /// so it applies to any table.
+    Pde32 {
+        id: "PDE-32",
+        implementation: "fixed",
+        check: Ledger,
+        scenario: "high_tables.scn",
+        summary: "PDEs keep only address bits 31:12 of their table",
+        planted: super::boundary::wrapper::<super::boundary::Pde32>(),
+    },
 }

@@ -171,6 +171,16 @@ fn simpler_ops(op: &Op) -> Vec<Op> {
             out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Dma { dev, dfn: d, access }));
         }
         Op::FailAlloc { nth } if nth > 1 => out.push(Op::FailAlloc { nth: 1 }),
+        Op::Repeat { count } => {
+            let fewer = [1, count / 2, count.saturating_sub(1)];
+            out.extend(
+                fewer
+                    .into_iter()
+                    .filter(|&c| c >= 1 && c < count)
+                    .map(|count| Op::Repeat { count }),
+            );
+            out.dedup();
+        }
         Op::Assign { .. } | Op::Deassign { .. } | Op::Teardown | Op::FailAlloc { .. } => {}
     }
     out
@@ -197,6 +207,13 @@ fn simplify_config(search: &mut Search, best: &mut Scenario, finding: &mut Findi
     }
     if c.devices > 1 {
         candidates.push(crate::scenario::Config { devices: c.devices - 1, ..c });
+    }
+    if c.tables != crate::scenario::config::TablePlacement::Low {
+        candidates.push(crate::scenario::Config {
+            tables: crate::scenario::config::TablePlacement::Low,
+            table_seed: 0,
+            ..c
+        });
     }
     if c.max_levels > 4 {
         candidates.push(crate::scenario::Config {

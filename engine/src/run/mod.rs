@@ -22,6 +22,7 @@ use crate::check::{
     self, others, Ctx, Finding, Gave, Phase, ProbeWalks, Subject, Violation, AFTER_TEARDOWN,
 };
 use crate::plant::Plant;
+use crate::scenario::repeat::expand;
 use crate::scenario::{Config, Op, Scenario, ScenarioError};
 use crate::table::{ErrorClass, PageTable, PtError};
 use crate::tables::{TableConfig, BUILT_IN};
@@ -116,6 +117,7 @@ impl Runner {
             initial_levels: config.initial_levels,
             max_levels: config.max_levels,
             domain: DOMAIN,
+            placement: config.placement(),
         };
         let mut tables = Vec::with_capacity(BUILT_IN.len());
         for table in BUILT_IN {
@@ -147,13 +149,20 @@ impl Runner {
 
     /// Runs `ops` then the final checks; stops at the first finding.
     pub fn run_ops(mut self, ops: &[Op]) -> Report {
-        for (index, op) in ops.iter().enumerate() {
-            if let Err(finding) = self.step(index, op) {
-                return self.report(Some(*finding));
-            }
+        let finding = match self.apply_ops(ops) {
+            Ok(()) => self.sweep().err(),
+            Err(finding) => Some(finding),
+        };
+        self.report(finding.map(|f| *f))
+    }
+
+    /// Runs `ops` with the per-op checks, each `repeat` as its repetitions
+    /// ([`crate::scenario::repeat::expand`]); stops at the first finding.
+    pub fn apply_ops(&mut self, ops: &[Op]) -> Result<(), Box<Finding>> {
+        for (index, op) in expand(ops) {
+            self.step(index, &op)?;
         }
-        let finding = self.sweep().err().map(|f| *f);
-        self.report(finding)
+        Ok(())
     }
 
     fn report(self, finding: Option<Finding>) -> Report {
@@ -200,14 +209,21 @@ impl Runner {
     /// Applies op number `index` to every implementation and judges each call's result
     /// (outcome, a failed call changes nothing, height, and the `dma` and teardown checks),
     /// without the per-op check list. Returns the DFN range the operation concerned, or
-    /// `None` for `fail N` (which only arms the next operation). For measuring what the
+    /// `None` for `fail N` (which only arms the next operation) and `repeat` (which runs
+    /// nothing here: [`Runner::apply_ops`] runs its repetitions). For measuring what the
     /// per-op checks cost; [`Runner::step`] is the checked step.
     pub fn step_unchecked(
         &mut self,
         index: usize,
         op: &Op,
     ) -> Result<Option<(u64, u64)>, Box<Finding>> {
+        if let Op::Repeat { .. } = op {
+            return Ok(None);
+        }
         self.stats.ops += 1;
+        for subject in &mut self.subjects {
+            subject.begin_op();
+        }
         if let Op::FailAlloc { nth } = *op {
             self.stats.fail_ops += 1;
             self.pending_failure = Some(nth);
@@ -257,7 +273,6 @@ impl Runner {
                     match result {
                         Ok(()) => {
                             subject.model.map(dfn, mfn, order, perm);
-                            subject.model_generation += 1;
                         }
                         Err(PtError::BeyondHeight { .. }) if missed => {
                             self.stats.missed_notifications += 1
@@ -283,7 +298,6 @@ impl Runner {
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() && order < 64 {
                         subject.model.unmap(dfn, order);
-                        subject.model_generation += 1;
                     }
                 }
                 (dfn, last)
@@ -327,7 +341,6 @@ impl Runner {
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() {
                         subject.model.clear();
-                        subject.model_generation += 1;
                         subject.assigned = check::device_set::DeviceSet::EMPTY;
                         subject.torn_down = true;
                         for rule in AFTER_TEARDOWN {
@@ -354,7 +367,7 @@ impl Runner {
                 }
                 (dfn, dfn)
             }
-            Op::FailAlloc { .. } => (0, 0),
+            Op::FailAlloc { .. } | Op::Repeat { .. } => (0, 0),
         })
     }
 
@@ -485,6 +498,7 @@ impl Runner {
             walks += ctx.walks.get();
             let checked = if fresh { &self.fresh_probes } else { &self.probe_dfns };
             let subject = &mut self.subjects[i];
+            subject.caches_checked();
             subject.mark_verified(checked);
             // Traffic at DFNs already sent in this state would only repeat cache hits.
             let traffic = &checked[..checked.len().min(TRAFFIC_PROBES)];

@@ -8,6 +8,7 @@
 //! form (the key is printed only when it differs from its default).
 
 use crate::scenario::{ScenarioError, MAX_DEVICES};
+use crate::substrate::frames::Placement;
 
 /// How the domain under test is set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,7 +24,39 @@ pub struct Config {
     pub superpages: bool,
     /// Whether maps may skip their notification (`missed`).
     pub missed_notifications: bool,
+    /// Where every table's frames are placed in the 52-bit physical address space
+    /// (`tables=`; see [`Placement`]).
+    pub tables: TablePlacement,
+    /// The seed of `tables=spread` (`table_seed=`); 0 with any other placement.
+    pub table_seed: u64,
 }
+
+/// The `tables=` key: a [`Placement`] without its seed, which is `table_seed=`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TablePlacement {
+    /// Consecutive frames from 1 GiB up: no table address has a bit of 51:32 set.
+    #[default]
+    Low,
+    /// Consecutive frames down from the top of the 52-bit physical address space.
+    High,
+    /// Frames scattered over the whole physical address space by `table_seed`.
+    Spread,
+    /// Frames setting each of address bits 51:30 in turn, then bit patterns, then high.
+    Adversarial,
+}
+
+impl TablePlacement {
+    /// Every placement, in the order of [`TABLE_PLACEMENT_WORDS`].
+    pub const ALL: [TablePlacement; 4] = [
+        TablePlacement::Low,
+        TablePlacement::High,
+        TablePlacement::Spread,
+        TablePlacement::Adversarial,
+    ];
+}
+
+/// The words of `tables=`, in the order of [`TablePlacement::ALL`].
+pub const TABLE_PLACEMENT_WORDS: &[&str] = &["low", "high", "spread", "adversarial"];
 
 impl Default for Config {
     /// Xen HVM 2019: two levels, growing to four; two devices; superpages; no missed
@@ -35,11 +68,23 @@ impl Default for Config {
             devices: 2,
             superpages: true,
             missed_notifications: false,
+            tables: TablePlacement::Low,
+            table_seed: 0,
         }
     }
 }
 
 impl Config {
+    /// Where the tables' frames come from: `tables=` with `table_seed=`.
+    pub fn placement(&self) -> Placement {
+        match self.tables {
+            TablePlacement::Low => Placement::Low,
+            TablePlacement::High => Placement::High,
+            TablePlacement::Spread => Placement::Spread { seed: self.table_seed },
+            TablePlacement::Adversarial => Placement::Adversarial,
+        }
+    }
+
     /// Checks the ranges documented on each field.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         if !(1..=6).contains(&self.initial_levels) {
@@ -57,6 +102,9 @@ impl Config {
         if !(1..=MAX_DEVICES).contains(&self.devices) {
             return Err(ScenarioError::Devices(self.devices));
         }
+        if self.table_seed != 0 && self.tables != TablePlacement::Spread {
+            return Err(ScenarioError::TableSeed(self.table_seed));
+        }
         Ok(())
     }
 }
@@ -68,6 +116,8 @@ pub enum ConfigKind {
     Number { what: &'static str, max: u64 },
     /// `on` or `off` (also `true`/`false`, `yes`/`no`); 1 or 0 through `get` and `set`.
     Switch,
+    /// One of `words`; its index in `words` through `get` and `set`.
+    Choice { words: &'static [&'static str] },
 }
 
 /// One key of the `config` line.
@@ -128,6 +178,23 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         get: |c| c.missed_notifications.into(),
         set: |c, v| c.missed_notifications = v != 0,
     },
+    ConfigKey {
+        key: "tables",
+        kind: ConfigKind::Choice { words: TABLE_PLACEMENT_WORDS },
+        always_printed: false,
+        get: |c| c.tables as u64,
+        set: |c, v| {
+            let last = TablePlacement::ALL.len() - 1;
+            c.tables = TablePlacement::ALL[usize::try_from(v).unwrap_or(last).min(last)];
+        },
+    },
+    ConfigKey {
+        key: "table_seed",
+        kind: ConfigKind::Number { what: "a seed", max: u64::MAX },
+        always_printed: false,
+        get: |c| c.table_seed,
+        set: |c, v| c.table_seed = v,
+    },
 ];
 
 /// The row of `key`, if it is one.
@@ -181,6 +248,7 @@ mod tests {
             let value = match key.kind {
                 ConfigKind::Number { .. } => 3 + n as u64,
                 ConfigKind::Switch => 1 - (key.get)(&Config::default()),
+                ConfigKind::Choice { words } => words.len() as u64 - 2,
             };
             (key.set)(&mut c, value);
             assert_eq!((key.get)(&c), value, "{}", key.key);
@@ -192,9 +260,24 @@ mod tests {
                 max_levels: 4,
                 devices: 5,
                 superpages: false,
-                missed_notifications: true
+                missed_notifications: true,
+                tables: TablePlacement::Spread,
+                table_seed: 9,
             }
         );
+        assert_eq!(c.placement(), Placement::Spread { seed: 9 });
+        assert_eq!(TablePlacement::ALL.len(), TABLE_PLACEMENT_WORDS.len());
+    }
+
+    #[test]
+    fn a_table_seed_needs_the_spread_placement() {
+        let seeded = Config { table_seed: 5, ..Config::default() };
+        assert_eq!(seeded.validate(), Err(ScenarioError::TableSeed(5)));
+        let spread = Config { tables: TablePlacement::Spread, ..seeded };
+        assert_eq!(spread.validate(), Ok(()));
+        assert_eq!(Config::default().placement(), Placement::Low);
+        let high = Config { tables: TablePlacement::High, ..Config::default() };
+        assert_eq!(high.placement(), Placement::High);
     }
 
     #[test]
@@ -204,6 +287,7 @@ mod tests {
             assert_eq!(config_key(key.key).map(|k| k.key), Some(key.key));
         }
         assert!(config_key("colour").is_none());
+        assert_eq!(config_key("tables").map(|k| k.always_printed), Some(false));
         assert_eq!(switch_index("missed_notifications"), 4);
         assert!(str_eq("map", "map") && !str_eq("map", "mat") && !str_eq("map", "maps"));
     }

@@ -3,33 +3,76 @@
 //!
 //! Decoding never fails: when the bytes run out, the scenario ends. Values are biased towards
 //! what finds page-table bugs: level boundaries `2^(9k) +- 1`, the `2^36` edge of the 4-level
-//! span, DFNs used earlier in the scenario and their one-level aliases, aligned superpages.
-//! Every decoded scenario passes [`Scenario::validate`].
+//! span, DFNs used earlier in the scenario and their one-level aliases, aligned superpages,
+//! repeats that fill a table to its end. Every decoded scenario passes
+//! [`Scenario::validate`].
 //!
-//! The op byte picks a row of the op table ([`crate::scenario::op_table`]), whose operands are
-//! then read by kind, in [`OpSpec::decode_order`].
+//! # The bytes
+//!
+//! Two config bytes `a` and `b` (`Decoder::config`), a byte whose value modulo 8 is not 0
+//! to start with `assign 0`, then operations until the bytes run out or the scenario runs
+//! [`MAX_DECODED_OPS`] operations (a `repeat` counting each repetition,
+//! [`crate::scenario::repeat::run_length`]). The op byte picks a row of the op table
+//! ([`crate::scenario::op_table`]), whose operands are then read by kind, in
+//! [`OpSpec::decode_order`].
+//!
+//! Config values the encoder writes as 0 (so every seed keeps its meaning) are free for
+//! settings added later: `(a & 0xf) / 6` (0..=2), bits 6 and 7 of `b`, and `(a >> 4) / 3`
+//! other than [`PLACED`] (which reads a placement byte after `b`: tables placed other than
+//! low, added after the first seeds, in 3 inputs in 16).
 
+use crate::scenario::config::TablePlacement;
 use crate::scenario::op_table::{perm_value, select, OpSpec, Operand, OperandKind, Operands};
 use crate::scenario::{Config, Op, Scenario};
 use arbitrary::Unstructured;
 use ptdiff_reference::Perm;
 
-/// Most operations a decoded scenario holds (work per fuzz input stays bounded).
-pub const MAX_DECODED_OPS: usize = 64;
+/// Most operations a decoded scenario runs (each repetition of a `repeat` counted), and most
+/// lines it holds: work per fuzz input stays bounded.
+pub const MAX_DECODED_OPS: usize = 1024;
+
+/// `(a >> 4) / 3` of the first config byte `a` that places the tables elsewhere than low;
+/// a placement byte then follows `b`, selecting one of [`PLACEMENTS`] (modulo 3).
+pub const PLACED: u8 = 4;
+
+/// The placements other than low, selected by the placement byte modulo 3.
+pub const PLACEMENTS: [TablePlacement; 3] =
+    [TablePlacement::High, TablePlacement::Spread, TablePlacement::Adversarial];
+
+/// The line from which rare rows (teardown) are rarer still; the decoder's op limit was this
+/// many ops before scenarios grew long.
+pub const RARER_FROM: usize = 64;
 
 /// How many earlier DFNs the decoder remembers for reuse.
 const MEMORY: usize = 16;
 
-/// Decodes `data` into a valid scenario of at most [`MAX_DECODED_OPS`] ops.
+/// Decodes `data` into a valid scenario of at most [`MAX_DECODED_OPS`] ops, running at most
+/// as many.
 pub fn decode(data: &[u8]) -> Scenario {
-    let mut d = Decoder { u: Unstructured::new(data), used: Vec::new() };
+    let mut d = Decoder { u: Unstructured::new(data), used: Vec::new(), base: None };
     let config = d.config();
     let mut ops = Vec::new();
     if d.byte() % 8 != 0 {
         ops.push(Op::Assign { dev: 0 });
+        d.base = ops.last().copied();
     }
-    while !d.u.is_empty() && ops.len() < MAX_DECODED_OPS {
-        ops.push(d.op(&config));
+    // Operations run so far, as `run_length(&ops)` counts them.
+    let mut runs = ops.len();
+    while !d.u.is_empty() && ops.len() < MAX_DECODED_OPS && runs < MAX_DECODED_OPS {
+        let op = match d.op(&config, ops.len()) {
+            Op::Repeat { count } if d.base.is_some() => {
+                let count = count.min(u32::try_from(MAX_DECODED_OPS - runs).unwrap_or(u32::MAX));
+                runs += count as usize;
+                Op::Repeat { count }
+            }
+            repeat @ Op::Repeat { .. } => repeat,
+            op => {
+                runs += 1;
+                d.base = Some(op);
+                op
+            }
+        };
+        ops.push(op);
     }
     Scenario { config, ops }
 }
@@ -37,6 +80,8 @@ pub fn decode(data: &[u8]) -> Scenario {
 struct Decoder<'a> {
     u: Unstructured<'a>,
     used: Vec<u64>,
+    /// The last op decoded that is not a `repeat`: what a `repeat` repeats.
+    base: Option<Op>,
 }
 
 impl Decoder<'_> {
@@ -52,25 +97,42 @@ impl Decoder<'_> {
         self.u.arbitrary().unwrap_or(0)
     }
 
-    /// The config from two bytes. Bits 6 and 7 of the second are unused (the encoder writes
-    /// them as 0): a switch added later can be read there and still be off for every seed.
+    /// The config from two bytes `a` and `b`; when `(a >> 4) / 3` is [`PLACED`], a placement
+    /// byte, and for `tables=spread` a byte of seed. The values the encoder writes as 0 (see
+    /// the module doc) are free: a switch added later can be read there and still be off for
+    /// every seed.
     fn config(&mut self) -> Config {
         let a = self.byte();
         let b = self.byte();
         let max_levels = 4 + (a >> 4) % 3;
+        let tables = match (a >> 4) / 3 {
+            PLACED => PLACEMENTS[usize::from(self.byte() % 3)],
+            _ => TablePlacement::Low,
+        };
+        let table_seed = match tables {
+            TablePlacement::Spread => self.byte().into(),
+            _ => 0,
+        };
         Config {
             initial_levels: (1 + (a & 0xf) % 6).min(max_levels),
             max_levels,
             devices: 1 + b % 4,
             superpages: (b >> 2) % 4 != 0,
             missed_notifications: (b >> 4) % 4 == 0,
+            tables,
+            table_seed,
         }
     }
 
-    fn op(&mut self, config: &Config) -> Op {
+    /// The op at line `line`. From line [`RARER_FROM`] on, a rare row takes two draws
+    /// instead of one: a long scenario rarely ends early in a teardown.
+    fn op(&mut self, config: &Config, line: usize) -> Op {
         let selection = select(self.byte());
         let spec = match selection.rare {
             Some((one_in, otherwise)) if self.byte() % one_in != 0 => otherwise,
+            Some((one_in, otherwise)) if line >= RARER_FROM && self.byte() % one_in != 0 => {
+                otherwise
+            }
             _ => selection.row,
         };
         self.operands(spec, config)
@@ -109,7 +171,35 @@ impl Decoder<'_> {
             OperandKind::Dev => (u16::from(self.byte()) % devices).into(),
             OperandKind::Nth => 1 + u64::from(self.byte() % 4),
             OperandKind::Flag(_) => (self.byte() % 6 == 0).into(),
+            OperandKind::Count => self.count(),
         }
+    }
+
+    /// A repeat count: mostly a few, else up to the end of the table the repeated op's DFN
+    /// is in (at its order's level), through the whole next table, a table's worth, half of
+    /// one, or any count up to [`MAX_DECODED_OPS`] (the decoder then cuts it to the
+    /// operations left).
+    fn count(&mut self) -> u64 {
+        let choice = self.byte();
+        match choice % 8 {
+            0..=2 => 1 + u64::from(choice >> 3) % 8,
+            3 => self.to_table_end().max(1),
+            4 => self.to_table_end() + 512,
+            5 => 511,
+            6 => 255,
+            _ => 1 + u64::from(self.u16()) % MAX_DECODED_OPS as u64,
+        }
+    }
+
+    /// Repetitions that take the repeated op's DFN (moved by `2^order` each time) to the last
+    /// entry of its table at its order's level; 511 for an op without a DFN.
+    fn to_table_end(&self) -> u64 {
+        let Some(base) = self.base else { return 511 };
+        let (spec, values) = base.operands();
+        let slot = |kind| spec.operands.iter().position(|o| o.kind == kind);
+        let Some(dfn) = slot(OperandKind::Dfn).map(|s| values.get(s)) else { return 511 };
+        let order = slot(OperandKind::Order).map_or(0, |s| values.get(s));
+        511 - (dfn.checked_shr(u32::try_from(order).unwrap_or(u32::MAX)).unwrap_or(0) & 511)
     }
 
     fn order(&mut self) -> u32 {
@@ -195,8 +285,8 @@ mod tests {
     #[test]
     fn decoding_is_deterministic_and_valid() {
         let mut state = 0x1234_5678_9abc_def0u64;
-        for _ in 0..500 {
-            let len = (state % 300) as usize;
+        for round in 0..500 {
+            let len = (state % if round % 10 == 0 { 6000 } else { 300 }) as usize;
             let bytes: Vec<u8> = (0..len)
                 .map(|_| {
                     state ^= state << 13;
@@ -209,6 +299,7 @@ mod tests {
             assert_eq!(a, decode(&bytes));
             assert_eq!(a.validate(), Ok(()), "{a}");
             assert!(a.ops.len() <= MAX_DECODED_OPS);
+            assert!(crate::scenario::repeat::run_length(&a.ops) <= MAX_DECODED_OPS as u64);
         }
     }
 
@@ -224,10 +315,58 @@ mod tests {
                 max_levels: 6,
                 devices: 2,
                 superpages: true,
-                missed_notifications: true
+                missed_notifications: true,
+                ..Config::default()
             }
         );
         assert_eq!(s.ops, vec![]);
         assert_eq!(decode(&[0x21, 0x05, 0x01]).ops, vec![Op::Assign { dev: 0 }]);
+    }
+
+    #[test]
+    fn the_first_byte_places_the_tables() {
+        let tables = |a: u8, p: u8| decode(&[a, 0x05, p]).config.tables;
+        for a in [0x21, 0x31, 0x91, 0xb1, 0xf1] {
+            assert_eq!(tables(a, 0), TablePlacement::Low, "{a:#x}");
+        }
+        assert_eq!(tables(0xc1, 0), TablePlacement::High);
+        assert_eq!(tables(0xe1, 5), TablePlacement::Adversarial);
+        // h = 13: max 4 + 13 % 3 = 5, placement byte 4: spread; its seed byte follows.
+        let s = decode(&[0xd1, 0x05, 0x04, 0x2a, 0x01]);
+        assert_eq!((s.config.tables, s.config.table_seed), (TablePlacement::Spread, 42));
+        assert_eq!((s.config.max_levels, s.ops.len()), (5, 1));
+    }
+
+    #[test]
+    fn repeats_fill_to_the_table_end_and_stop_at_the_budget() {
+        // 4 levels, 1 device, superpages on, no missed notifications, no leading assign.
+        let mut bytes = vec![0x03, 0x14, 0x00];
+        // map 0x40005 0x1000 0 rw: map code, order 0, raw dfn, raw mfn, rw.
+        bytes.extend([0, 0, 14]);
+        bytes.extend(0x40005u64.to_le_bytes());
+        bytes.push(0);
+        bytes.extend(0x1000u64.to_le_bytes());
+        bytes.push(0);
+        bytes.extend([0x9a, 3]); // repeat to the end of the level-1 table
+        bytes.extend([0x9b, 7, 0xff, 0xff]); // repeat 1024, cut to the 517 left
+        bytes.extend([40, 0]); // beyond the budget: not decoded
+        let s = decode(&bytes);
+        assert_eq!(
+            s.ops,
+            vec![
+                Op::Map { dfn: 0x40005, mfn: 0x1000, order: 0, perm: Perm::RW, missed: false },
+                Op::Repeat { count: 506 },
+                Op::Repeat { count: 517 },
+            ]
+        );
+        assert_eq!(crate::scenario::repeat::run_length(&s.ops), MAX_DECODED_OPS as u64);
+        // Through the next table: to the end of this one, then 512 more.
+        let mut next = bytes[..bytes.len() - 6].to_vec();
+        let last = next.len() - 1;
+        next[last] = 4;
+        assert_eq!(decode(&next).ops[1], Op::Repeat { count: 506 + 512 });
+        // A repeat with nothing to repeat runs nothing and costs nothing.
+        let s = decode(&[0x03, 0x14, 0x00, 0x9a, 5, 40, 0]);
+        assert_eq!(s.ops, vec![Op::Repeat { count: 511 }, Op::Assign { dev: 0 }]);
     }
 }

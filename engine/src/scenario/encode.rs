@@ -4,8 +4,10 @@
 //! [`crate::scenario::op_table::Codes`]) and every value through the decoder's raw (unbiased)
 //! choices.
 
-use crate::scenario::decode::{decode, MAX_DECODED_OPS};
+use crate::scenario::config::TablePlacement;
+use crate::scenario::decode::{decode, MAX_DECODED_OPS, PLACED, PLACEMENTS, RARER_FROM};
 use crate::scenario::op_table::{Codes, OperandKind};
+use crate::scenario::repeat::run_length;
 use crate::scenario::{Config, Op, Scenario, MAX_DEVICES};
 use ptdiff_reference::Perm;
 use thiserror::Error;
@@ -13,8 +15,12 @@ use thiserror::Error;
 /// A scenario the decoder cannot produce. Op numbers count from 1.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum EncodeError {
-    #[error("{0} ops; a fuzz input decodes to at most {MAX_DECODED_OPS}")]
+    #[error("{0} ops; a fuzz input decodes to at most {MAX_DECODED_OPS}, running as many")]
     TooManyOps(usize),
+    #[error("table_seed={0}; a fuzz input has seeds up to 255")]
+    TableSeed(u64),
+    #[error("op {}: `repeat {count}`; a fuzz input repeats 1 to {MAX_DECODED_OPS} times", .index + 1)]
+    RepeatCount { index: usize, count: u32 },
     #[error("{0} devices; a fuzz input has at most 4")]
     TooManyDevices(u8),
     #[error("op {}: order {order}; a fuzz input has orders below 64", .index + 1)]
@@ -29,6 +35,8 @@ pub enum EncodeError {
 const DFN_RAW: u8 = 14;
 /// `mfn()` choice 0: a raw u64, not aligned.
 const MFN_RAW: u8 = 0;
+/// `count()` choice 7: 1 + a raw u16.
+const COUNT_RAW: u8 = 7;
 
 /// Bytes that [`decode`] turns into exactly `scenario`. The result is checked by decoding it.
 pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
@@ -37,22 +45,29 @@ pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
         return Err(EncodeError::TooManyDevices(c.devices));
     }
     let mut ops = scenario.ops.as_slice();
+    let runs = run_length(ops);
+    if ops.len() > MAX_DECODED_OPS || runs > MAX_DECODED_OPS as u64 {
+        return Err(EncodeError::TooManyOps(ops.len().max(runs as usize)));
+    }
+    let placement = PLACEMENTS.iter().position(|&p| p == c.tables);
+    let placed = if placement.is_some() { 3 * PLACED } else { 0 };
     let mut out = vec![
-        ((c.max_levels - 4) << 4) | (c.initial_levels - 1),
+        ((placed + c.max_levels - 4) << 4) | (c.initial_levels - 1),
         (c.devices - 1) | u8::from(c.superpages) << 2 | u8::from(!c.missed_notifications) << 4,
     ];
+    if let Some(p) = placement {
+        out.push(p as u8);
+    }
+    if c.tables == TablePlacement::Spread {
+        out.push(u8::try_from(c.table_seed).map_err(|_| EncodeError::TableSeed(c.table_seed))?);
+    }
     // The decoder's leading "assign device 0" switch.
-    match ops.first() {
-        Some(Op::Assign { dev: 0 }) => {
-            out.push(1);
-            ops = &ops[1..];
-        }
-        _ => out.push(0),
+    let assigns = matches!(ops.first(), Some(Op::Assign { dev: 0 }));
+    out.push(u8::from(assigns));
+    if assigns {
+        ops = &ops[1..];
     }
-    if ops.len() > MAX_DECODED_OPS - usize::from(out[2]) {
-        return Err(EncodeError::TooManyOps(scenario.ops.len()));
-    }
-    let first = usize::from(out[2]);
+    let first = usize::from(assigns);
     for (i, op) in ops.iter().enumerate() {
         push_op(&mut out, first + i, op, c)?;
     }
@@ -63,12 +78,15 @@ pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
     Ok(out)
 }
 
-/// Writes op `index` (0-based): its row's code, then its operands in the decoder's order.
+/// Writes op `index` (0-based, its line): its row's code, then its operands in the decoder's
+/// order.
 fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<(), EncodeError> {
     let (spec, values) = op.operands();
     match spec.codes {
         Codes::Mod64 { first, .. } | Codes::Bytes { first, .. } => out.push(first),
-        // 0 is a multiple of every `one_in`: this row, not `otherwise`.
+        // 0 is a multiple of every `one_in`: this row, not `otherwise` (twice from line
+        // RARER_FROM on).
+        Codes::Rare { code, .. } if index >= RARER_FROM => out.extend_from_slice(&[code, 0, 0]),
         Codes::Rare { code, .. } => out.extend_from_slice(&[code, 0]),
     }
     for slot in spec.decode_order() {
@@ -95,6 +113,13 @@ fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<
                 _ => return Err(EncodeError::FailNth { index, nth: values.u32(slot) }),
             },
             OperandKind::Flag(_) => out.push(if value != 0 { 0 } else { 1 }),
+            OperandKind::Count => match u16::try_from(value.wrapping_sub(1)) {
+                Ok(raw) if value <= MAX_DECODED_OPS as u64 => {
+                    out.push(COUNT_RAW);
+                    out.extend_from_slice(&raw.to_le_bytes());
+                }
+                _ => return Err(EncodeError::RepeatCount { index, count: values.u32(slot) }),
+            },
         }
     }
     Ok(())
@@ -135,6 +160,7 @@ mod tests {
                 devices: 4,
                 superpages: true,
                 missed_notifications: true,
+                ..Config::default()
             },
             ops: vec![
                 Op::Assign { dev: 0 },
@@ -171,6 +197,7 @@ mod tests {
                     devices: 1,
                     superpages,
                     missed_notifications: missed,
+                    ..Config::default()
                 },
                 ops: vec![
                     Op::Map { dfn: 7, mfn: 9, order: 0, perm: Perm::W, missed },
@@ -195,5 +222,40 @@ mod tests {
         );
         s.ops = vec![Op::Teardown; MAX_DECODED_OPS + 1];
         assert_eq!(encode(&s), Err(EncodeError::TooManyOps(MAX_DECODED_OPS + 1)));
+        s.ops = vec![Op::Teardown, Op::Repeat { count: MAX_DECODED_OPS as u32 }];
+        assert_eq!(encode(&s), Err(EncodeError::TooManyOps(MAX_DECODED_OPS + 1)));
+        s.ops = vec![Op::Repeat { count: 2000 }];
+        assert_eq!(encode(&s), Err(EncodeError::RepeatCount { index: 0, count: 2000 }));
+        s.ops = vec![];
+        s.config.tables = TablePlacement::Spread;
+        s.config.table_seed = 256;
+        assert_eq!(encode(&s), Err(EncodeError::TableSeed(256)));
+    }
+
+    #[test]
+    fn encodes_placements_and_repeats() {
+        for (tables, table_seed) in [
+            (TablePlacement::Low, 0),
+            (TablePlacement::High, 0),
+            (TablePlacement::Spread, 0),
+            (TablePlacement::Spread, 255),
+            (TablePlacement::Adversarial, 0),
+        ] {
+            let scenario = Scenario {
+                config: Config { tables, table_seed, max_levels: 6, ..Config::default() },
+                ops: vec![
+                    Op::Repeat { count: 3 },
+                    Op::Map { dfn: 0x200, mfn: 0x1000, order: 0, perm: Perm::RW, missed: false },
+                    Op::Repeat { count: 511 },
+                    Op::Repeat { count: 1 },
+                    Op::Unmap { dfn: 0x200, order: 9 },
+                    Op::Repeat { count: MAX_DECODED_OPS as u32 - 600 },
+                ],
+            };
+            assert_eq!(decode(&encode(&scenario).unwrap()), scenario, "{tables:?}");
+        }
+        // Teardown is rarer from line 64 on: two draws.
+        let long = Scenario { ops: vec![Op::Teardown; 80], ..Scenario::default() };
+        assert_eq!(decode(&encode(&long).unwrap()), long);
     }
 }

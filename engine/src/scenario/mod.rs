@@ -13,6 +13,7 @@ pub mod config;
 pub mod decode;
 pub mod encode;
 pub mod op_table;
+pub mod repeat;
 pub mod text;
 
 pub use config::Config;
@@ -23,6 +24,9 @@ use thiserror::Error;
 pub const MAX_DEVICES: u8 = 8;
 /// Most operations a scenario may hold.
 pub const MAX_OPS: usize = 4096;
+/// Most operations a scenario may run, each repetition of a `repeat` counted
+/// ([`repeat::run_length`]).
+pub const MAX_RUN_OPS: u64 = 1 << 16;
 
 /// One step of a scenario. DFNs and MFNs are frame numbers (address >> 12); `order` is log2 of
 /// the number of 4 KiB frames.
@@ -50,6 +54,10 @@ pub enum Op {
     /// The `nth` (1-based) table allocation of the *next* operation fails. That operation may
     /// then fail with `NoMemory` (and must change nothing) or succeed if it allocates less.
     FailAlloc { nth: u32 },
+    /// Runs the previous operation that is not a `repeat` `count` more times, each time moved
+    /// on by `2^order` frames (see [`repeat`]): `map 0x200 0x1000 0 rw` then `repeat 511`
+    /// fills a whole level-1 table. Nothing happens when no operation precedes it.
+    Repeat { count: u32 },
 }
 
 /// A configuration and the operations to run on it.
@@ -70,11 +78,15 @@ pub enum ScenarioError {
     InitialAboveMax { initial: u8, max: u8 },
     #[error("devices must be 1..={MAX_DEVICES}, got {0}")]
     Devices(u8),
+    #[error("table_seed={0} needs tables=spread")]
+    TableSeed(u64),
     /// Op `index` (0-based; messages count from 1, like lines) does not fit the config.
     #[error("op {}: {problem}", .index + 1)]
     Op { index: usize, problem: InvalidOp },
     #[error("{0} ops, at most {MAX_OPS} allowed")]
     TooManyOps(usize),
+    #[error("the ops run {0} times with their repetitions, at most {MAX_RUN_OPS} allowed")]
+    TooManyRunOps(u64),
 }
 
 /// Why one op does not fit its scenario's config.
@@ -89,6 +101,8 @@ pub enum InvalidOp {
     NthZero,
     #[error("an access must read, write or both")]
     NoAccess,
+    #[error("a repeat count is at least 1, found 0")]
+    CountZero,
 }
 
 impl Scenario {
@@ -100,6 +114,10 @@ impl Scenario {
         }
         for (index, op) in self.ops.iter().enumerate() {
             self.validate_op(index, op)?;
+        }
+        let run = repeat::run_length(&self.ops);
+        if run > MAX_RUN_OPS {
+            return Err(ScenarioError::TooManyRunOps(run));
         }
         Ok(())
     }
@@ -159,5 +177,9 @@ mod tests {
         );
         s.ops = vec![Op::Teardown; MAX_OPS + 1];
         assert_eq!(s.validate(), Err(ScenarioError::TooManyOps(MAX_OPS + 1)));
+        s.ops = vec![Op::Teardown, Op::Repeat { count: 1 << 15 }, Op::Repeat { count: 1 << 15 }];
+        assert_eq!(s.validate(), Err(ScenarioError::TooManyRunOps((1 << 16) + 1)));
+        s.ops.pop();
+        assert_eq!(s.validate(), Ok(()));
     }
 }

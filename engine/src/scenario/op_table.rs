@@ -70,6 +70,8 @@ pub enum OperandKind {
     Dev,
     /// A 1-based count of table allocations.
     Nth,
+    /// How many more times an operation runs, at least 1.
+    Count,
     /// A word present (1) or absent (0) at the end of the line, such as `missed`.
     Flag(&'static str),
 }
@@ -79,7 +81,7 @@ impl OperandKind {
     pub fn max(self) -> u64 {
         match self {
             OperandKind::Dfn | OperandKind::Mfn => u64::MAX,
-            OperandKind::Order | OperandKind::Nth => u32::MAX.into(),
+            OperandKind::Order | OperandKind::Nth | OperandKind::Count => u32::MAX.into(),
             OperandKind::Dev => u16::MAX.into(),
             OperandKind::Perm | OperandKind::Access => 3,
             OperandKind::Flag(_) => 1,
@@ -96,6 +98,7 @@ impl OperandKind {
             OperandKind::Access => "access",
             OperandKind::Dev => "dev",
             OperandKind::Nth => "n",
+            OperandKind::Count => "count",
             OperandKind::Flag(word) => word,
         }
     }
@@ -162,7 +165,9 @@ pub enum Codes {
     Mod64 { first: u8, last: u8 },
     /// The op byte modulo [`OP_CODES`] is `code`; the next byte then picks this row when it is
     /// a multiple of `one_in`, else the row keyworded `otherwise` (this keeps the row rare).
-    /// The encoder writes `code, 0`.
+    /// From line [`RARER_FROM`](crate::scenario::decode::RARER_FROM) of a scenario on, the
+    /// byte after it must be a multiple too. The encoder writes `code, 0` (`code, 0, 0` from
+    /// that line on).
     Rare { code: u8, one_in: u8, otherwise: &'static str },
     /// The op byte is in `first..=last`, all at least [`OP_CODES`]: for rows appended later,
     /// which take these bytes over from the rows above. The encoder writes `first`.
@@ -205,6 +210,7 @@ impl OpSpec {
                     Some(InvalidOp::NoSuchDevice { dev: values.u16(slot), devices: config.devices })
                 }
                 (OperandKind::Nth, _) if value == 0 => Some(InvalidOp::NthZero),
+                (OperandKind::Count, _) if value == 0 => Some(InvalidOp::CountZero),
                 (OperandKind::Access, _) if value == 0 => Some(InvalidOp::NoAccess),
                 _ => None,
             };
@@ -293,10 +299,18 @@ pub const OPS: &[OpSpec] = &[
     },
     OpSpec {
         keyword: "teardown",
-        // Teardown ends the useful part of a scenario: keep it rare (1/256 of ops).
+        // Teardown ends the useful part of a scenario: keep it rare (1/256 of ops, 1/1024 from
+        // line 64 on).
         codes: Codes::Rare { code: 63, one_in: 4, otherwise: "notify" },
         operands: &[],
         build: |_| Op::Teardown,
+    },
+    OpSpec {
+        keyword: "repeat",
+        // Two op bytes in 256: a repeat may run the decoder's whole budget of operations.
+        codes: Codes::Bytes { first: 0x9a, last: 0x9b },
+        operands: &[Operand::of(OperandKind::Count)],
+        build: |v| Op::Repeat { count: v.u32(0) },
     },
 ];
 
@@ -322,6 +336,7 @@ impl Op {
             }
             Op::FailAlloc { nth } => (const { row("fail") }, Operands::of(&[nth.into()])),
             Op::Teardown => (const { row("teardown") }, Operands::default()),
+            Op::Repeat { count } => (const { row("repeat") }, Operands::of(&[count.into()])),
         }
     }
 
@@ -497,6 +512,7 @@ mod tests {
             Op::Dma { dev: 1, dfn: 6, access: Perm::R },
             Op::FailAlloc { nth: 2 },
             Op::Teardown,
+            Op::Repeat { count: 7 },
         ];
         for op in &ops {
             match op {
@@ -508,7 +524,8 @@ mod tests {
                 | Op::Translate { .. }
                 | Op::Dma { .. }
                 | Op::FailAlloc { .. }
-                | Op::Teardown => {}
+                | Op::Teardown
+                | Op::Repeat { .. } => {}
             }
         }
         ops
@@ -544,6 +561,9 @@ mod tests {
         assert_eq!(keyword(58), "dma");
         assert_eq!(keyword(59), "fail");
         assert_eq!(keyword(255), "teardown");
+        assert_eq!(keyword(0x9a), "repeat");
+        assert_eq!(keyword(0x9b), "repeat");
+        assert_eq!((keyword(0x99), keyword(0x9c), keyword(0x9a - 64)), ("unmap", "unmap", "unmap"));
         let rare = select(63).rare.map(|(n, otherwise)| (n, otherwise.keyword));
         assert_eq!(rare, Some((4, "notify")));
         assert!(select(62).rare.is_none());
@@ -623,6 +643,7 @@ mod tests {
             Err((0, InvalidOp::NoSuchDevice { dev: 2, devices: 2 }))
         );
         assert_eq!(check(Op::FailAlloc { nth: 0 }), Err((0, InvalidOp::NthZero)));
+        assert_eq!(check(Op::Repeat { count: 0 }), Err((0, InvalidOp::CountZero)));
         assert_eq!(
             check(Op::Dma { dev: 1, dfn: 0, access: Perm::NONE }),
             Err((2, InvalidOp::NoAccess))

@@ -12,6 +12,8 @@
 //! dma 0 0x40000 w                # device 0 writes there, through the IOMMU's caches
 //! fail 2                         # the 2nd table allocation of the next op fails
 //! map 0x8000000 0x9 0 rw         # ... so this may fail with NoMemory, changing nothing
+//! map 0x100000 0x300 0 rw
+//! repeat 511                     # that map 511 more times, each 2^order frames on: a full table
 //! deassign 0
 //! teardown
 //! ```
@@ -126,6 +128,7 @@ fn parse_config(line: &Line<'_>) -> Result<Config, ParseError> {
             ConfigKind::Switch => value::switch(value)
                 .map(u64::from)
                 .ok_or_else(|| format!("expected on/off, found {}", echo(value))),
+            ConfigKind::Choice { words } => value::choice(value, words),
         };
         let parsed = parsed.map_err(|m| line.error(value_column, format!("{key}: {m}")))?;
         (spec.set)(&mut config, parsed);
@@ -137,6 +140,7 @@ fn parse_config(line: &Line<'_>) -> Result<Config, ParseError> {
                 "initial_levels"
             }
             ScenarioError::MaxLevels(_) => "max_levels",
+            ScenarioError::TableSeed(_) => "table_seed",
             _ => "devices",
         };
         let config_column = line.words.first().map_or(1, |w| w.column);
@@ -156,6 +160,7 @@ fn what(kind: OperandKind) -> String {
         OperandKind::Access => format!("an access ({})", value::perm_list(false)),
         OperandKind::Dev => "a device".into(),
         OperandKind::Nth => "an allocation number".into(),
+        OperandKind::Count => "a repeat count".into(),
         OperandKind::Flag(word) => format!("`{word}`"),
     }
 }
@@ -273,7 +278,9 @@ fn print_operands(spec: &OpSpec, values: &Operands) -> String {
             OperandKind::Flag(_) => Ok(()),
             OperandKind::Dfn | OperandKind::Mfn => write!(out, " {value:#x}"),
             OperandKind::Perm | OperandKind::Access => write!(out, " {}", values.perm(slot)),
-            OperandKind::Order | OperandKind::Dev | OperandKind::Nth => write!(out, " {value}"),
+            OperandKind::Order | OperandKind::Dev | OperandKind::Nth | OperandKind::Count => {
+                write!(out, " {value}")
+            }
         };
     }
     out
@@ -292,6 +299,9 @@ pub fn print_config(c: &Config) -> String {
         let _ = match key.kind {
             ConfigKind::Number { .. } => write!(out, " {}={value}", key.key),
             ConfigKind::Switch => write!(out, " {}={}", key.key, value::on_off(value != 0)),
+            ConfigKind::Choice { words } => {
+                write!(out, " {}={}", key.key, words.get(value as usize).unwrap_or(&"?"))
+            }
         };
     }
     out

@@ -57,4 +57,13 @@ mod tests {
         assert_eq!(dte_spa(2), Some(0x1040));
         assert_eq!(dte_spa(128), None);
     }
+
+    #[test]
+    fn a_root_anywhere_in_the_52_bit_space_is_kept_whole() {
+        for root in [0xf_ffff_ffff_f000, 0x8_0000_0000_0000, 0x1_0000_1000] {
+            let q = DteSetting::Translate { domain: 1, root, levels: 6 }.encode();
+            let dte = ptdiff_reference::Dte(q);
+            assert_eq!((dte.root(), dte.mode(), dte.reserved_bits()), (root, 6, 0));
+        }
+    }
 }

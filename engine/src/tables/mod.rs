@@ -5,12 +5,14 @@
 pub mod dynamic;
 pub mod fixed;
 
+use crate::substrate::frames::Placement;
 use crate::table::{PageTable, PtError};
 use dynamic::{Dynamic, DynamicConfig};
 use fixed::Fixed;
 
-/// What the runner knows when it creates a table: the scenario's heights and the domain.
-/// Each table takes what applies to it (the fixed table only the domain).
+/// What the runner knows when it creates a table: the scenario's heights, the domain and where
+/// table frames are placed. Each table takes what applies to it (the fixed table only the
+/// domain and the placement).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableConfig {
     /// Levels at creation, for a table that grows.
@@ -19,6 +21,8 @@ pub struct TableConfig {
     pub max_levels: u8,
     /// Domain ID written into DTEs.
     pub domain: u16,
+    /// Where the table's [`crate::Iommu`] places fresh table frames.
+    pub placement: Placement,
 }
 
 impl From<TableConfig> for DynamicConfig {
@@ -50,12 +54,12 @@ pub const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {
         name: "dynamic",
         description: "Xen 2011-2019: starts low and grows on notify_dfn, 1 to 6 levels",
-        build: |c| Ok(Box::new(Dynamic::new(c.into())?)),
+        build: |c| Ok(Box::new(Dynamic::with_seams(c.into(), c.placement, dynamic::Correct)?)),
     },
     BuiltIn {
         name: "fixed",
         description: "Xen 4.13: always 4 levels, superpages split, emptied tables freed",
-        build: |c| Ok(Box::new(Fixed::new(c.domain)?)),
+        build: |c| Ok(Box::new(Fixed::with_seams(c.domain, c.placement, fixed::Correct)?)),
     },
 ];
 
@@ -68,7 +72,8 @@ pub fn built_in(name: &str) -> Option<&'static BuiltIn> {
 mod tests {
     use super::*;
 
-    const CONFIG: TableConfig = TableConfig { initial_levels: 2, max_levels: 5, domain: 9 };
+    const CONFIG: TableConfig =
+        TableConfig { initial_levels: 2, max_levels: 5, domain: 9, placement: Placement::Low };
 
     #[test]
     fn every_built_in_table_builds_fresh_under_its_name() {
@@ -88,8 +93,21 @@ mod tests {
 
     #[test]
     fn a_bad_config_is_an_error_of_the_table_it_concerns() {
-        let bad = TableConfig { initial_levels: 5, max_levels: 4, domain: 1 };
+        let bad =
+            TableConfig { initial_levels: 5, max_levels: 4, domain: 1, placement: Placement::Low };
         let built: Vec<_> = BUILT_IN.iter().map(|t| (t.build)(bad).err()).collect();
         assert_eq!(built, [Some(PtError::BadHeight { initial_levels: 5, max_levels: 4 }), None]);
+    }
+
+    #[test]
+    fn every_built_in_table_places_its_frames_as_configured() {
+        for table in BUILT_IN {
+            let high = TableConfig { placement: Placement::High, ..CONFIG };
+            let t = (table.build)(high).unwrap();
+            let root = t.root().unwrap();
+            assert_eq!(root, ((1 << 40) - 1) << 12, "{}: the root is the top frame", table.name);
+            let low = (table.build)(CONFIG).unwrap().root();
+            assert_eq!(low, Some(0x4000_0000), "{}: the first frame of the pool", table.name);
+        }
     }
 }

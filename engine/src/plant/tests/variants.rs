@@ -4,10 +4,12 @@
 use super::super::{Plant, PlantError, PlantedBug};
 use crate::substrate::commands::Command;
 use crate::substrate::device_table::DEVICE_TABLE_SPA;
-use crate::substrate::frames::{FrameState, POISON_ENTRY};
+use crate::substrate::frames::{FrameState, Placement, MAX_PFN, POISON_ENTRY};
 use crate::table::{PageTable, Perm, PtError};
 use crate::tables::{built_in, TableConfig};
-use ptdiff_reference::{walk, Fault, Translation, TranslationKind, WalkConfig};
+use ptdiff_reference::{
+    walk, Caches, Fault, Invalidation, Translation, TranslationKind, WalkConfig,
+};
 
 const DOMAIN: u16 = 7;
 /// SPA of a fresh table's root: the first frame of the table pool.
@@ -15,7 +17,12 @@ const ROOT: u64 = 0x4000_0000;
 
 /// The `implementation` table with `plant`, `initial_levels` high (where that applies).
 fn build(plant: Plant, implementation: &str, initial_levels: u8) -> Box<dyn PageTable> {
-    let config = TableConfig { initial_levels, max_levels: 4, domain: DOMAIN };
+    let config = TableConfig {
+        initial_levels,
+        max_levels: 4,
+        domain: DOMAIN,
+        placement: crate::substrate::frames::Placement::Low,
+    };
     plant.build(built_in(implementation).unwrap(), config).unwrap()
 }
 
@@ -263,4 +270,81 @@ fn f2_unmap_skips_the_invalidation() {
     ];
     assert_eq!(run(build(Plant::NONE, "fixed", 4)), (None, flush, 2));
     assert_eq!(run(planted(PlantedBug::F2UnmapNoFlush, 4)), (None, vec![], 2), "maps still flush");
+}
+
+#[test]
+fn flush_last_invalidates_all_but_the_last_page_of_a_superpage() {
+    let run = |mut t: Box<dyn PageTable>| {
+        t.assign(0).unwrap();
+        t.map(0x200, 0x1000, 9, Perm::RW).unwrap();
+        t.map(0x400, 0x2000, 0, Perm::RW).unwrap();
+        // The device caches the superpage; then it is unmapped.
+        let mut caches = Caches::new();
+        let devtab = t.iommu().device_table();
+        let cached = caches.dma(
+            t.iommu().memory(),
+            &WalkConfig::default(),
+            &devtab,
+            0,
+            0x3ff << 12,
+            Perm::R,
+        );
+        assert_eq!(cached.map(|c| c.page_size_log2), Ok(21));
+        let cursor = t.iommu().commands().len();
+        t.unmap(0x200, 9).unwrap();
+        let superpage = commands_since(t.as_ref(), cursor);
+        for command in &superpage {
+            caches.command(match *command {
+                Command::InvalidateIommuPages { domain, dfn, order } => {
+                    Invalidation::IommuPages { domain, iova: dfn << 12, size_log2: order + 12 }
+                }
+                Command::CompletionWait => Invalidation::CompletionWait,
+                Command::InvalidateDevtabEntry { dev } => Invalidation::DevtabEntry { dev },
+            });
+        }
+        let cursor = t.iommu().commands().len();
+        t.unmap(0x400, 0).unwrap();
+        let page = commands_since(t.as_ref(), cursor);
+        (translation(t.as_ref(), 0, 0x3ff), caches.pages().count(), superpage, page)
+    };
+    let flush = |dfn, order| Command::InvalidateIommuPages { domain: DOMAIN, dfn, order };
+    let page = vec![flush(0x400, 0), Command::CompletionWait];
+    let correct = run(build(Plant::NONE, "dynamic", 3));
+    assert_eq!(correct, (None, 0, vec![flush(0x200, 9), Command::CompletionWait], page.clone()));
+    let (translates, cached, superpage, small) = run(planted(PlantedBug::FlushAllButLast, 3));
+    assert_eq!((translates, small), (None, page), "unmapped; other unmaps are the table's own");
+    assert_eq!(cached, 0, "the cache model dropped the superpage: the first block overlaps it");
+    let blocks: Vec<Command> = [(0x200, 8), (0x300, 7), (0x380, 6), (0x3c0, 5), (0x3e0, 4)]
+        .into_iter()
+        .chain([(0x3f0, 3), (0x3f8, 2), (0x3fc, 1), (0x3fe, 0)])
+        .map(|(dfn, order)| flush(dfn, order))
+        .chain([Command::CompletionWait])
+        .collect();
+    assert_eq!(superpage, blocks, "0x3ff, the last page, is never invalidated");
+}
+
+#[test]
+fn pde32_drops_address_bits_51_32_of_the_pdes_on_its_walks() {
+    let plant = Plant::select(PlantedBug::Pde32).unwrap();
+    let fixed = built_in("fixed").unwrap();
+    let config =
+        |placement| TableConfig { initial_levels: 4, max_levels: 4, domain: DOMAIN, placement };
+    let mut low = plant.build(fixed, config(Placement::Low)).unwrap();
+    low.assign(0).unwrap();
+    low.map(0x10, 0x100, 0, Perm::RW).unwrap();
+    assert_eq!(translation(low.as_ref(), 0, 0x10), Some((0x100, Perm::RW)), "harmless low");
+
+    let mut high = plant.build(fixed, config(Placement::High)).unwrap();
+    high.assign(0).unwrap();
+    high.map(0x10, 0x100, 0, Perm::RW).unwrap();
+    let root = high.root().unwrap();
+    assert_eq!(root, MAX_PFN << 12, "the root's DTE keeps its address whole");
+    assert_eq!(dte_mode_and_root(high.as_ref(), 0), (4, root));
+    // The root's PDE to the level-3 table (the next frame down) lost bits 51:32.
+    let level3 = (MAX_PFN - 1) << 12;
+    assert_eq!(raw(high.as_ref(), root) & 0x000f_ffff_ffff_f000, level3 & 0xffff_f000);
+    assert_eq!(
+        hw_walk(high.as_ref(), 0, 0x10, Perm::R),
+        Err(Fault::TableReadFailed { level: 3, spa: level3 & 0xffff_f000 })
+    );
 }

@@ -15,8 +15,10 @@ pub fn dictionary() -> String {
     let mut tokens: Vec<String> = vec!["config".into()];
     for key in CONFIG_KEYS {
         tokens.push(format!("{}=", key.key));
-        if key.kind == ConfigKind::Switch {
-            tokens.extend(SWITCH_WORDS.iter().map(|(w, _)| w.to_string()));
+        match key.kind {
+            ConfigKind::Switch => tokens.extend(SWITCH_WORDS.iter().map(|(w, _)| w.to_string())),
+            ConfigKind::Choice { words } => tokens.extend(words.iter().map(|w| w.to_string())),
+            ConfigKind::Number { .. } => {}
         }
     }
     for spec in OPS {
@@ -83,6 +85,9 @@ mod tests {
             "devices=",
             "superpages=",
             "missed_notifications=",
+            "tables=",
+            "table_seed=",
+            "adversarial",
             "on",
             "off",
             "r",

@@ -27,7 +27,8 @@ fn parses_every_op() {
             max_levels: 5,
             devices: 3,
             superpages: true,
-            missed_notifications: true
+            missed_notifications: true,
+            ..Config::default()
         }
     );
     assert_eq!(
@@ -45,6 +46,22 @@ fn parses_every_op() {
             Op::Teardown,
         ]
     );
+}
+
+#[test]
+fn table_placement_is_printed_only_when_not_low() {
+    let s = parse("config tables=spread table_seed=0x2a devices=1\nassign 0\n").unwrap();
+    assert_eq!(s.config.placement(), crate::substrate::frames::Placement::Spread { seed: 42 });
+    let text = print(&s);
+    assert_eq!(
+        text,
+        "config initial_levels=2 max_levels=4 devices=1 superpages=on missed_notifications=off \
+         tables=spread table_seed=42\nassign 0\n"
+    );
+    assert_eq!(parse(&text).unwrap(), s);
+    let high = parse("config tables=adversarial\n").unwrap();
+    assert!(print(&high).ends_with(" tables=adversarial\n"));
+    assert!(!print(&Scenario::default()).contains("tables"));
 }
 
 #[test]
@@ -103,7 +120,7 @@ fn errors_carry_line_and_column() {
             1,
             3,
             "unknown operation `frob` (known: config, map, unmap, notify, assign, deassign, \
-             translate, dma, fail, teardown)"
+             translate, dma, fail, teardown, repeat)"
                 .to_string()
         )
     );
@@ -138,9 +155,17 @@ fn errors_carry_line_and_column() {
             1,
             8,
             "unknown config key `colour` (known: initial_levels, max_levels, devices, \
-             superpages, missed_notifications)"
+             superpages, missed_notifications, tables, table_seed)"
                 .to_string()
         )
+    );
+    assert_eq!(
+        error_at("config tables=top\n"),
+        (1, 15, "tables: expected one of low, high, spread, adversarial, found `top`".to_string())
+    );
+    assert_eq!(
+        error_at("config devices=1 table_seed=3\n"),
+        (1, 18, "table_seed=3 needs tables=spread".to_string())
     );
     assert_eq!(
         error_at("config devices\n"),

@@ -28,6 +28,14 @@ pub(super) fn on_off(on: bool) -> &'static str {
     }
 }
 
+/// The index of `word` in `words`, or the message that lists them.
+pub(super) fn choice(word: &str, words: &[&str]) -> Result<u64, String> {
+    match words.iter().position(|w| *w == word) {
+        Some(i) => Ok(i as u64),
+        None => Err(format!("expected one of {}, found {}", words.join(", "), echo(word))),
+    }
+}
+
 /// `r, w, rw or -`: the permission words, without none unless `with_none`.
 pub(super) fn perm_list(with_none: bool) -> String {
     let words: Vec<&str> =
@@ -102,5 +110,10 @@ mod tests {
         assert_eq!(switch("On"), None);
         assert_eq!(perm_list(true), "r, w, rw or -");
         assert_eq!(perm_list(false), "r, w or rw");
+        assert_eq!(choice("high", &["low", "high"]), Ok(1));
+        assert_eq!(
+            choice("hi", &["low", "high"]),
+            Err("expected one of low, high, found `hi`".into())
+        );
     }
 }

@@ -45,6 +45,7 @@ mod tests;
 
 pub use seams::{Correct, Seams};
 
+use crate::substrate::frames::Placement;
 use crate::substrate::iommu::Iommu;
 use crate::table::PtError;
 use geometry::{LEVELS, MAX_LEVELS};
@@ -85,18 +86,24 @@ pub struct Dynamic<S: Seams = Correct> {
 }
 
 impl Dynamic {
-    /// Creates the domain with an empty root of `config.initial_levels` levels.
+    /// Creates the domain with an empty root of `config.initial_levels` levels, its frames
+    /// placed low.
     ///
     /// Errors: [`PtError::BadHeight`] unless `1 <= initial_levels <= max_levels` and
     /// `4 <= max_levels <= 6`; [`PtError::NoMemory`] if the root cannot be allocated.
     pub fn new(config: DynamicConfig) -> Result<Dynamic, PtError> {
-        Dynamic::with_seams(config, Correct)
+        Dynamic::with_seams(config, Placement::Low, Correct)
     }
 }
 
 impl<S: Seams> Dynamic<S> {
-    /// Like [`Dynamic::new`], with the decision points of `seams`.
-    pub fn with_seams(config: DynamicConfig, seams: S) -> Result<Dynamic<S>, PtError> {
+    /// Like [`Dynamic::new`], placing table frames by `placement`, with the decision points
+    /// of `seams`.
+    pub fn with_seams(
+        config: DynamicConfig,
+        placement: Placement,
+        seams: S,
+    ) -> Result<Dynamic<S>, PtError> {
         let DynamicConfig { initial_levels, max_levels, domain } = config;
         if !LEVELS.contains(&initial_levels)
             || !MAX_LEVELS.contains(&max_levels)
@@ -104,7 +111,7 @@ impl<S: Seams> Dynamic<S> {
         {
             return Err(PtError::BadHeight { initial_levels, max_levels });
         }
-        let mut iommu = Iommu::new();
+        let mut iommu = Iommu::with_placement(placement);
         let root = iommu.alloc_table(domain)?;
         Ok(Dynamic {
             iommu,

@@ -30,6 +30,7 @@ mod tests;
 
 pub use seams::{Correct, Seams};
 
+use crate::substrate::frames::Placement;
 use crate::substrate::iommu::Iommu;
 use crate::table::PtError;
 use entry::Entry;
@@ -51,18 +52,20 @@ pub struct Fixed<S: Seams = Correct> {
 }
 
 impl Fixed {
-    /// Creates domain `domain` with an empty 4-level root (one zeroed table frame).
+    /// Creates domain `domain` with an empty 4-level root (one zeroed table frame), its frames
+    /// placed low.
     ///
     /// Errors: [`PtError::NoMemory`] if the root cannot be allocated.
     pub fn new(domain: u16) -> Result<Fixed, PtError> {
-        Fixed::with_seams(domain, Correct)
+        Fixed::with_seams(domain, Placement::Low, Correct)
     }
 }
 
 impl<S: Seams> Fixed<S> {
-    /// Like [`Fixed::new`], with the decision points of `seams`.
-    pub fn with_seams(domain: u16, seams: S) -> Result<Fixed<S>, PtError> {
-        let mut iommu = Iommu::new();
+    /// Like [`Fixed::new`], placing table frames by `placement`, with the decision points of
+    /// `seams`.
+    pub fn with_seams(domain: u16, placement: Placement, seams: S) -> Result<Fixed<S>, PtError> {
+        let mut iommu = Iommu::with_placement(placement);
         let root = iommu.alloc_table(domain)?;
         Ok(Fixed { iommu, domain, seams, root: Some(root), assigned: BTreeSet::new() })
     }
