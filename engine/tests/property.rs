@@ -1,11 +1,13 @@
 //! Thousands of seeded random byte strings, decoded and run: the correct implementations must
-//! never produce a finding. Deterministic: a failure names its seed, and `ptdiff repro` on the
+//! never produce a finding, and the decoder must reach what the suite tests (every op kind,
+//! every height, ranges across tables, every page size). Deterministic: a failure names its seed, and `ptdiff repro` on the
 //! bytes replays it.
 
 mod common;
 
 use common::Bytes;
 use ptdiff::scenario::decode::decode;
+use ptdiff::table::PageOrders;
 use ptdiff::{run, Plant, RunStats};
 
 const RUNS: u64 = 3000;
@@ -22,8 +24,9 @@ fn random_scenarios_run_clean() {
         }
         total += &report.stats;
     }
-    // The loop is only worth something if it reaches what it is meant to test.
-    assert!(total.maps_ok > 5 * RUNS, "{total:?}");
+    // The loop is only worth something if it reaches what it is meant to test. (A quarter of
+    // the inputs map every page size, which only one table takes: fewer maps succeed on all.)
+    assert!(total.maps_ok > 4 * RUNS, "{total:?}");
     assert!(total.superpage_maps_ok > RUNS, "{total:?}");
     assert!(total.growth_events > RUNS / 4, "{total:?}");
     assert!(total.missed_notifications > 50, "{total:?}");
@@ -47,4 +50,11 @@ fn random_scenarios_run_clean() {
     }
     assert_eq!(total.grown_to, 0b111_1100, "{total:?}");
     assert_eq!(total.highest_levels, 6);
+    // Ranges of several pages, across table boundaries, failing part-way; every page size
+    // AMD-Vi v1 encodes mapped, and the table without them rejecting them.
+    assert!(total.ranges_ok > RUNS / 2, "{total:?}");
+    assert!(total.range_crossings > RUNS / 4, "{total:?}");
+    assert!(total.partial_ranges > 10, "{total:?}");
+    assert_eq!(total.orders_mapped, PageOrders::ALL.bits(), "{total}");
+    assert!(total.unsupported_orders > RUNS / 2, "{total:?}");
 }

@@ -74,3 +74,26 @@ impl Seams for StaleDteCache {
         false
     }
 }
+
+/// NL7-SHORT: an NL = 7 page is written with one replica too few, so the last slot of the
+/// page keeps what it held (Linux `PAGE_SIZE_PTE_COUNT` off by one).
+#[derive(Debug, Default)]
+pub(super) struct ReplicaShort;
+
+impl Seams for ReplicaShort {
+    fn replicas_written(&mut self, replicas: u64) -> u64 {
+        replicas - 1
+    }
+}
+
+/// F2-RANGE: a range operation invalidates only its first page instead of the
+/// block covering everything it changed (one page's flush left from a loop of single-page
+/// operations).
+#[derive(Debug, Default)]
+pub(super) struct FlushFirstPage;
+
+impl Seams for FlushFirstPage {
+    fn invalidated(&mut self, _: (u64, u32), first_page: (u64, u32)) -> (u64, u32) {
+        first_page
+    }
+}

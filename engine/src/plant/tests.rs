@@ -22,13 +22,13 @@ fn ids_round_trip_and_are_unique() {
     assert_eq!(
         PlantError::Unknown("X9".into()).to_string(),
         "unknown planted bug `X9` (known: D1, D4, R2, S5, T2, SPLIT-RW, UNMAP-GROW, F2, \
-         T2-CACHE, D1-LEAK)"
+         T2-CACHE, D1-LEAK, RANGE-STOP, NL7-SHORT, F2-RANGE, RANGE-DONE)"
     );
 }
 
 #[test]
 fn the_catalogue_names_built_in_tables_and_real_checks() {
-    assert_eq!(PlantedBug::ALL.len(), 10);
+    assert_eq!(PlantedBug::ALL.len(), 14);
     for bug in PlantedBug::ALL {
         assert!(crate::tables::built_in(bug.implementation()).is_some(), "{bug}");
         assert!(bug.scenario().ends_with(".scn"), "{bug}");
@@ -52,7 +52,7 @@ fn selection_depends_on_the_feature() {
 
 #[test]
 fn no_plant_builds_what_the_registry_builds() {
-    let config = TableConfig { initial_levels: 3, max_levels: 4, domain: 1 };
+    let config = TableConfig { initial_levels: 3, max_levels: 4, domain: 1, all_page_sizes: false };
     for table in BUILT_IN {
         let t = Plant::NONE.build(table, config).unwrap();
         assert_eq!((t.name(), t.levels()), (table.name, (table.build)(config).unwrap().levels()));

@@ -23,11 +23,17 @@ pub struct Config {
     pub superpages: bool,
     /// Whether maps may skip their notification (`missed`).
     pub missed_notifications: bool,
+    /// Whether maps and unmaps may cover several pages (`count`).
+    pub ranges: bool,
+    /// Whether a table that can write every page size AMD-Vi v1 encodes (NL = 7 leaves) does
+    /// so ([`crate::table::PageOrders::ALL`]); off, every table maps 4 KiB, 2 MiB and 1 GiB
+    /// pages only.
+    pub all_page_sizes: bool,
 }
 
 impl Default for Config {
     /// Xen HVM 2019: two levels, growing to four; two devices; superpages; no missed
-    /// notifications.
+    /// notifications; single pages of 4 KiB, 2 MiB and 1 GiB.
     fn default() -> Self {
         Config {
             initial_levels: 2,
@@ -35,6 +41,8 @@ impl Default for Config {
             devices: 2,
             superpages: true,
             missed_notifications: false,
+            ranges: false,
+            all_page_sizes: false,
         }
     }
 }
@@ -128,6 +136,20 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         get: |c| c.missed_notifications.into(),
         set: |c, v| c.missed_notifications = v != 0,
     },
+    ConfigKey {
+        key: "ranges",
+        kind: ConfigKind::Switch,
+        always_printed: false,
+        get: |c| c.ranges.into(),
+        set: |c, v| c.ranges = v != 0,
+    },
+    ConfigKey {
+        key: "all_page_sizes",
+        kind: ConfigKind::Switch,
+        always_printed: false,
+        get: |c| c.all_page_sizes.into(),
+        set: |c, v| c.all_page_sizes = v != 0,
+    },
 ];
 
 /// The row of `key`, if it is one.
@@ -192,7 +214,9 @@ mod tests {
                 max_levels: 4,
                 devices: 5,
                 superpages: false,
-                missed_notifications: true
+                missed_notifications: true,
+                ranges: true,
+                all_page_sizes: true,
             }
         );
     }

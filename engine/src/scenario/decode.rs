@@ -3,14 +3,20 @@
 //!
 //! Decoding never fails: when the bytes run out, the scenario ends. Values are biased towards
 //! what finds page-table bugs: level boundaries `2^(9k) +- 1`, the `2^36` edge of the 4-level
-//! span, DFNs used earlier in the scenario and their one-level aliases, aligned superpages.
-//! Every decoded scenario passes [`Scenario::validate`].
+//! span, DFNs used earlier in the scenario and their one-level aliases, aligned superpages;
+//! with `ranges`, page counts that cross a table (`511..=513`) as well as small ones; with
+//! `all_page_sizes`, the NL = 7 orders at the edges of each level's window and DFNs at the
+//! edges and inside of pages of every size. Every decoded scenario passes
+//! [`Scenario::validate`].
 //!
 //! The op byte picks a row of the op table ([`crate::scenario::op_table`]), whose operands are
 //! then read by kind, in [`OpSpec::decode_order`].
 
-use crate::scenario::op_table::{perm_value, select, OpSpec, Operand, OperandKind, Operands};
+use crate::scenario::op_table::{
+    perm_value, select, OpSpec, Operand, OperandKind, Operands, MAX_COUNT,
+};
 use crate::scenario::{Config, Op, Scenario};
+use crate::table::MAX_ORDER;
 use arbitrary::Unstructured;
 use ptdiff_reference::Perm;
 
@@ -19,6 +25,23 @@ pub const MAX_DECODED_OPS: usize = 64;
 
 /// How many earlier DFNs the decoder remembers for reuse.
 const MEMORY: usize = 16;
+
+/// Bit of the second config byte: a third config byte follows (the seeds of the first format
+/// have it clear, so they read no third byte).
+pub(crate) const MORE_CONFIG: u8 = 1 << 6;
+/// Bits of the third config byte.
+pub(crate) const RANGES: u8 = 1 << 0;
+pub(crate) const ALL_PAGE_SIZES: u8 = 1 << 1;
+
+/// `count()` choice 13: any count, from a raw u16.
+pub(crate) const COUNT_RAW: u8 = 13;
+
+/// The largest count the decoder gives pages of `order`: a page of order `o` is written as
+/// `2^(o mod 9)` entries (NL = 7 replicas), and a range's entries are kept within
+/// [`MAX_COUNT`].
+pub fn count_limit(order: u32) -> u64 {
+    (MAX_COUNT >> (order % 9)).max(1)
+}
 
 /// Decodes `data` into a valid scenario of at most [`MAX_DECODED_OPS`] ops.
 pub fn decode(data: &[u8]) -> Scenario {
@@ -52,11 +75,13 @@ impl Decoder<'_> {
         self.u.arbitrary().unwrap_or(0)
     }
 
-    /// The config from two bytes. Bits 6 and 7 of the second are unused (the encoder writes
-    /// them as 0): a switch added later can be read there and still be off for every seed.
+    /// The config from two bytes, and a third ([`MORE_CONFIG`]) when bit 6 of the second is
+    /// set. Bit 7 of the second and bits 2 to 7 of the third are unused (the encoder writes them
+    /// as 0): a switch added later can be read there and still be off for every seed.
     fn config(&mut self) -> Config {
         let a = self.byte();
         let b = self.byte();
+        let more = if b & MORE_CONFIG != 0 { self.byte() } else { 0 };
         let max_levels = 4 + (a >> 4) % 3;
         Config {
             initial_levels: (1 + (a & 0xf) % 6).min(max_levels),
@@ -64,6 +89,8 @@ impl Decoder<'_> {
             devices: 1 + b % 4,
             superpages: (b >> 2) % 4 != 0,
             missed_notifications: (b >> 4) % 4 == 0,
+            ranges: more & RANGES != 0,
+            all_page_sizes: more & ALL_PAGE_SIZES != 0,
         }
     }
 
@@ -97,10 +124,13 @@ impl Decoder<'_> {
             return operand.default;
         }
         let devices = u16::from(config.devices.max(1));
+        let all_sizes = config.all_page_sizes;
         match operand.kind {
-            OperandKind::Dfn => self.dfn(order),
+            OperandKind::Dfn => self.dfn(order, all_sizes),
             OperandKind::Mfn => self.mfn(order),
+            OperandKind::Order if all_sizes => self.any_page_order().into(),
             OperandKind::Order => self.order().into(),
+            OperandKind::Count => self.count(order),
             OperandKind::Perm => perm_value(self.perm()),
             OperandKind::Access => perm_value(match self.perm() {
                 Perm::NONE => Perm::R,
@@ -121,8 +151,46 @@ impl Decoder<'_> {
         }
     }
 
-    /// A DFN, aligned to `order` most of the time, remembered for later reuse.
-    fn dfn(&mut self, order: u32) -> u64 {
+    /// Any order AMD-Vi v1 encodes, and some it does not: the base orders 0, 9, 18 (7 times
+    /// in 16), an NL = 7 order at the low or high edge of a level's window or inside it
+    /// (7 in 16), the NL = 0 orders 27 and 36, or anything below 64.
+    fn any_page_order(&mut self) -> u32 {
+        match self.byte() % 16 {
+            0..=3 => 0,
+            4..=5 => 9,
+            6 => 18,
+            7..=13 => {
+                let level = u32::from(self.byte() % 5);
+                let (low, high) = (9 * level + 1, (9 * level + 8).min(MAX_ORDER));
+                match self.byte() % 4 {
+                    0 => low,
+                    1 => high,
+                    _ => low + u32::from(self.byte()) % (high - low + 1),
+                }
+            }
+            14 => [27, 36][usize::from(self.byte() % 2)],
+            _ => u32::from(self.byte() % 64),
+        }
+    }
+
+    /// A page count for pages of `order`: 1 (6 times in 16), 2 to 16, 511 to 513 (across a
+    /// table when the range starts at a table's start or end), any up to [`MAX_COUNT`]
+    /// ([`COUNT_RAW`]) or up to 256; at most [`count_limit`].
+    fn count(&mut self, order: u32) -> u64 {
+        let count = match self.byte() % 16 {
+            0..=5 => 1,
+            6..=10 => 2 + u64::from(self.byte() % 15),
+            11..=12 => 511 + u64::from(self.byte() % 3),
+            COUNT_RAW => 1 + u64::from(self.u16()) % MAX_COUNT,
+            _ => 1 + u64::from(self.byte()),
+        };
+        count.min(count_limit(order))
+    }
+
+    /// A DFN, aligned to `order` most of the time, remembered for later reuse. With
+    /// `all_sizes`, edges are those of every page size (`2^j +- 1`, j up to 40) half the time,
+    /// and aliases flip any bit up to 40 (a DFN inside a page of any size).
+    fn dfn(&mut self, order: u32, all_sizes: bool) -> u64 {
         let choice = self.byte();
         let raw = match choice % 16 {
             0..=4 if !self.used.is_empty() => {
@@ -130,6 +198,18 @@ impl Decoder<'_> {
                 self.used[i]
             }
             0..=4 | 9..=12 => u64::from(self.u16()),
+            5..=7 if all_sizes && self.byte() % 2 == 0 => {
+                let edge = 1u64 << (self.byte() % 41);
+                match self.byte() % 3 {
+                    0 => edge - 1,
+                    1 => edge,
+                    _ => edge + 1,
+                }
+            }
+            15 if all_sizes => {
+                let base = self.used.last().copied().unwrap_or(0);
+                base ^ (1u64 << (self.byte() % 41))
+            }
             5..=7 => {
                 let k = 1 + u32::from(self.byte() % 6);
                 let edge = 1u64 << (9 * k).min(52);
@@ -224,10 +304,45 @@ mod tests {
                 max_levels: 6,
                 devices: 2,
                 superpages: true,
-                missed_notifications: true
+                missed_notifications: true,
+                ranges: false,
+                all_page_sizes: false,
             }
         );
         assert_eq!(s.ops, vec![]);
         assert_eq!(decode(&[0x21, 0x05, 0x01]).ops, vec![Op::Assign { dev: 0 }]);
+        // Bit 6 of the second byte: the third sets ranges and all page sizes.
+        let s = decode(&[0x21, 0x45, 0x03, 0x00]);
+        assert_eq!((s.config.ranges, s.config.all_page_sizes), (true, true));
+        assert_eq!(
+            s.config,
+            Config { ranges: true, all_page_sizes: true, ..decode(&[0x21, 0x05]).config }
+        );
+        let s = decode(&[0x21, 0x45, 0x01, 0x01]);
+        assert_eq!((s.config.ranges, s.config.all_page_sizes), (true, false));
+        assert_eq!(s.ops, vec![Op::Assign { dev: 0 }]);
+    }
+
+    #[test]
+    fn counts_stay_within_the_entry_budget() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut crossing = 0;
+        for _ in 0..2000 {
+            let bytes: Vec<u8> = (0..16)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            let mut d = Decoder { u: Unstructured::new(&bytes), used: Vec::new() };
+            let order = u32::from(bytes[0] % 41);
+            let count = d.count(order);
+            assert!((1..=MAX_COUNT).contains(&count));
+            assert!(count <= count_limit(order) && count << (order % 9) <= MAX_COUNT);
+            crossing += u32::from((511..=513).contains(&count));
+        }
+        assert!(crossing > 50, "{crossing}");
     }
 }

@@ -4,7 +4,9 @@
 //! [`crate::scenario::op_table::Codes`]) and every value through the decoder's raw (unbiased)
 //! choices.
 
-use crate::scenario::decode::{decode, MAX_DECODED_OPS};
+use crate::scenario::decode::{
+    count_limit, decode, ALL_PAGE_SIZES, COUNT_RAW, MAX_DECODED_OPS, MORE_CONFIG, RANGES,
+};
 use crate::scenario::op_table::{Codes, OperandKind};
 use crate::scenario::{Config, Op, Scenario, MAX_DEVICES};
 use ptdiff_reference::Perm;
@@ -21,6 +23,12 @@ pub enum EncodeError {
     Order { index: usize, order: u32 },
     #[error("op {}: `fail {nth}`; a fuzz input fails allocations 1 to 4", .index + 1)]
     FailNth { index: usize, nth: u32 },
+    #[error(
+        "op {}: {count} pages of order {order}; a fuzz input has at most {limit}",
+        .index + 1,
+        limit = count_limit(*.order)
+    )]
+    Count { index: usize, order: u32, count: u64 },
     #[error("the bytes decode to a different scenario (an encoder bug):\n{0}")]
     RoundTrip(String),
 }
@@ -37,22 +45,27 @@ pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
         return Err(EncodeError::TooManyDevices(c.devices));
     }
     let mut ops = scenario.ops.as_slice();
+    let more = (u8::from(c.ranges) * RANGES) | (u8::from(c.all_page_sizes) * ALL_PAGE_SIZES);
     let mut out = vec![
         ((c.max_levels - 4) << 4) | (c.initial_levels - 1),
-        (c.devices - 1) | u8::from(c.superpages) << 2 | u8::from(!c.missed_notifications) << 4,
+        (c.devices - 1)
+            | u8::from(c.superpages) << 2
+            | u8::from(!c.missed_notifications) << 4
+            | if more != 0 { MORE_CONFIG } else { 0 },
     ];
-    // The decoder's leading "assign device 0" switch.
-    match ops.first() {
-        Some(Op::Assign { dev: 0 }) => {
-            out.push(1);
-            ops = &ops[1..];
-        }
-        _ => out.push(0),
+    if more != 0 {
+        out.push(more);
     }
-    if ops.len() > MAX_DECODED_OPS - usize::from(out[2]) {
+    // The decoder's leading "assign device 0" switch.
+    let assign = matches!(ops.first(), Some(Op::Assign { dev: 0 }));
+    out.push(u8::from(assign));
+    if assign {
+        ops = &ops[1..];
+    }
+    if ops.len() > MAX_DECODED_OPS - usize::from(assign) {
         return Err(EncodeError::TooManyOps(scenario.ops.len()));
     }
-    let first = usize::from(out[2]);
+    let first = usize::from(assign);
     for (i, op) in ops.iter().enumerate() {
         push_op(&mut out, first + i, op, c)?;
     }
@@ -77,6 +90,7 @@ fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<
             continue; // not read: the value is the default (or the round trip fails)
         }
         let value = values.get(slot);
+        let order = spec.operands.iter().position(|o| o.kind == OperandKind::Order);
         match operand.kind {
             OperandKind::Dfn => {
                 out.push(DFN_RAW);
@@ -86,7 +100,7 @@ fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<
                 out.push(MFN_RAW);
                 out.extend_from_slice(&value.to_le_bytes());
             }
-            OperandKind::Order => push_order(out, index, values.u32(slot))?,
+            OperandKind::Order => push_order(out, index, values.u32(slot), config.all_page_sizes)?,
             OperandKind::Perm | OperandKind::Access => out.push(perm_byte(values.perm(slot))),
             // The decoder takes the byte modulo `devices` (at most 4 here).
             OperandKind::Dev => out.push(value as u8),
@@ -95,12 +109,37 @@ fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<
                 _ => return Err(EncodeError::FailNth { index, nth: values.u32(slot) }),
             },
             OperandKind::Flag(_) => out.push(if value != 0 { 0 } else { 1 }),
+            OperandKind::Count => {
+                let order = order.map_or(0, |slot| values.u32(slot));
+                match value {
+                    1 => out.push(0),
+                    _ if (2..=count_limit(order)).contains(&value) => {
+                        out.push(COUNT_RAW);
+                        out.extend_from_slice(&(value as u16 - 1).to_le_bytes());
+                    }
+                    _ => return Err(EncodeError::Count { index, order, count: value }),
+                }
+            }
         }
     }
     Ok(())
 }
 
-fn push_order(out: &mut Vec<u8>, index: usize, order: u32) -> Result<(), EncodeError> {
+fn push_order(
+    out: &mut Vec<u8>,
+    index: usize,
+    order: u32,
+    all_sizes: bool,
+) -> Result<(), EncodeError> {
+    if all_sizes {
+        // `any_page_order()` choice 15: `byte % 64`.
+        match order {
+            0 => out.push(0),
+            o if o < 64 => out.extend_from_slice(&[15, o as u8]),
+            _ => return Err(EncodeError::Order { index, order }),
+        }
+        return Ok(());
+    }
     match order {
         0 => out.push(0),
         9 => out.push(8),
@@ -135,18 +174,21 @@ mod tests {
                 devices: 4,
                 superpages: true,
                 missed_notifications: true,
+                ranges: false,
+                all_page_sizes: false,
             },
             ops: vec![
                 Op::Assign { dev: 0 },
-                Op::Map { dfn: 0x200, mfn: 0x400, order: 9, perm: Perm::R, missed: true },
+                Op::Map { dfn: 0x200, mfn: 0x400, order: 9, perm: Perm::R, missed: true, count: 1 },
                 Op::Map {
                     dfn: u64::MAX,
                     mfn: u64::MAX,
                     order: 63,
                     perm: Perm::NONE,
                     missed: false,
+                    count: 1,
                 },
-                Op::Unmap { dfn: 0x40000, order: 18 },
+                Op::Unmap { dfn: 0x40000, order: 18, count: 1 },
                 Op::Notify { dfn: 1 << 40 },
                 Op::Assign { dev: 3 },
                 Op::Deassign { dev: 3 },
@@ -171,13 +213,49 @@ mod tests {
                     devices: 1,
                     superpages,
                     missed_notifications: missed,
+                    ranges: false,
+                    all_page_sizes: false,
                 },
                 ops: vec![
-                    Op::Map { dfn: 7, mfn: 9, order: 0, perm: Perm::W, missed },
-                    Op::Unmap { dfn: 0, order: 9 },
+                    Op::Map { dfn: 7, mfn: 9, order: 0, perm: Perm::W, missed, count: 1 },
+                    Op::Unmap { dfn: 0, order: 9, count: 1 },
                 ],
             };
             assert_eq!(decode(&encode(&scenario).unwrap()), scenario);
+        }
+    }
+
+    #[test]
+    fn encodes_ranges_and_every_page_size() {
+        for (ranges, all_page_sizes) in [(true, false), (false, true), (true, true)] {
+            let count = |n| if ranges { n } else { 1 };
+            let scenario = Scenario {
+                config: Config { ranges, all_page_sizes, ..Config::default() },
+                ops: vec![
+                    Op::Map {
+                        dfn: 0x1ff,
+                        mfn: 3,
+                        order: 0,
+                        perm: Perm::RW,
+                        missed: false,
+                        count: count(4096),
+                    },
+                    Op::Map {
+                        dfn: 0x200,
+                        mfn: 0x200,
+                        order: 17,
+                        perm: Perm::R,
+                        missed: false,
+                        count: count(16),
+                    },
+                    Op::Map { dfn: 0, mfn: 0, order: 40, perm: Perm::W, missed: false, count: 1 },
+                    Op::Unmap { dfn: 0x1f8, order: 3, count: count(512) },
+                    Op::Unmap { dfn: 1, order: 63, count: 1 },
+                ],
+            };
+            let bytes = encode(&scenario).unwrap();
+            assert_eq!(bytes[1] & MORE_CONFIG, MORE_CONFIG);
+            assert_eq!(decode(&bytes), scenario);
         }
     }
 
@@ -187,11 +265,18 @@ mod tests {
         s.config.devices = 5;
         assert_eq!(encode(&s), Err(EncodeError::TooManyDevices(5)));
         s.config.devices = 1;
-        s.ops = vec![Op::Unmap { dfn: 0, order: 64 }];
+        s.ops = vec![Op::Unmap { dfn: 0, order: 64, count: 1 }];
         assert_eq!(encode(&s), Err(EncodeError::Order { index: 0, order: 64 }));
         assert_eq!(
             encode(&s).unwrap_err().to_string(),
             "op 1: order 64; a fuzz input has orders below 64"
+        );
+        s.config.ranges = true;
+        s.ops = vec![Op::Unmap { dfn: 0, order: 8, count: 17 }];
+        assert_eq!(encode(&s), Err(EncodeError::Count { index: 0, order: 8, count: 17 }));
+        assert_eq!(
+            encode(&s).unwrap_err().to_string(),
+            "op 1: 17 pages of order 8; a fuzz input has at most 16"
         );
         s.ops = vec![Op::Teardown; MAX_DECODED_OPS + 1];
         assert_eq!(encode(&s), Err(EncodeError::TooManyOps(MAX_DECODED_OPS + 1)));

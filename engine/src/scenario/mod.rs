@@ -28,11 +28,13 @@ pub const MAX_OPS: usize = 4096;
 /// the number of 4 KiB frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
-    /// Map `[dfn, dfn + 2^order)` to `[mfn, ...)`. Unless `missed`, the runner first notifies
-    /// the last DFN of the range, as a caller following the notify protocol would.
-    Map { dfn: u64, mfn: u64, order: u32, perm: Perm, missed: bool },
-    /// Unmap `[dfn, dfn + 2^order)`.
-    Unmap { dfn: u64, order: u32 },
+    /// Map the range of `count` pages of `2^order` frames from `dfn` to `mfn` onwards:
+    /// `[dfn, dfn + count·2^order)` to `[mfn, ...)`. Unless `missed`, the runner first
+    /// notifies the last DFN of the range, as a caller following the notify protocol would.
+    Map { dfn: u64, mfn: u64, order: u32, perm: Perm, missed: bool, count: u64 },
+    /// Unmap the range of `count` pages of `2^order` frames from `dfn`:
+    /// `[dfn, dfn + count·2^order)`.
+    Unmap { dfn: u64, order: u32, count: u64 },
     /// Tell the tables `dfn` is about to be mapped.
     Notify { dfn: u64 },
     /// Device `dev` joins the domain.
@@ -87,6 +89,8 @@ pub enum InvalidOp {
     SwitchOff { operand: String, key: &'static str },
     #[error("allocations are counted from 1, found 0")]
     NthZero,
+    #[error("a range holds at least one page, found 0")]
+    CountZero,
     #[error("an access must read, write or both")]
     NoAccess,
 }
@@ -136,7 +140,7 @@ mod tests {
         s.config = Config { superpages: false, ..Config::default() };
         s.ops = vec![
             Op::Assign { dev: 1 },
-            Op::Map { dfn: 0, mfn: 0, order: 9, perm: Perm::RW, missed: false },
+            Op::Map { dfn: 0, mfn: 0, order: 9, perm: Perm::RW, missed: false, count: 1 },
         ];
         let e = s.validate().unwrap_err();
         assert_eq!(e.to_string(), "op 2: order 9 needs `superpages=on` in the config");
@@ -152,7 +156,7 @@ mod tests {
             s.validate().map_err(|e| e.to_string()),
             Err("op 1: device 2 is not below `devices` = 2".into())
         );
-        s.ops = vec![Op::Map { dfn: 0, mfn: 0, order: 0, perm: Perm::R, missed: true }];
+        s.ops = vec![Op::Map { dfn: 0, mfn: 0, order: 0, perm: Perm::R, missed: true, count: 1 }];
         assert_eq!(
             s.validate().map_err(|e| e.to_string()),
             Err("op 1: `missed` needs `missed_notifications=on` in the config".into())

@@ -15,7 +15,8 @@ const ROOT: u64 = 0x4000_0000;
 
 /// The `implementation` table with `plant`, `initial_levels` high (where that applies).
 fn build(plant: Plant, implementation: &str, initial_levels: u8) -> Box<dyn PageTable> {
-    let config = TableConfig { initial_levels, max_levels: 4, domain: DOMAIN };
+    let config =
+        TableConfig { initial_levels, max_levels: 4, domain: DOMAIN, all_page_sizes: false };
     plant.build(built_in(implementation).unwrap(), config).unwrap()
 }
 
@@ -263,4 +264,62 @@ fn f2_unmap_skips_the_invalidation() {
     ];
     assert_eq!(run(build(Plant::NONE, "fixed", 4)), (None, flush, 2));
     assert_eq!(run(planted(PlantedBug::F2UnmapNoFlush, 4)), (None, vec![], 2), "maps still flush");
+}
+
+#[test]
+fn range_stop_installs_only_the_first_table_of_a_range() {
+    let run = |mut t: Box<dyn PageTable>| {
+        t.assign(0).unwrap();
+        let result = t.map_pages(0x1fe, 0x1000, 0, 4, Perm::RW);
+        (result, hw(t.as_ref(), 0, 0x1ff), hw(t.as_ref(), 0, 0x200))
+    };
+    let (ok, first) = (Ok(()), Some((0x1001, Perm::RW)));
+    assert_eq!(run(build(Plant::NONE, "fixed", 4)), (ok, first, Some((0x1002, Perm::RW))));
+    assert_eq!(run(planted(PlantedBug::RangeStopsAtTable, 4)), (ok, first, None));
+}
+
+#[test]
+fn nl7_short_leaves_the_last_replica_out() {
+    let run = |plant: Plant| {
+        let config =
+            TableConfig { initial_levels: 2, max_levels: 4, domain: DOMAIN, all_page_sizes: true };
+        let mut t = plant.build(built_in("dynamic").unwrap(), config).unwrap();
+        t.assign(0).unwrap();
+        t.map(0x8, 0x108, 3, Perm::RW).unwrap();
+        (hw(t.as_ref(), 0, 0xe), hw(t.as_ref(), 0, 0xf))
+    };
+    let seventh = Some((0x10e, Perm::RW));
+    assert_eq!(run(Plant::NONE), (seventh, Some((0x10f, Perm::RW))));
+    assert_eq!(run(Plant::select(PlantedBug::Nl7ReplicaShort).unwrap()), (seventh, None));
+}
+
+#[test]
+fn range_flush_first_invalidates_only_the_first_page() {
+    let run = |mut t: Box<dyn PageTable>| {
+        t.map_pages(0x100, 0x1000, 0, 4, Perm::RW).unwrap();
+        let cursor = t.iommu().commands().len();
+        t.unmap_pages(0x100, 0, 4).unwrap();
+        commands_since(t.as_ref(), cursor)
+    };
+    let flush = |order| {
+        vec![
+            Command::InvalidateIommuPages { domain: DOMAIN, dfn: 0x100, order },
+            Command::CompletionWait,
+        ]
+    };
+    assert_eq!(run(build(Plant::NONE, "dynamic", 2)), flush(2));
+    assert_eq!(run(planted(PlantedBug::RangeFlushFirstPage, 2)), flush(0));
+}
+
+#[test]
+fn range_done_hides_the_pages_a_failed_range_mapped() {
+    let run = |mut t: Box<dyn PageTable>| {
+        t.map(0, 0x500, 0, Perm::RW).unwrap();
+        t.iommu_mut().frames_mut().fail_nth_allocation(2);
+        let result = t.map_pages(0x3fe, 0x1000, 0, 4, Perm::RW).map_err(|e| e.done);
+        (result, t.lookup(0x3ff), live_tables(t.as_ref()))
+    };
+    let mapped = Some((0x1001, Perm::RW));
+    assert_eq!(run(build(Plant::NONE, "fixed", 4)), (Err(2), mapped, 5));
+    assert_eq!(run(planted(PlantedBug::RangeHidesProgress, 4)), (Err(0), mapped, 5));
 }
