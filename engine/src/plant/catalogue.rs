@@ -191,6 +191,17 @@ catalogue! {
         summary: "an NL = 7 page is written with one replica too few",
         planted: super::dynamic::variant::<super::dynamic::ReplicaShort>(),
     },
+    /// NL7-PARTIAL (Linux, the bug "iommu/amd: Unmap all L7 PTEs when downgrading
+    /// page-sizes" fixed): `dynamic` changes one entry of an NL = 7 page without splitting the
+    /// others, whose stale size lets the IOTLB cache the old page over the changed part.
+    Nl7PartialSplit {
+        id: "NL7-PARTIAL",
+        implementation: "dynamic",
+        check: StaleIotlb,
+        scenario: "page_sizes.scn",
+        summary: "changing part of an NL = 7 page leaves its other replicas",
+        planted: super::dynamic::variant::<super::dynamic::PartialSplit>(),
+    },
     /// F2-RANGE: `dynamic` invalidates only the first page of a range, so the IOTLB
     /// keeps the old translations of the pages after it.
     RangeFlushFirstPage {

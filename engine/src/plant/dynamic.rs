@@ -97,3 +97,16 @@ impl Seams for FlushFirstPage {
         first_page
     }
 }
+
+/// NL7-PARTIAL (Linux "iommu/amd: Unmap all L7 PTEs when downgrading page-sizes", the bug it
+/// fixed; bug-patterns.md L1): changing part of an NL = 7 page rewrites only the replica on the
+/// walk path; the sibling replicas keep describing the whole old page, which hardware may
+/// cache from any of them.
+#[derive(Debug, Default)]
+pub(super) struct PartialSplit;
+
+impl Seams for PartialSplit {
+    fn split_whole_page(&mut self) -> bool {
+        false
+    }
+}

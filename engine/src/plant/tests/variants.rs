@@ -323,3 +323,21 @@ fn range_done_hides_the_pages_a_failed_range_mapped() {
     assert_eq!(run(build(Plant::NONE, "fixed", 4)), (Err(2), mapped, 5));
     assert_eq!(run(planted(PlantedBug::RangeHidesProgress, 4)), (Err(0), mapped, 5));
 }
+
+#[test]
+fn nl7_partial_leaves_the_other_replicas_of_a_changed_page() {
+    let run = |plant: Plant| {
+        let config =
+            TableConfig { initial_levels: 2, max_levels: 4, domain: DOMAIN, all_page_sizes: true };
+        let mut t = plant.build(built_in("dynamic").unwrap(), config).unwrap();
+        t.assign(0).unwrap();
+        t.map(0x8, 0x108, 3, Perm::RW).unwrap();
+        t.unmap(0xc, 0).unwrap();
+        let page_size = |dfn| hw_walk(t.as_ref(), 0, dfn, Perm::NONE).unwrap().page_size_log2;
+        (hw(t.as_ref(), 0, 0xc), hw(t.as_ref(), 0, 0xd), page_size(0xd))
+    };
+    let (hole, next) = (None, Some((0x10d, Perm::RW)));
+    assert_eq!(run(Plant::NONE), (hole, next, 12));
+    // The same translations, but 0xd still reads as part of the whole 32 KiB page.
+    assert_eq!(run(Plant::select(PlantedBug::Nl7PartialSplit).unwrap()), (hole, next, 15));
+}

@@ -285,13 +285,15 @@ impl<S: Seams> Dynamic<S> {
     ) -> Result<(), PtError> {
         let entry_order = entry_order(level);
         let replicas = 1u64 << order.saturating_sub(entry_order).min(9);
-        let table = slot & !0xfff;
-        let first = ((slot & 0xfff) / 8) & !(replicas - 1);
-        for j in 0..replicas {
-            let piece = entry::pte(mfn + (j << entry_order), perm);
-            self.iommu.write_entry(slot_spa(table, first + j), piece)?;
+        let (table, index) = (slot & !0xfff, (slot & 0xfff) / 8);
+        let first = index & !(replicas - 1);
+        let pieces =
+            if self.seams.split_whole_page() { first..first + replicas } else { index..index + 1 };
+        for i in pieces {
+            let piece = entry::pte(mfn + ((i - first) << entry_order), perm);
+            self.iommu.write_entry(slot_spa(table, i), piece)?;
         }
-        let group = block - ((((slot & 0xfff) / 8) - first) << entry_order);
+        let group = block - ((index - first) << entry_order);
         r.note_change(group, group + (replicas << entry_order) - 1);
         Ok(())
     }

@@ -42,6 +42,13 @@ pub trait Seams: Debug {
         perm
     }
 
+    /// Whether changing one entry of an NL = 7 page first rewrites every replica of the page
+    /// as its own default-size piece (else only the entry about to change). Default: yes.
+    #[inline]
+    fn split_whole_page(&mut self) -> bool {
+        true
+    }
+
     /// How many of the `replicas` entries of an NL = 7 page a map writes. Default: all.
     #[inline]
     fn replicas_written(&mut self, replicas: u64) -> u64 {
