@@ -74,6 +74,20 @@ impl Model {
         self.cut(dfn, dfn.saturating_add(pow2_saturating(order)));
     }
 
+    /// After this, every DFN in `[dfn, dfn + frames)` translates to `mfn + offset` with `perm`
+    /// and everything outside is unchanged: consecutive pages in one call (`count` pages of
+    /// `2^order` frames are `count << order` frames). Clipped as [`Model::map`] documents;
+    /// `frames` 0 changes nothing. O((k + 1) log n) for k replaced extents.
+    pub fn map_range(&mut self, dfn: u64, frames: u64, mfn: u64, perm: Perm) {
+        self.map_frames(dfn, frames, mfn, perm);
+    }
+
+    /// After this, nothing in `[dfn, dfn + frames)` translates (clipped at DFN `u64::MAX`); the
+    /// rest is unchanged, extents straddling either end are split and keep their permissions.
+    pub fn unmap_range(&mut self, dfn: u64, frames: u64) {
+        self.cut(dfn, dfn.saturating_add(frames));
+    }
+
     /// Forgets every mapping (domain teardown).
     pub fn clear(&mut self) {
         self.extents.clear();
@@ -454,6 +468,31 @@ mod tests {
         assert_eq!(m, before);
         m.unmap(0x1000, 0);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn ranges_are_consecutive_pages() {
+        let mut m = Model::new();
+        // Three 8-frame pages from dfn 0x1f8: one extent across the 512-frame boundary.
+        m.map_range(0x1f8, 3 << 3, 0x800, RW);
+        assert_eq!(extents(&m), vec![ext(0x1f8, 24, 0x800, RW)]);
+        let mut pages = Model::new();
+        for i in 0..3 {
+            pages.map(0x1f8 + (i << 3), 0x800 + (i << 3), 3, RW);
+        }
+        assert_eq!(m, pages);
+        // Unmapping frames 0x1fc..0x204 splits the extent at both ends and keeps the rest.
+        m.unmap_range(0x1fc, 8);
+        assert_eq!(extents(&m), vec![ext(0x1f8, 4, 0x800, RW), ext(0x204, 12, 0x80c, RW)]);
+        check_invariants(&m);
+        // Nothing changes for an empty range; ranges are clipped at u64::MAX.
+        m.map_range(0x1000, 0, 7, R);
+        m.unmap_range(0x1f8, 0);
+        assert_eq!(m.extents().count(), 2);
+        m.map_range(u64::MAX - 1, 4, 0, W);
+        assert_eq!(m.translate(u64::MAX - 1), Some((0, W)));
+        m.unmap_range(0, u64::MAX);
+        assert_eq!(extents(&m), vec![]);
     }
 
     #[test]

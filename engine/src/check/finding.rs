@@ -148,7 +148,7 @@ mod tests {
         let mut finding = Finding::new(
             "fixed",
             Phase::Op { index: 3 },
-            &Op::Map { dfn: 0x200, mfn: 0x400, order: 9, perm: Perm::R, missed: false },
+            &Op::Map { dfn: 0x200, mfn: 0x400, order: 9, perm: Perm::R, missed: false, count: 1 },
             violation,
         );
         finding.others.push(("dynamic".into(), Gave::Result(Ok(()))));

@@ -54,6 +54,18 @@ impl JournaledModel {
         self.model.unmap(dfn, order);
     }
 
+    /// [`Model::map_range`], journaled.
+    pub fn map_range(&mut self, dfn: u64, frames: u64, mfn: u64, perm: Perm) {
+        self.journal_frames(dfn, frames);
+        self.model.map_range(dfn, frames, mfn, perm);
+    }
+
+    /// [`Model::unmap_range`], journaled.
+    pub fn unmap_range(&mut self, dfn: u64, frames: u64) {
+        self.journal_frames(dfn, frames);
+        self.model.unmap_range(dfn, frames);
+    }
+
     /// [`Model::clear`], journaled: O(n), for teardown.
     pub fn clear(&mut self) {
         self.generation += 1;
@@ -62,8 +74,11 @@ impl JournaledModel {
     }
 
     fn journal(&mut self, dfn: u64, order: u32) {
+        self.journal_frames(dfn, 1u64.checked_shl(order).unwrap_or(u64::MAX));
+    }
+
+    fn journal_frames(&mut self, dfn: u64, frames: u64) {
         self.generation += 1;
-        let frames = 1u64.checked_shl(order).unwrap_or(u64::MAX);
         self.replaced.extend(self.model.extents_in(dfn, frames));
     }
 }

@@ -1,11 +1,12 @@
 //! Checks of one call's result: its class is the one the specification requires
-//! (`outcome`), a failed call changed nothing (`failure-not-clean`), and only a notify changed
-//! the height (`height`).
+//! (`outcome`), a failed call changed nothing or, for a range that failed part-way, only what
+//! its completed pages needed (`failure-not-clean`), and only a notify changed the height
+//! (`height`).
 
 use super::subject::Subject;
 use super::violation::{StateChange, Top, Violation};
 use crate::substrate::frames::FrameEvent;
-use crate::table::{ErrorClass, PtError};
+use crate::table::{ErrorClass, PagesError, PtError};
 
 /// `got` has the class `expected` requires. With an injected allocation failure armed, an
 /// expected success may be `NoMemory` instead. An operation that ran out of steps or deadlocked
@@ -33,12 +34,27 @@ pub fn outcome(
     }
 }
 
-/// A call that failed with `error` left the frames, the DTEs and the top as they were
-/// (`top_before`): read from the IOMMU's journal since the call started, in O(its changes).
-pub fn failure_clean(subject: &Subject, error: PtError, top_before: Top) -> Result<(), Violation> {
+/// A call on `pages` pages (1 for all but ranges) that failed with `failure` left the frames,
+/// the DTEs and the top as they were (`top_before`), read from the IOMMU's journal since the
+/// call started, in O(its changes). A range that failed part-way (`failure.done > 0`) may
+/// only have run out of memory before its last page; its completed pages may have allocated
+/// and freed table frames (the runner checks, separately, that none leaked), but it too
+/// leaves the DTEs and the top alone.
+pub fn failure_clean(
+    subject: &Subject,
+    failure: PagesError,
+    pages: u64,
+    top_before: Top,
+) -> Result<(), Violation> {
+    let PagesError { error, done } = failure;
+    let part_way = matches!(error.class(), ErrorClass::NoMemory | ErrorClass::Internal);
+    if done >= pages.max(1) || (done > 0 && !part_way) {
+        return Err(Violation::RangeProgress { error, done, pages });
+    }
     let iommu = subject.table.iommu();
     let mut change = StateChange::default();
-    for event in iommu.frames().journal() {
+    let frame_events = if done == 0 { iommu.frames().journal() } else { &[] };
+    for event in frame_events {
         match *event {
             FrameEvent::Alloc(pfn) => {
                 if !change.freed.contains(&pfn) {
@@ -92,6 +108,7 @@ pub fn height_kept(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::PageTable;
 
     #[test]
     fn outcome_classes() {
@@ -103,6 +120,35 @@ mod tests {
         );
         assert_eq!(outcome(Err(ErrorClass::TornDown), Err(PtError::TornDown), false), Ok(()));
         assert!(outcome(Err(ErrorClass::OutOfRange), Ok(()), true).is_err());
+    }
+
+    #[test]
+    fn ranges_fail_part_way_only_for_lack_of_memory_and_before_their_end() {
+        let mut table = crate::tables::fixed::Fixed::new(1).unwrap();
+        table.iommu_mut().start_journal();
+        let subject = Subject::new(Box::new(table));
+        let top = (subject.table.root(), 4);
+        let fail =
+            |error, done, pages| failure_clean(&subject, PagesError { error, done }, pages, top);
+        assert_eq!(fail(PtError::NoMemory, 0, 1), Ok(()));
+        assert_eq!(fail(PtError::NoMemory, 3, 4), Ok(()));
+        assert_eq!(
+            fail(PtError::NoMemory, 4, 4),
+            Err(Violation::RangeProgress { error: PtError::NoMemory, done: 4, pages: 4 })
+        );
+        assert_eq!(
+            fail(PtError::EmptyRange, 1, 4),
+            Err(Violation::RangeProgress { error: PtError::EmptyRange, done: 1, pages: 4 })
+        );
+        assert_eq!(
+            fail(PtError::NoMemory, 1, 1),
+            Err(Violation::RangeProgress { error: PtError::NoMemory, done: 1, pages: 1 })
+        );
+        let moved = (Some(0x1000), 4);
+        assert!(matches!(
+            failure_clean(&subject, PagesError { error: PtError::NoMemory, done: 2 }, 3, moved),
+            Err(Violation::FailureNotClean { .. })
+        ));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! aliases that differ in exactly one level's index bits, the first DFN beyond each height,
 //! and DFNs used recently.
 
-use crate::check::expect::{span, DFN_LIMIT};
+use crate::check::expect::{leaf_level, range_frames, span, DFN_LIMIT};
 
 /// Most DFNs probed after one operation.
 pub const MAX_PROBES: usize = 40;
@@ -29,6 +29,25 @@ pub fn probes(out: &mut Vec<u64>, first: u64, last: u64, recent: &[u64]) {
     }
     for &dfn in recent.iter().rev() {
         push(dfn);
+    }
+}
+
+/// The DFNs worth probing inside a range of `count` pages of `order` from `dfn`, besides its
+/// ends: the two around the first boundary between tables of its leaf level that it crosses,
+/// and, when it failed after `done` pages, the two around where it stopped. Appended to `out`
+/// (at most 4), below 2^52.
+pub fn range_probes(out: &mut Vec<u64>, dfn: u64, order: u32, count: u64, done: Option<u64>) {
+    let frames = |pages| range_frames(order, pages).unwrap_or(u64::MAX);
+    let end = dfn.saturating_add(frames(count));
+    let table = range_frames(9 * u32::from(leaf_level(order)), 1).unwrap_or(u64::MAX);
+    let boundary = (dfn | table.wrapping_sub(1)).checked_add(1).filter(|&b| b < end);
+    let stop = done.map(|done| dfn.saturating_add(frames(done))).filter(|&s| s > dfn);
+    for at in [boundary, stop].into_iter().flatten() {
+        for probe in [at - 1, at] {
+            if probe < DFN_LIMIT && !out.contains(&probe) {
+                out.push(probe);
+            }
+        }
     }
 }
 
@@ -60,5 +79,26 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), p.len());
         assert_eq!(p.last(), Some(&5));
+    }
+
+    #[test]
+    fn range_probes_at_the_crossing_and_the_stop() {
+        let mut p = Vec::new();
+        range_probes(&mut p, 0x1fe, 0, 4, None);
+        assert_eq!(p, vec![0x1ff, 0x200]);
+        p.clear();
+        range_probes(&mut p, 0x1fe, 0, 4, Some(3));
+        assert_eq!(p, vec![0x1ff, 0x200, 0x201]);
+        p.clear();
+        // Pages of order 3 live in level-1 tables; order 9 in level-2 tables.
+        range_probes(&mut p, 0x3f8, 3, 2, None);
+        assert_eq!(p, vec![0x3ff, 0x400]);
+        p.clear();
+        range_probes(&mut p, 0x200, 9, 2, None);
+        assert_eq!(p, vec![]);
+        range_probes(&mut p, 0x200, 9, 2, Some(0));
+        assert_eq!(p, vec![]);
+        range_probes(&mut p, (1 << 52) - 1, 0, 2, Some(1));
+        assert_eq!(p, vec![(1 << 52) - 1]);
     }
 }

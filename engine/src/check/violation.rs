@@ -56,6 +56,10 @@ pub enum Violation {
     Outcome { expected: Result<(), ErrorClass>, got: Result<(), PtError> },
     /// A failed operation changed the tables, the DTEs or the top.
     FailureNotClean { error: PtError, change: Box<StateChange> },
+    /// A failed range reported `done` of its `pages` pages completed, which only a range that
+    /// ran out of memory before its last page may (`done` below `pages`, and 0 for any other
+    /// error).
+    RangeProgress { error: PtError, done: u64, pages: u64 },
     /// A notify did not grow to exactly the height the DFN needs.
     NotifyHeight { dfn: u64, before: u8, want: u8, needed: u8, got: u8 },
     /// An operation other than notify changed the height (`want` is what it had to keep or,
@@ -128,7 +132,9 @@ impl Violation {
         match self {
             Violation::Setup { .. } => Check::Setup,
             Violation::Outcome { .. } => Check::Outcome,
-            Violation::FailureNotClean { .. } => Check::FailureNotClean,
+            Violation::FailureNotClean { .. } | Violation::RangeProgress { .. } => {
+                Check::FailureNotClean
+            }
             Violation::NotifyHeight { .. } | Violation::HeightChanged { .. } => Check::Height,
             Violation::DteUnreadable { .. } | Violation::DteWrong { .. } => Check::Dte,
             Violation::UnassignedDteUnreadable { .. } | Violation::UnassignedReaches { .. } => {
@@ -193,6 +199,14 @@ impl Violation {
             Violation::FailureNotClean { error, .. } => {
                 format!("{} changes nothing", describe_result(&Err(*error)))
             }
+            Violation::RangeProgress { error, pages, .. }
+                if error.class() == ErrorClass::NoMemory =>
+            {
+                format!("{} after fewer than all {pages} pages", describe_result(&Err(*error)))
+            }
+            Violation::RangeProgress { error, .. } => {
+                format!("{} after no page (found before any change)", describe_result(&Err(*error)))
+            }
             Violation::NotifyHeight { before, want, needed, .. } => {
                 format!("{want} levels after notify (was {before}, dfn needs {needed})")
             }
@@ -253,6 +267,9 @@ impl Violation {
             Violation::Setup { error } => error.to_string(),
             Violation::Outcome { got, .. } => describe_result(got),
             Violation::FailureNotClean { change, .. } => describe_change(change),
+            Violation::RangeProgress { done, pages, .. } => {
+                format!("reported {done} of {pages} pages done")
+            }
             Violation::NotifyHeight { got, .. } | Violation::HeightChanged { got, .. } => {
                 format!("{got} levels")
             }

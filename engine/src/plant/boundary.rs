@@ -4,10 +4,10 @@
 
 use super::wrapper::{Boundary, Wrapper};
 use super::Mechanism;
-use crate::check::expect::span;
+use crate::check::expect::{range_last, span};
 use crate::substrate::commands::Command;
 use crate::substrate::frames::FrameState;
-use crate::table::{PageTable, Perm, PtError};
+use crate::table::{PageTable, PagesError, Perm, PtError};
 use ptdiff_reference::format::{ADDR_MASK, NL_MASK, NL_SHIFT, PR};
 
 /// The catalogue's mechanism for the wrapper bug `B`.
@@ -40,46 +40,54 @@ fn free_subtree(t: &mut dyn PageTable, table: u64, level: u8) -> Result<(), PtEr
     Ok(t.iommu_mut().free_table(table)?)
 }
 
-/// S5 (Linux dce043c07ca1, bug-patterns.md S5): after installing a superpage, the entry after
-/// its last one in the same table is cleared too, as if the cleared range were rounded up.
+/// S5 (Linux dce043c07ca1, bug-patterns.md S5): after installing superpages, the entry after
+/// the last one in the same table is cleared too, as if the cleared range were rounded up.
 /// The neighbour's mapping disappears without an IOTLB invalidation; a table it pointed to is
 /// freed.
 #[derive(Debug, Default)]
 pub(super) struct Overclear;
 
 impl Boundary for Overclear {
-    fn map(
+    fn map_pages(
         &mut self,
         inner: &mut dyn PageTable,
         dfn: u64,
         mfn: u64,
         order: u32,
+        count: u64,
         perm: Perm,
-    ) -> Result<(), PtError> {
-        inner.map(dfn, mfn, order, perm)?;
-        let (Some(mut table), true) = (inner.root(), order > 0) else {
+    ) -> Result<(), PagesError> {
+        inner.map_pages(dfn, mfn, order, count, perm)?;
+        let (Some(table), Some(last), true) =
+            (inner.root(), range_last(dfn, order, count), order > 0)
+        else {
             return Ok(());
         };
-        // The table holding the mapping's last leaf: follow PDEs from the root.
-        let last = dfn | ((1 << order) - 1);
-        let mut level = inner.levels();
-        while let Some(child) =
-            next_table(inner.iommu().read_entry(table + 8 * index(last, level))?, level)
-        {
-            table = child;
-            level -= 1;
-        }
-        let next = index(last, level) + 1;
-        if next == ENTRIES {
-            return Ok(());
-        }
-        let slot = table + 8 * next;
-        let old = inner.iommu().read_entry(slot)?;
-        inner.iommu_mut().write_entry(slot, 0)?;
-        match next_table(old, level) {
-            Some(subtree) => free_subtree(inner, subtree, level - 1),
-            None => Ok(()),
-        }
+        Ok(overclear_after(inner, table, last)?)
+    }
+}
+
+/// Clears the entry after the one holding the leaf of `last`, in the same table (none when
+/// that leaf is the table's last), freeing a table it pointed to.
+fn overclear_after(inner: &mut dyn PageTable, mut table: u64, last: u64) -> Result<(), PtError> {
+    // The table holding the mapping's last leaf: follow PDEs from the root.
+    let mut level = inner.levels();
+    while let Some(child) =
+        next_table(inner.iommu().read_entry(table + 8 * index(last, level))?, level)
+    {
+        table = child;
+        level -= 1;
+    }
+    let next = index(last, level) + 1;
+    if next == ENTRIES {
+        return Ok(());
+    }
+    let slot = table + 8 * next;
+    let old = inner.iommu().read_entry(slot)?;
+    inner.iommu_mut().write_entry(slot, 0)?;
+    match next_table(old, level) {
+        Some(subtree) => free_subtree(inner, subtree, level - 1),
+        None => Ok(()),
     }
 }
 
@@ -89,15 +97,43 @@ impl Boundary for Overclear {
 pub(super) struct UnmapGrows;
 
 impl Boundary for UnmapGrows {
-    fn unmap(&mut self, inner: &mut dyn PageTable, dfn: u64, order: u32) -> Result<(), PtError> {
-        let aligned = matches!(order, 0 | 9 | 18) && dfn & ((1 << order) - 1) == 0;
-        if inner.levels() > 0 && aligned {
-            let last = dfn | ((1 << order) - 1);
+    fn unmap_pages(
+        &mut self,
+        inner: &mut dyn PageTable,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> Result<(), PagesError> {
+        let aligned = inner.page_orders().contains(order) && dfn & ((1 << order) - 1) == 0;
+        if let (true, true, Some(last)) =
+            (inner.levels() > 0, aligned, range_last(dfn, order, count))
+        {
             if last >= span(inner.levels()) && last < span(inner.max_levels()) {
                 inner.notify_dfn(last)?;
             }
         }
-        inner.unmap(dfn, order)
+        inner.unmap_pages(dfn, order, count)
+    }
+}
+
+/// RANGE-DONE: a range map that fails part-way reports that it completed no page (a
+/// `map_pages` that returns its error without setting `*mapped`), although the pages before
+/// the failure are mapped and the tables they needed allocated: its caller would undo
+/// nothing.
+#[derive(Debug, Default)]
+pub(super) struct HidesProgress;
+
+impl Boundary for HidesProgress {
+    fn map_pages(
+        &mut self,
+        inner: &mut dyn PageTable,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> Result<(), PagesError> {
+        inner.map_pages(dfn, mfn, order, count, perm).map_err(|e| PagesError { done: 0, ..e })
     }
 }
 
@@ -110,11 +146,18 @@ impl Boundary for UnmapGrows {
 pub(super) struct FlushAllButLast;
 
 impl Boundary for FlushAllButLast {
-    fn unmap(&mut self, inner: &mut dyn PageTable, dfn: u64, order: u32) -> Result<(), PtError> {
-        let Some(slot) = superpage_leaf(inner, dfn, order)? else {
-            return inner.unmap(dfn, order);
+    fn unmap_pages(
+        &mut self,
+        inner: &mut dyn PageTable,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> Result<(), PagesError> {
+        let slot = if count == 1 { superpage_leaf(inner, dfn, order)? } else { None };
+        let Some(slot) = slot else {
+            return inner.unmap_pages(dfn, order, count);
         };
-        inner.iommu_mut().write_entry(slot, 0)?;
+        inner.iommu_mut().write_entry(slot, 0).map_err(PtError::from)?;
         let domain = inner.domain_id();
         let mut at = dfn;
         for block in (0..order).rev() {
@@ -165,17 +208,18 @@ const ADDR_HIGH: u64 = ADDR_MASK & !0xffff_ffff;
 pub(super) struct Pde32;
 
 impl Boundary for Pde32 {
-    fn map(
+    fn map_pages(
         &mut self,
         inner: &mut dyn PageTable,
         dfn: u64,
         mfn: u64,
         order: u32,
+        count: u64,
         perm: Perm,
-    ) -> Result<(), PtError> {
-        inner.map(dfn, mfn, order, perm)?;
-        let last = dfn | 1u64.checked_shl(order).map_or(u64::MAX, |n| n - 1);
-        truncate_paths(inner, &[dfn, last])
+    ) -> Result<(), PagesError> {
+        inner.map_pages(dfn, mfn, order, count, perm)?;
+        let last = range_last(dfn, order, count).unwrap_or(u64::MAX);
+        Ok(truncate_paths(inner, &[dfn, last])?)
     }
 
     fn notify_dfn(&mut self, inner: &mut dyn PageTable, dfn: u64) -> Result<(), PtError> {

@@ -193,4 +193,57 @@ catalogue! {
         summary: "PDEs keep only address bits 31:12 of their table",
         planted: super::boundary::wrapper::<super::boundary::Pde32>(),
     },
+    /// RANGE-STOP: `fixed` installs a range only up to the end of the first table of its
+    /// leaf level and reports success: the pages beyond the table boundary stay unmapped (or
+    /// mapped as before).
+    RangeStopsAtTable {
+        id: "RANGE-STOP",
+        implementation: "fixed",
+        check: Translation,
+        scenario: "range_across_tables.scn",
+        summary: "a range stops at the first table boundary",
+        planted: super::fixed::variant::<super::fixed::StopsAtTable>(),
+    },
+    /// NL7-SHORT: `dynamic` writes an NL = 7 page with one replica too few; the page's last
+    /// slot keeps its old entry.
+    Nl7ReplicaShort {
+        id: "NL7-SHORT",
+        implementation: "dynamic",
+        check: Translation,
+        scenario: "page_sizes.scn",
+        summary: "an NL = 7 page is written with one replica too few",
+        planted: super::dynamic::variant::<super::dynamic::ReplicaShort>(),
+    },
+    /// NL7-PARTIAL (Linux, the bug "iommu/amd: Unmap all L7 PTEs when downgrading
+    /// page-sizes" fixed): `dynamic` changes one entry of an NL = 7 page without splitting the
+    /// others, whose stale size lets the IOTLB cache the old page over the changed part.
+    Nl7PartialSplit {
+        id: "NL7-PARTIAL",
+        implementation: "dynamic",
+        check: StaleIotlb,
+        scenario: "page_sizes.scn",
+        summary: "changing part of an NL = 7 page leaves its other replicas",
+        planted: super::dynamic::variant::<super::dynamic::PartialSplit>(),
+    },
+    /// F2-RANGE: `dynamic` invalidates only the first page of a range, so the IOTLB
+    /// keeps the old translations of the pages after it.
+    RangeFlushFirstPage {
+        id: "F2-RANGE",
+        implementation: "dynamic",
+        check: StaleIotlb,
+        scenario: "range_flush.scn",
+        summary: "a range flush covers only its first page",
+        planted: super::dynamic::variant::<super::dynamic::FlushFirstPage>(),
+    },
+    /// RANGE-DONE: a range map that fails part-way reports no page done, though it mapped
+    /// some and allocated their tables. Planted in `fixed` as a wrapper, so it applies to any
+    /// table.
+    RangeHidesProgress {
+        id: "RANGE-DONE",
+        implementation: "fixed",
+        check: FailureNotClean,
+        scenario: "range_failure.scn",
+        summary: "a range that fails part-way reports no page done",
+        planted: super::boundary::wrapper::<super::boundary::HidesProgress>(),
+    },
 }

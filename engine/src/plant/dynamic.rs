@@ -74,3 +74,39 @@ impl Seams for StaleDteCache {
         false
     }
 }
+
+/// NL7-SHORT: an NL = 7 page is written with one replica too few, so the last slot of the
+/// page keeps what it held (Linux `PAGE_SIZE_PTE_COUNT` off by one).
+#[derive(Debug, Default)]
+pub(super) struct ReplicaShort;
+
+impl Seams for ReplicaShort {
+    fn replicas_written(&mut self, replicas: u64) -> u64 {
+        replicas - 1
+    }
+}
+
+/// F2-RANGE: a range operation invalidates only its first page instead of the
+/// block covering everything it changed (one page's flush left from a loop of single-page
+/// operations).
+#[derive(Debug, Default)]
+pub(super) struct FlushFirstPage;
+
+impl Seams for FlushFirstPage {
+    fn invalidated(&mut self, _: (u64, u32), first_page: (u64, u32)) -> (u64, u32) {
+        first_page
+    }
+}
+
+/// NL7-PARTIAL (Linux "iommu/amd: Unmap all L7 PTEs when downgrading page-sizes", the bug it
+/// fixed; bug-patterns.md L1): changing part of an NL = 7 page rewrites only the replica on the
+/// walk path; the sibling replicas keep describing the whole old page, which hardware may
+/// cache from any of them.
+#[derive(Debug, Default)]
+pub(super) struct PartialSplit;
+
+impl Seams for PartialSplit {
+    fn split_whole_page(&mut self) -> bool {
+        false
+    }
+}

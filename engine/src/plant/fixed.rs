@@ -43,3 +43,14 @@ impl Seams for DeassignKeepsDte {
         false
     }
 }
+
+/// RANGE-STOP: a range is installed only up to the end of the first table of its leaf level
+/// (the end computed once, the loop over tables forgotten); the call still succeeds.
+#[derive(Debug, Default)]
+pub(super) struct StopsAtTable;
+
+impl Seams for StopsAtTable {
+    fn range_last(&mut self, last: u64, first_table_last: u64) -> u64 {
+        last.min(first_table_last)
+    }
+}

@@ -22,13 +22,14 @@ fn ids_round_trip_and_are_unique() {
     assert_eq!(
         PlantError::Unknown("X9".into()).to_string(),
         "unknown planted bug `X9` (known: D1, D4, R2, S5, T2, SPLIT-RW, UNMAP-GROW, F2, \
-         T2-CACHE, D1-LEAK, FLUSH-LAST, PDE-32)"
+         T2-CACHE, D1-LEAK, FLUSH-LAST, PDE-32, RANGE-STOP, NL7-SHORT, NL7-PARTIAL, F2-RANGE, \
+         RANGE-DONE)"
     );
 }
 
 #[test]
 fn the_catalogue_names_built_in_tables_and_real_checks() {
-    assert_eq!(PlantedBug::ALL.len(), 12);
+    assert_eq!(PlantedBug::ALL.len(), 17);
     for bug in PlantedBug::ALL {
         assert!(crate::tables::built_in(bug.implementation()).is_some(), "{bug}");
         assert!(bug.scenario().ends_with(".scn"), "{bug}");
@@ -57,6 +58,7 @@ fn no_plant_builds_what_the_registry_builds() {
         max_levels: 4,
         domain: 1,
         placement: crate::substrate::frames::Placement::Low,
+        all_page_sizes: false,
     };
     for table in BUILT_IN {
         let t = Plant::NONE.build(table, config).unwrap();

@@ -2,26 +2,35 @@
 //! method defaulting to the wrapped table's own, so a bug states only what it changes.
 
 use crate::substrate::iommu::Iommu;
-use crate::table::{PageTable, Perm, PtError};
+use crate::table::{PageOrders, PageTable, PagesError, Perm, PtError};
 
 /// What a wrapper bug does at the [`PageTable`] boundary. Each method receives the wrapped
 /// table and by default forwards the call unchanged.
 pub trait Boundary: Default {
-    /// [`PageTable::map`] of the wrapped table.
-    fn map(
+    /// [`PageTable::map_pages`] of the wrapped table (also what the wrapper's
+    /// [`PageTable::map`] does, with one page).
+    fn map_pages(
         &mut self,
         inner: &mut dyn PageTable,
         dfn: u64,
         mfn: u64,
         order: u32,
+        count: u64,
         perm: Perm,
-    ) -> Result<(), PtError> {
-        inner.map(dfn, mfn, order, perm)
+    ) -> Result<(), PagesError> {
+        inner.map_pages(dfn, mfn, order, count, perm)
     }
 
-    /// [`PageTable::unmap`] of the wrapped table.
-    fn unmap(&mut self, inner: &mut dyn PageTable, dfn: u64, order: u32) -> Result<(), PtError> {
-        inner.unmap(dfn, order)
+    /// [`PageTable::unmap_pages`] of the wrapped table (also what the wrapper's
+    /// [`PageTable::unmap`] does, with one page).
+    fn unmap_pages(
+        &mut self,
+        inner: &mut dyn PageTable,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> Result<(), PagesError> {
+        inner.unmap_pages(dfn, order, count)
     }
 
     /// [`PageTable::notify_dfn`] of the wrapped table.
@@ -88,12 +97,31 @@ impl<B: Boundary> PageTable for Wrapper<B> {
         self.inner.root()
     }
 
+    fn page_orders(&self) -> PageOrders {
+        self.inner.page_orders()
+    }
+
     fn map(&mut self, dfn: u64, mfn: u64, order: u32, perm: Perm) -> Result<(), PtError> {
-        self.boundary.map(self.inner.as_mut(), dfn, mfn, order, perm)
+        self.map_pages(dfn, mfn, order, 1, perm).map_err(|e| e.error)
     }
 
     fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
-        self.boundary.unmap(self.inner.as_mut(), dfn, order)
+        self.unmap_pages(dfn, order, 1).map_err(|e| e.error)
+    }
+
+    fn map_pages(
+        &mut self,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> Result<(), PagesError> {
+        self.boundary.map_pages(self.inner.as_mut(), dfn, mfn, order, count, perm)
+    }
+
+    fn unmap_pages(&mut self, dfn: u64, order: u32, count: u64) -> Result<(), PagesError> {
+        self.boundary.unmap_pages(self.inner.as_mut(), dfn, order, count)
     }
 
     fn notify_dfn(&mut self, dfn: u64) -> Result<(), PtError> {

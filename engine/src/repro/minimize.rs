@@ -117,40 +117,48 @@ fn simpler_frames(value: u64) -> Vec<u64> {
     out
 }
 
+/// Smaller page counts for a range: one page, then half as many.
+fn simpler_counts(count: u64) -> impl Iterator<Item = u64> {
+    let half = Some(count / 2).filter(|&h| h > 1);
+    Some(1).filter(|_| count > 1).into_iter().chain(half)
+}
+
 /// Candidate replacements for one op, simplest first.
 fn simpler_ops(op: &Op) -> Vec<Op> {
     let mut out = Vec::new();
     match *op {
-        Op::Map { dfn, mfn, order, perm, missed } => {
-            if missed {
-                out.push(Op::Map { dfn, mfn, order, perm, missed: false });
-            }
-            if perm != Perm::RW {
-                out.push(Op::Map { dfn, mfn, order, perm: Perm::RW, missed });
-            }
-            if order != 0 {
-                out.push(Op::Map { dfn, mfn, order: 0, perm, missed });
-            }
-            out.extend(simpler_frames(mfn).into_iter().map(|m| Op::Map {
+        Op::Map { dfn, mfn, order, perm, missed, count } => {
+            let map = |dfn, mfn, order, perm, missed, count| Op::Map {
                 dfn,
-                mfn: m,
-                order,
-                perm,
-                missed,
-            }));
-            out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Map {
-                dfn: d,
                 mfn,
                 order,
                 perm,
                 missed,
-            }));
-        }
-        Op::Unmap { dfn, order } => {
-            if order != 0 {
-                out.push(Op::Unmap { dfn, order: 0 });
+                count,
+            };
+            if missed {
+                out.push(map(dfn, mfn, order, perm, false, count));
             }
-            out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Unmap { dfn: d, order }));
+            out.extend(simpler_counts(count).map(|c| map(dfn, mfn, order, perm, missed, c)));
+            if perm != Perm::RW {
+                out.push(map(dfn, mfn, order, Perm::RW, missed, count));
+            }
+            if order != 0 {
+                out.push(map(dfn, mfn, 0, perm, missed, count));
+            }
+            out.extend(
+                simpler_frames(mfn).into_iter().map(|m| map(dfn, m, order, perm, missed, count)),
+            );
+            out.extend(
+                simpler_frames(dfn).into_iter().map(|d| map(d, mfn, order, perm, missed, count)),
+            );
+        }
+        Op::Unmap { dfn, order, count } => {
+            out.extend(simpler_counts(count).map(|c| Op::Unmap { dfn, order, count: c }));
+            if order != 0 {
+                out.push(Op::Unmap { dfn, order: 0, count });
+            }
+            out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Unmap { dfn: d, order, count }));
         }
         Op::Notify { dfn } => {
             out.extend(simpler_frames(dfn).into_iter().map(|d| Op::Notify { dfn: d }))
@@ -199,6 +207,12 @@ fn simplify_ops(search: &mut Search, best: &mut Scenario, finding: &mut Finding)
 fn simplify_config(search: &mut Search, best: &mut Scenario, finding: &mut Finding) {
     let c = best.config;
     let mut candidates = Vec::new();
+    if c.all_page_sizes {
+        candidates.push(crate::scenario::Config { all_page_sizes: false, ..c });
+    }
+    if c.ranges {
+        candidates.push(crate::scenario::Config { ranges: false, ..c });
+    }
     if c.missed_notifications {
         candidates.push(crate::scenario::Config { missed_notifications: false, ..c });
     }
@@ -238,6 +252,9 @@ mod tests {
     fn simpler_frames_are_smaller_and_start_at_zero() {
         assert_eq!(simpler_frames(0), Vec::<u64>::new());
         assert_eq!(simpler_frames(0b1010), vec![0, 0b0010, 0b1000, 0b0101]);
+        assert_eq!(simpler_counts(513).collect::<Vec<_>>(), vec![1, 256]);
+        assert_eq!(simpler_counts(2).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(simpler_counts(1).count(), 0);
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! Each implementation has its own model: they differ only after an *expected divergence*:
 //! a map whose notification was missed (`missed`) and that the dynamic table rejected as beyond
 //! its height ([`RunStats::missed_notifications`]), a DFN only one table's maximum height
-//! covers, or an injected allocation failure (`fail N`) that only one table ran into
-//! ([`RunStats::alloc_failures`]).
+//! covers, an order that is a page size of one table and not of another, which rejects it as
+//! an invalid argument ([`RunStats::unsupported_orders`]; each table's expectation follows its
+//! own [`PageTable::page_orders`]), or an injected allocation failure (`fail N`) that only one
+//! table ran into ([`RunStats::alloc_failures`]), possibly part-way through a range
+//! ([`RunStats::partial_ranges`]: the model takes the pages the table reports done).
 
 mod stats;
 
@@ -16,15 +19,16 @@ pub use stats::RunStats;
 
 use crate::check::expect;
 use crate::check::outcome::{failure_clean, height_kept, outcome};
-use crate::check::probe::probes;
+use crate::check::probe::{probes, range_probes, MAX_PROBES};
 use crate::check::violation::describe_result;
 use crate::check::{
-    self, others, Ctx, Finding, Gave, Phase, ProbeWalks, Subject, Violation, AFTER_TEARDOWN,
+    self, others, sweep, Ctx, Enumerated, Finding, Gave, Phase, ProbeWalks, Subject, Violation,
+    AFTER_TEARDOWN,
 };
 use crate::plant::Plant;
 use crate::scenario::repeat::expand;
 use crate::scenario::{Config, Op, Scenario, ScenarioError};
-use crate::table::{ErrorClass, PageTable, PtError};
+use crate::table::{ErrorClass, PageTable, PagesError, PtError};
 use crate::tables::{TableConfig, BUILT_IN};
 use ptdiff_reference::WalkConfig;
 use std::cell::Cell;
@@ -71,6 +75,8 @@ pub struct Runner {
     /// The probes of `probe_dfns` one implementation has not verified in its current state.
     fresh_probes: Vec<u64>,
     probe_walks: ProbeWalks,
+    /// Probes inside the current operation's range ([`range_probes`]), probed after its ends.
+    range_dfns: Vec<u64>,
 }
 
 /// Runs a scenario on the built-in tables with `plant` planted.
@@ -107,7 +113,10 @@ pub fn run_tables(
 }
 
 /// Which results an operation must have, per implementation, and how the runner applies it.
-type Apply<'a> = dyn FnMut(&mut Subject) -> (Result<(), ErrorClass>, Result<(), PtError>) + 'a;
+type Apply<'a> = dyn FnMut(&mut Subject) -> (Result<(), ErrorClass>, Result<(), PagesError>) + 'a;
+
+/// The results of one operation, per implementation.
+type Results = Vec<Result<(), PagesError>>;
 
 impl Runner {
     /// The built-in tables ([`crate::tables::BUILT_IN`], growing from `initial_levels` to
@@ -118,6 +127,7 @@ impl Runner {
             max_levels: config.max_levels,
             domain: DOMAIN,
             placement: config.placement(),
+            all_page_sizes: config.all_page_sizes,
         };
         let mut tables = Vec::with_capacity(BUILT_IN.len());
         for table in BUILT_IN {
@@ -142,6 +152,7 @@ impl Runner {
             probe_dfns: Vec::new(),
             fresh_probes: Vec::new(),
             probe_walks: ProbeWalks::default(),
+            range_dfns: Vec::new(),
         };
         runner.note_heights();
         runner
@@ -203,6 +214,15 @@ impl Runner {
         let Some((first, last)) = self.step_unchecked(index, op)? else { return Ok(()) };
         self.probe_dfns.clear();
         probes(&mut self.probe_dfns, first, last, &self.recent);
+        // Inside the range, after its ends and their neighbours.
+        let mut at = self.probe_dfns.len().min(4);
+        for &dfn in &self.range_dfns {
+            if !self.probe_dfns.contains(&dfn) {
+                self.probe_dfns.insert(at, dfn);
+                at += 1;
+            }
+        }
+        self.probe_dfns.truncate(MAX_PROBES);
         self.check_state(Phase::Op { index }, op)
     }
 
@@ -224,6 +244,7 @@ impl Runner {
         for subject in &mut self.subjects {
             subject.begin_op();
         }
+        self.range_dfns.clear();
         if let Op::FailAlloc { nth } = *op {
             self.stats.fail_ops += 1;
             self.pending_failure = Some(nth);
@@ -254,52 +275,72 @@ impl Runner {
     fn apply_op(&mut self, index: usize, op: &Op) -> Result<(u64, u64), Box<Finding>> {
         let phase = Phase::Op { index };
         Ok(match *op {
-            Op::Map { dfn, mfn, order, perm, missed } => {
+            Op::Map { dfn, mfn, order, perm, missed, count } => {
                 self.stats.maps += 1;
-                let last = expect::last_dfn(dfn, order);
+                let last = expect::range_last(dfn, order, count);
                 if let (false, Some(last)) = (missed, last) {
                     self.notify_all(Phase::NotifyBefore { index }, op, last)?;
                 }
-                let results = self.apply(phase, op, &mut |s| {
+                let results = self.apply(phase, op, count, &mut |s| {
                     let t = &mut s.table;
-                    let expected = expect::map(dfn, mfn, order, perm, t.levels(), t.max_levels());
-                    (expected, t.map(dfn, mfn, order, perm))
+                    let (levels, max_levels) = (t.levels(), t.max_levels());
+                    let expected = expect::map(
+                        dfn,
+                        mfn,
+                        order,
+                        count,
+                        perm,
+                        t.page_orders(),
+                        levels,
+                        max_levels,
+                    );
+                    (expected, t.map_pages(dfn, mfn, order, count, perm))
                 })?;
                 if results.iter().all(|r| r.is_ok()) {
                     self.stats.maps_ok += 1;
                     self.stats.superpage_maps_ok += u64::from(order > 0);
                 }
+                let frames = |pages| expect::range_frames(order, pages).unwrap_or(u64::MAX);
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     match result {
                         Ok(()) => {
-                            subject.model.map(dfn, mfn, order, perm);
+                            subject.model.map_range(dfn, frames(count), mfn, perm);
+                            self.stats.orders_mapped |= 1u64.checked_shl(order).unwrap_or(0);
                         }
-                        Err(PtError::BeyondHeight { .. }) if missed => {
+                        Err(e) if e.done > 0 => {
+                            subject.model.map_range(dfn, frames(e.done), mfn, perm)
+                        }
+                        Err(e) if missed && matches!(e.error, PtError::BeyondHeight { .. }) => {
                             self.stats.missed_notifications += 1
                         }
                         Err(_) => {}
                     }
                 }
+                self.note_range(dfn, order, count, &results);
                 (dfn, last.unwrap_or(dfn))
             }
-            Op::Unmap { dfn, order } => {
+            Op::Unmap { dfn, order, count } => {
                 self.stats.unmaps += 1;
-                let last = expect::last_dfn(dfn, order).unwrap_or(u64::MAX);
+                let last = expect::range_last(dfn, order, count).unwrap_or(u64::MAX);
                 let partial = self.subjects.iter().any(|s| {
                     let inside = |d: u64| s.model.translate(d).is_some();
                     (dfn > 0 && inside(dfn) && inside(dfn - 1))
                         || (last < u64::MAX && inside(last) && inside(last + 1))
                 });
-                let results = self.apply(phase, op, &mut |s| {
-                    (expect::unmap(dfn, order), s.table.unmap(dfn, order))
+                let results = self.apply(phase, op, count, &mut |s| {
+                    let expected = expect::unmap(dfn, order, count, s.table.page_orders());
+                    (expected, s.table.unmap_pages(dfn, order, count))
                 })?;
                 self.stats.partial_unmaps +=
                     u64::from(partial && results.iter().all(|r| r.is_ok()));
+                let frames = |pages| expect::range_frames(order, pages).unwrap_or(u64::MAX);
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
-                    if result.is_ok() && order < 64 {
-                        subject.model.unmap(dfn, order);
+                    match result {
+                        Ok(()) => subject.model.unmap_range(dfn, frames(count)),
+                        Err(e) => subject.model.unmap_range(dfn, frames(e.done)),
                     }
                 }
+                self.note_range(dfn, order, count, &results);
                 (dfn, last)
             }
             Op::Notify { dfn } => {
@@ -309,10 +350,10 @@ impl Runner {
             }
             Op::Assign { dev } => {
                 self.stats.assigns += 1;
-                let results = self.apply(phase, op, &mut |s| {
+                let results = self.apply(phase, op, 1, &mut |s| {
                     let expected =
                         if s.assigned.contains(dev) { Err(ErrorClass::Device) } else { Ok(()) };
-                    (expected, s.table.assign(dev))
+                    (expected, s.table.assign(dev).map_err(PagesError::from))
                 })?;
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() {
@@ -323,10 +364,10 @@ impl Runner {
             }
             Op::Deassign { dev } => {
                 self.stats.deassigns += 1;
-                let results = self.apply(phase, op, &mut |s| {
+                let results = self.apply(phase, op, 1, &mut |s| {
                     let expected =
                         if s.assigned.contains(dev) { Ok(()) } else { Err(ErrorClass::Device) };
-                    (expected, s.table.deassign(dev))
+                    (expected, s.table.deassign(dev).map_err(PagesError::from))
                 })?;
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() {
@@ -337,7 +378,9 @@ impl Runner {
             }
             Op::Teardown => {
                 self.stats.teardowns += 1;
-                let results = self.apply(phase, op, &mut |s| (Ok(()), s.table.teardown()))?;
+                let results = self.apply(phase, op, 1, &mut |s| {
+                    (Ok(()), s.table.teardown().map_err(PagesError::from))
+                })?;
                 for (subject, result) in self.subjects.iter_mut().zip(&results) {
                     if result.is_ok() {
                         subject.model.clear();
@@ -371,11 +414,32 @@ impl Runner {
         })
     }
 
+    /// Counts what a range operation (`count` pages of `order` from `dfn`) exercised, and
+    /// notes the DFNs inside it worth probing ([`range_probes`]).
+    fn note_range(&mut self, dfn: u64, order: u32, count: u64, results: &Results) {
+        let completed = results.iter().any(|r| r.is_ok());
+        self.stats.ranges_ok += u64::from(count > 1 && results.iter().all(|r| r.is_ok()));
+        self.stats.range_crossings +=
+            u64::from(completed && expect::crosses_tables(dfn, order, count));
+        let unsupported = self.subjects.iter().zip(results).any(|(s, r)| {
+            matches!(r, Err(e) if e.error.class() == ErrorClass::InvalidArgument
+                && !s.table.page_orders().contains(order))
+        });
+        self.stats.unsupported_orders += u64::from(unsupported && completed);
+        let done = results.iter().filter_map(|r| r.err()).map(|e| e.done).find(|&d| d > 0);
+        self.stats.partial_ranges +=
+            results.iter().filter(|r| r.is_err_and(|e| e.done > 0)).count() as u64;
+        if count > 1 || done.is_some() {
+            range_probes(&mut self.range_dfns, dfn, order, count, done);
+        }
+    }
+
     /// Notifies `dfn` on every implementation and checks outcome and height.
     fn notify_all(&mut self, phase: Phase, op: &Op, dfn: u64) -> Result<(), Box<Finding>> {
         let before: Vec<u8> = self.subjects.iter().map(|s| s.table.levels()).collect();
-        let results = self.apply(phase, op, &mut |s| {
-            (expect::notify(dfn, s.table.max_levels()), s.table.notify_dfn(dfn))
+        let results = self.apply(phase, op, 1, &mut |s| {
+            let expected = expect::notify(dfn, s.table.max_levels());
+            (expected, s.table.notify_dfn(dfn).map_err(PagesError::from))
         })?;
         for (i, (subject, result)) in self.subjects.iter().zip(&results).enumerate() {
             let before = before[i];
@@ -397,17 +461,20 @@ impl Runner {
         Ok(())
     }
 
-    /// Applies `apply` to every implementation, then judges each: the result's class against
-    /// the expected one (an injected allocation failure may turn an expected success into
-    /// `NoMemory`), that a failed call changed nothing, and that no operation other than
-    /// notify changed the height. Every implementation is applied before any is judged, so an
-    /// outcome finding can say what the others returned. Returns the results.
+    /// Applies `apply` (a call on `pages` pages: 1 but for ranges) to every implementation,
+    /// then judges each: the result's class against the expected one (an injected allocation
+    /// failure may turn an expected success into `NoMemory`), that a failed call changed
+    /// nothing (a range that failed part-way: nothing but its completed pages, and it leaked no
+    /// table), and that no operation other than notify changed the height. Every
+    /// implementation is applied before any is judged, so an outcome finding can say what the
+    /// others returned. Returns the results.
     fn apply(
         &mut self,
         phase: Phase,
         op: &Op,
+        pages: u64,
         apply: &mut Apply<'_>,
-    ) -> Result<Vec<Result<(), PtError>>, Box<Finding>> {
+    ) -> Result<Results, Box<Finding>> {
         let is_notify =
             matches!(phase, Phase::NotifyBefore { .. }) || matches!(op, Op::Notify { .. });
         let mut applied = Vec::with_capacity(self.subjects.len());
@@ -421,10 +488,11 @@ impl Runner {
             };
             applied.push((expected, got, top_before));
         }
-        for (i, (subject, &(expected, got, top_before))) in
+        for (i, (subject, &(expected, result, top_before))) in
             self.subjects.iter().zip(&applied).enumerate()
         {
             let name = subject.name();
+            let got = result.map_err(|e| e.error);
             if let Err(v) = outcome(expected, got, self.failure_armed) {
                 let mut finding = Finding::new(name, phase, op, v);
                 finding.others = self
@@ -433,16 +501,24 @@ impl Runner {
                     .zip(&applied)
                     .enumerate()
                     .filter(|(j, _)| *j != i)
-                    .map(|(_, (s, (_, r, _)))| (s.name().to_string(), Gave::Result(*r)))
+                    .map(|(_, (s, (_, r, _)))| {
+                        (s.name().to_string(), Gave::Result(r.map_err(|e| e.error)))
+                    })
                     .collect();
                 return Err(finding);
             }
-            if let Err(error) = got {
+            if let Err(failure) = result {
+                let error = failure.error;
                 self.stats.rejected += 1;
                 self.stats.alloc_failures +=
                     u64::from(self.failure_armed && expected.is_ok() && error == PtError::NoMemory);
-                failure_clean(subject, error, top_before)
+                failure_clean(subject, failure, pages, top_before)
                     .map_err(|v| Finding::new(name, phase, op, v))?;
+                if failure.done > 0 {
+                    // The completed pages may have allocated tables: all must be reachable.
+                    sweep::leak(subject, &Enumerated::of(&self.walk, subject))
+                        .map_err(|v| Finding::new(name, phase, op, v))?;
+                }
             }
             if !is_notify {
                 let teardown_ok = matches!(op, Op::Teardown) && got.is_ok();
@@ -450,7 +526,7 @@ impl Runner {
                     .map_err(|v| Finding::new(name, phase, op, v))?;
             }
         }
-        let results: Vec<Result<(), PtError>> = applied.iter().map(|a| a.1).collect();
+        let results: Results = applied.iter().map(|a| a.1).collect();
         if let Some(trace) = &mut self.trace {
             let what = match phase {
                 Phase::NotifyBefore { index } => format!("op #{index} (notify before) `{op}`"),
@@ -462,7 +538,12 @@ impl Runner {
                 .iter()
                 .zip(&results)
                 .map(|(s, r)| {
-                    format!("{} {} (height {})", s.name(), describe_result(r), s.table.levels())
+                    let result = describe_result(&r.map_err(|e| e.error));
+                    let done = match r {
+                        Err(e) if e.done > 0 => format!(" after {} pages", e.done),
+                        _ => String::new(),
+                    };
+                    format!("{} {result}{done} (height {})", s.name(), s.table.levels())
                 })
                 .collect();
             trace.push(format!("{what}: {}", outcomes.join(", ")));

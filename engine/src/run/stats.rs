@@ -39,6 +39,18 @@ pub struct RunStats {
     pub grown_to: u8,
     /// Hardware walks performed by the checks.
     pub walks: u64,
+    /// Maps and unmaps of more than one page that succeeded on every implementation.
+    pub ranges_ok: u64,
+    /// Ranges some implementation completed that lie in more than one table of their leaf
+    /// level.
+    pub range_crossings: u64,
+    /// Range calls that failed part-way, after completing some of their pages.
+    pub partial_ranges: u64,
+    /// Bit `o` is set when some implementation mapped pages of order `o`.
+    pub orders_mapped: u64,
+    /// Maps and unmaps one table rejected because their order is not one of its page sizes
+    /// while another completed them (expected divergence).
+    pub unsupported_orders: u64,
 }
 
 impl AddAssign<&RunStats> for RunStats {
@@ -64,6 +76,11 @@ impl AddAssign<&RunStats> for RunStats {
         self.highest_levels = self.highest_levels.max(run.highest_levels);
         self.grown_to |= run.grown_to;
         self.walks += run.walks;
+        self.ranges_ok += run.ranges_ok;
+        self.range_crossings += run.range_crossings;
+        self.partial_ranges += run.partial_ranges;
+        self.orders_mapped |= run.orders_mapped;
+        self.unsupported_orders += run.unsupported_orders;
     }
 }
 
@@ -78,7 +95,8 @@ impl fmt::Display for RunStats {
             "ops {} = map {} unmap {} notify {} assign {} deassign {} translate {} dma {} fail {} \
              teardown {} | maps ok {:.0}% (superpage {}) | partial unmaps {} | growth events {} \
              (to heights {}, up to {}) | missed notifications {} | injected allocation failures \
-             hit {} | rejected {} | walks {}",
+             hit {} | rejected {} | walks {} | ranges ok {} (across tables {}, part-way failures \
+             {}) | page orders mapped {} | unsupported orders {}",
             self.ops,
             self.maps,
             self.unmaps,
@@ -98,8 +116,39 @@ impl fmt::Display for RunStats {
             self.missed_notifications,
             self.alloc_failures,
             self.rejected,
-            self.walks
+            self.walks,
+            self.ranges_ok,
+            self.range_crossings,
+            self.partial_ranges,
+            orders(self.orders_mapped),
+            self.unsupported_orders,
         )
+    }
+}
+
+/// The orders of a bit set, as runs: `0-3,9,18`.
+fn orders(bits: u64) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    let mut order = 0;
+    while order < 64 {
+        if bits >> order & 1 == 0 {
+            order += 1;
+            continue;
+        }
+        let first = order;
+        while order < 64 && bits >> order & 1 != 0 {
+            order += 1;
+        }
+        runs.push(if order - 1 == first {
+            first.to_string()
+        } else {
+            format!("{first}-{}", order - 1)
+        });
+    }
+    if runs.is_empty() {
+        "none".into()
+    } else {
+        runs.join(",")
     }
 }
 
@@ -122,7 +171,15 @@ mod tests {
             ..RunStats::default()
         };
         total += &run;
-        total += &RunStats { highest_levels: 6, grown_to: 1 << 6, ..RunStats::default() };
+        total += &RunStats {
+            highest_levels: 6,
+            grown_to: 1 << 6,
+            orders_mapped: 1 << 3,
+            partial_ranges: 2,
+            ..RunStats::default()
+        };
+        total += &RunStats { orders_mapped: 1 << 9, partial_ranges: 1, ..RunStats::default() };
+        assert_eq!((total.orders_mapped, total.partial_ranges), (1 << 3 | 1 << 9, 3));
         assert_eq!(total.ops, u64::from(u32::MAX) + 64);
         assert_eq!(total.walks, u64::from(u32::MAX) + 3000);
         assert_eq!((total.highest_levels, total.grown_to), (6, (1 << 4) | (1 << 6)));
@@ -143,6 +200,10 @@ mod tests {
         assert!(line.starts_with("ops 10 = map 4 unmap 0"), "{line}");
         assert!(line.contains("maps ok 75%"), "{line}");
         assert!(line.contains("growth events 2 (to heights 3,5, up to 5)"), "{line}");
-        assert!(line.ends_with("rejected 0 | walks 0"), "{line}");
+        assert!(line.contains("rejected 0 | walks 0 | ranges ok 0"), "{line}");
+        assert!(line.ends_with("page orders mapped none | unsupported orders 0"), "{line}");
+        let ranges = RunStats { orders_mapped: 0b1111 | 1 << 9 | 1 << 18 | 1 << 63, ..t };
+        assert!(ranges.to_string().contains("page orders mapped 0-3,9,18,63 |"));
+        assert_eq!(orders(u64::MAX), "0-63");
     }
 }

@@ -29,6 +29,12 @@ pub struct Config {
     pub tables: TablePlacement,
     /// The seed of `tables=spread` (`table_seed=`); 0 with any other placement.
     pub table_seed: u64,
+    /// Whether maps and unmaps may cover several pages (`count`).
+    pub ranges: bool,
+    /// Whether a table that can write every page size AMD-Vi v1 encodes (NL = 7 leaves) does
+    /// so ([`crate::table::PageOrders::ALL`]); off, every table maps 4 KiB, 2 MiB and 1 GiB
+    /// pages only.
+    pub all_page_sizes: bool,
 }
 
 /// The `tables=` key: a [`Placement`] without its seed, which is `table_seed=`.
@@ -60,7 +66,7 @@ pub const TABLE_PLACEMENT_WORDS: &[&str] = &["low", "high", "spread", "adversari
 
 impl Default for Config {
     /// Xen HVM 2019: two levels, growing to four; two devices; superpages; no missed
-    /// notifications.
+    /// notifications; single pages of 4 KiB, 2 MiB and 1 GiB.
     fn default() -> Self {
         Config {
             initial_levels: 2,
@@ -70,6 +76,8 @@ impl Default for Config {
             missed_notifications: false,
             tables: TablePlacement::Low,
             table_seed: 0,
+            ranges: false,
+            all_page_sizes: false,
         }
     }
 }
@@ -195,6 +203,20 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         get: |c| c.table_seed,
         set: |c, v| c.table_seed = v,
     },
+    ConfigKey {
+        key: "ranges",
+        kind: ConfigKind::Switch,
+        always_printed: false,
+        get: |c| c.ranges.into(),
+        set: |c, v| c.ranges = v != 0,
+    },
+    ConfigKey {
+        key: "all_page_sizes",
+        kind: ConfigKind::Switch,
+        always_printed: false,
+        get: |c| c.all_page_sizes.into(),
+        set: |c, v| c.all_page_sizes = v != 0,
+    },
 ];
 
 /// The row of `key`, if it is one.
@@ -263,6 +285,8 @@ mod tests {
                 missed_notifications: true,
                 tables: TablePlacement::Spread,
                 table_seed: 9,
+                ranges: true,
+                all_page_sizes: true,
             }
         );
         assert_eq!(c.placement(), Placement::Spread { seed: 9 });

@@ -4,7 +4,9 @@
 //! Decoding never fails: when the bytes run out, the scenario ends. Values are biased towards
 //! what finds page-table bugs: level boundaries `2^(9k) +- 1`, the `2^36` edge of the 4-level
 //! span, DFNs used earlier in the scenario and their one-level aliases, aligned superpages,
-//! repeats that fill a table to its end. Every decoded scenario passes
+//! repeats that fill a table to its end; with `ranges`, page counts that cross a table (`511..=513`) as well as small ones; with
+//! `all_page_sizes`, the NL = 7 orders at the edges of each level's window and DFNs at the
+//! edges and inside of pages of every size. Every decoded scenario passes
 //! [`Scenario::validate`].
 //!
 //! # The bytes
@@ -17,13 +19,16 @@
 //! [`OpSpec::decode_order`].
 //!
 //! Config values the encoder writes as 0 (so every seed keeps its meaning) are free for
-//! settings added later: `(a & 0xf) / 6` (0..=2), bits 6 and 7 of `b`, and `(a >> 4) / 3`
+//! settings added later: `(a & 0xf) / 6` (0..=2), bit 7 of `b` (bit 6 announces a third config byte, whose bits 2 to 7 are free too), and `(a >> 4) / 3`
 //! other than [`PLACED`] (which reads a placement byte after `b`: tables placed other than
 //! low, added after the first seeds, in 3 inputs in 16).
 
 use crate::scenario::config::TablePlacement;
-use crate::scenario::op_table::{perm_value, select, OpSpec, Operand, OperandKind, Operands};
+use crate::scenario::op_table::{
+    perm_value, select, OpSpec, Operand, OperandKind, Operands, MAX_COUNT,
+};
 use crate::scenario::{Config, Op, Scenario};
+use crate::table::MAX_ORDER;
 use arbitrary::Unstructured;
 use ptdiff_reference::Perm;
 
@@ -46,6 +51,27 @@ pub const RARER_FROM: usize = 64;
 /// How many earlier DFNs the decoder remembers for reuse.
 const MEMORY: usize = 16;
 
+/// Most table entries a decoded scenario may write ([`crate::scenario::repeat::run_entries`]):
+/// work per fuzz input stays bounded when ranges are repeated.
+pub const MAX_DECODED_ENTRIES: u64 = 1 << 16;
+
+/// Bit of the second config byte: a third config byte follows (the seeds of the first format
+/// have it clear, so they read no third byte).
+pub(crate) const MORE_CONFIG: u8 = 1 << 6;
+/// Bits of the third config byte.
+pub(crate) const RANGES: u8 = 1 << 0;
+pub(crate) const ALL_PAGE_SIZES: u8 = 1 << 1;
+
+/// `count()` choice 13: any count, from a raw u16.
+pub(crate) const COUNT_RAW: u8 = 13;
+
+/// The largest count the decoder gives pages of `order`: a page of order `o` is written as
+/// `2^(o mod 9)` entries (NL = 7 replicas), and a range's entries are kept within
+/// [`MAX_COUNT`].
+pub fn count_limit(order: u32) -> u64 {
+    (MAX_COUNT >> (order % 9)).max(1)
+}
+
 /// Decodes `data` into a valid scenario of at most [`MAX_DECODED_OPS`] ops, running at most
 /// as many.
 pub fn decode(data: &[u8]) -> Scenario {
@@ -56,18 +82,26 @@ pub fn decode(data: &[u8]) -> Scenario {
         ops.push(Op::Assign { dev: 0 });
         d.base = ops.last().copied();
     }
-    // Operations run so far, as `run_length(&ops)` counts them.
-    let mut runs = ops.len();
+    // Operations run and entries they may write so far, as `run_length(&ops)` and
+    // `run_entries(&ops)` count them.
+    let (mut runs, mut entries) = (ops.len(), ops.len() as u64);
     while !d.u.is_empty() && ops.len() < MAX_DECODED_OPS && runs < MAX_DECODED_OPS {
         let op = match d.op(&config, ops.len()) {
-            Op::Repeat { count } if d.base.is_some() => {
-                let count = count.min(u32::try_from(MAX_DECODED_OPS - runs).unwrap_or(u32::MAX));
-                runs += count as usize;
-                Op::Repeat { count }
-            }
-            repeat @ Op::Repeat { .. } => repeat,
+            Op::Repeat { count } => match d.base {
+                Some(base) => {
+                    let left = (MAX_DECODED_ENTRIES - entries) / base.entries().max(1);
+                    let count = u64::from(count).min((MAX_DECODED_OPS - runs) as u64).min(left);
+                    let Ok(count @ 1..) = u32::try_from(count) else { continue };
+                    runs += count as usize;
+                    entries += base.entries() * u64::from(count);
+                    Op::Repeat { count }
+                }
+                None => Op::Repeat { count },
+            },
+            op if entries + op.entries() > MAX_DECODED_ENTRIES => break,
             op => {
                 runs += 1;
+                entries += op.entries();
                 d.base = Some(op);
                 op
             }
@@ -97,13 +131,15 @@ impl Decoder<'_> {
         self.u.arbitrary().unwrap_or(0)
     }
 
-    /// The config from two bytes `a` and `b`; when `(a >> 4) / 3` is [`PLACED`], a placement
-    /// byte, and for `tables=spread` a byte of seed. The values the encoder writes as 0 (see
-    /// the module doc) are free: a switch added later can be read there and still be off for
-    /// every seed.
+    /// The config from two bytes `a` and `b`; a third ([`MORE_CONFIG`]) when bit 6 of `b` is
+    /// set; when `(a >> 4) / 3` is [`PLACED`], a placement byte, and for `tables=spread` a
+    /// byte of seed. The values the encoder writes as 0 (see the module doc: bit 7 of `b`, bits
+    /// 2 to 7 of the third byte) are free: a switch added later can be read there and still be
+    /// off for every seed.
     fn config(&mut self) -> Config {
         let a = self.byte();
         let b = self.byte();
+        let more = if b & MORE_CONFIG != 0 { self.byte() } else { 0 };
         let max_levels = 4 + (a >> 4) % 3;
         let tables = match (a >> 4) / 3 {
             PLACED => PLACEMENTS[usize::from(self.byte() % 3)],
@@ -121,6 +157,8 @@ impl Decoder<'_> {
             missed_notifications: (b >> 4) % 4 == 0,
             tables,
             table_seed,
+            ranges: more & RANGES != 0,
+            all_page_sizes: more & ALL_PAGE_SIZES != 0,
         }
     }
 
@@ -159,10 +197,13 @@ impl Decoder<'_> {
             return operand.default;
         }
         let devices = u16::from(config.devices.max(1));
+        let all_sizes = config.all_page_sizes;
         match operand.kind {
-            OperandKind::Dfn => self.dfn(order),
+            OperandKind::Dfn => self.dfn(order, all_sizes),
             OperandKind::Mfn => self.mfn(order),
+            OperandKind::Order if all_sizes => self.any_page_order().into(),
             OperandKind::Order => self.order().into(),
+            OperandKind::Count => self.count(order),
             OperandKind::Perm => perm_value(self.perm()),
             OperandKind::Access => perm_value(match self.perm() {
                 Perm::NONE => Perm::R,
@@ -171,7 +212,7 @@ impl Decoder<'_> {
             OperandKind::Dev => (u16::from(self.byte()) % devices).into(),
             OperandKind::Nth => 1 + u64::from(self.byte() % 4),
             OperandKind::Flag(_) => (self.byte() % 6 == 0).into(),
-            OperandKind::Count => self.count(),
+            OperandKind::Repeats => self.repeats(),
         }
     }
 
@@ -179,7 +220,7 @@ impl Decoder<'_> {
     /// is in (at its order's level), through the whole next table, a table's worth, half of
     /// one, or any count up to [`MAX_DECODED_OPS`] (the decoder then cuts it to the
     /// operations left).
-    fn count(&mut self) -> u64 {
+    fn repeats(&mut self) -> u64 {
         let choice = self.byte();
         match choice % 8 {
             0..=2 => 1 + u64::from(choice >> 3) % 8,
@@ -211,8 +252,46 @@ impl Decoder<'_> {
         }
     }
 
-    /// A DFN, aligned to `order` most of the time, remembered for later reuse.
-    fn dfn(&mut self, order: u32) -> u64 {
+    /// Any order AMD-Vi v1 encodes, and some it does not: the base orders 0, 9, 18 (7 times
+    /// in 16), an NL = 7 order at the low or high edge of a level's window or inside it
+    /// (7 in 16), the NL = 0 orders 27 and 36, or anything below 64.
+    fn any_page_order(&mut self) -> u32 {
+        match self.byte() % 16 {
+            0..=3 => 0,
+            4..=5 => 9,
+            6 => 18,
+            7..=13 => {
+                let level = u32::from(self.byte() % 5);
+                let (low, high) = (9 * level + 1, (9 * level + 8).min(MAX_ORDER));
+                match self.byte() % 4 {
+                    0 => low,
+                    1 => high,
+                    _ => low + u32::from(self.byte()) % (high - low + 1),
+                }
+            }
+            14 => [27, 36][usize::from(self.byte() % 2)],
+            _ => u32::from(self.byte() % 64),
+        }
+    }
+
+    /// A page count for pages of `order`: 1 (6 times in 16), 2 to 16, 511 to 513 (across a
+    /// table when the range starts at a table's start or end), any up to [`MAX_COUNT`]
+    /// ([`COUNT_RAW`]) or up to 256; at most [`count_limit`].
+    fn count(&mut self, order: u32) -> u64 {
+        let count = match self.byte() % 16 {
+            0..=5 => 1,
+            6..=10 => 2 + u64::from(self.byte() % 15),
+            11..=12 => 511 + u64::from(self.byte() % 3),
+            COUNT_RAW => 1 + u64::from(self.u16()) % MAX_COUNT,
+            _ => 1 + u64::from(self.byte()),
+        };
+        count.min(count_limit(order))
+    }
+
+    /// A DFN, aligned to `order` most of the time, remembered for later reuse. With
+    /// `all_sizes`, edges are those of every page size (`2^j +- 1`, j up to 40) half the time,
+    /// and aliases flip any bit up to 40 (a DFN inside a page of any size).
+    fn dfn(&mut self, order: u32, all_sizes: bool) -> u64 {
         let choice = self.byte();
         let raw = match choice % 16 {
             0..=4 if !self.used.is_empty() => {
@@ -220,6 +299,18 @@ impl Decoder<'_> {
                 self.used[i]
             }
             0..=4 | 9..=12 => u64::from(self.u16()),
+            5..=7 if all_sizes && self.byte() % 2 == 0 => {
+                let edge = 1u64 << (self.byte() % 41);
+                match self.byte() % 3 {
+                    0 => edge - 1,
+                    1 => edge,
+                    _ => edge + 1,
+                }
+            }
+            15 if all_sizes => {
+                let base = self.used.last().copied().unwrap_or(0);
+                base ^ (1u64 << (self.byte() % 41))
+            }
             5..=7 => {
                 let k = 1 + u32::from(self.byte() % 6);
                 let edge = 1u64 << (9 * k).min(52);
@@ -321,6 +412,39 @@ mod tests {
         );
         assert_eq!(s.ops, vec![]);
         assert_eq!(decode(&[0x21, 0x05, 0x01]).ops, vec![Op::Assign { dev: 0 }]);
+        // Bit 6 of the second byte: the third sets ranges and all page sizes.
+        let s = decode(&[0x21, 0x45, 0x03, 0x00]);
+        assert_eq!((s.config.ranges, s.config.all_page_sizes), (true, true));
+        assert_eq!(
+            s.config,
+            Config { ranges: true, all_page_sizes: true, ..decode(&[0x21, 0x05]).config }
+        );
+        let s = decode(&[0x21, 0x45, 0x01, 0x01]);
+        assert_eq!((s.config.ranges, s.config.all_page_sizes), (true, false));
+        assert_eq!(s.ops, vec![Op::Assign { dev: 0 }]);
+    }
+
+    #[test]
+    fn counts_stay_within_the_entry_budget() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut crossing = 0;
+        for _ in 0..2000 {
+            let bytes: Vec<u8> = (0..16)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            let mut d = Decoder { u: Unstructured::new(&bytes), used: Vec::new(), base: None };
+            let order = u32::from(bytes[0] % 41);
+            let count = d.count(order);
+            assert!((1..=MAX_COUNT).contains(&count));
+            assert!(count <= count_limit(order) && count << (order % 9) <= MAX_COUNT);
+            crossing += u32::from((511..=513).contains(&count));
+        }
+        assert!(crossing > 50, "{crossing}");
     }
 
     #[test]
@@ -354,7 +478,14 @@ mod tests {
         assert_eq!(
             s.ops,
             vec![
-                Op::Map { dfn: 0x40005, mfn: 0x1000, order: 0, perm: Perm::RW, missed: false },
+                Op::Map {
+                    dfn: 0x40005,
+                    mfn: 0x1000,
+                    order: 0,
+                    perm: Perm::RW,
+                    missed: false,
+                    count: 1
+                },
                 Op::Repeat { count: 506 },
                 Op::Repeat { count: 517 },
             ]

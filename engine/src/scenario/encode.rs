@@ -5,7 +5,10 @@
 //! choices.
 
 use crate::scenario::config::TablePlacement;
-use crate::scenario::decode::{decode, MAX_DECODED_OPS, PLACED, PLACEMENTS, RARER_FROM};
+use crate::scenario::decode::{
+    count_limit, decode, ALL_PAGE_SIZES, COUNT_RAW, MAX_DECODED_OPS, MORE_CONFIG, PLACED,
+    PLACEMENTS, RANGES, RARER_FROM,
+};
 use crate::scenario::op_table::{Codes, OperandKind};
 use crate::scenario::repeat::run_length;
 use crate::scenario::{Config, Op, Scenario, MAX_DEVICES};
@@ -27,6 +30,12 @@ pub enum EncodeError {
     Order { index: usize, order: u32 },
     #[error("op {}: `fail {nth}`; a fuzz input fails allocations 1 to 4", .index + 1)]
     FailNth { index: usize, nth: u32 },
+    #[error(
+        "op {}: {count} pages of order {order}; a fuzz input has at most {limit}",
+        .index + 1,
+        limit = count_limit(*.order)
+    )]
+    Count { index: usize, order: u32, count: u64 },
     #[error("the bytes decode to a different scenario (an encoder bug):\n{0}")]
     RoundTrip(String),
 }
@@ -35,8 +44,8 @@ pub enum EncodeError {
 const DFN_RAW: u8 = 14;
 /// `mfn()` choice 0: a raw u64, not aligned.
 const MFN_RAW: u8 = 0;
-/// `count()` choice 7: 1 + a raw u16.
-const COUNT_RAW: u8 = 7;
+/// `repeats()` choice 7: 1 + a raw u16.
+const REPEATS_RAW: u8 = 7;
 
 /// Bytes that [`decode`] turns into exactly `scenario`. The result is checked by decoding it.
 pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
@@ -51,10 +60,17 @@ pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
     }
     let placement = PLACEMENTS.iter().position(|&p| p == c.tables);
     let placed = if placement.is_some() { 3 * PLACED } else { 0 };
+    let more = (u8::from(c.ranges) * RANGES) | (u8::from(c.all_page_sizes) * ALL_PAGE_SIZES);
     let mut out = vec![
         ((placed + c.max_levels - 4) << 4) | (c.initial_levels - 1),
-        (c.devices - 1) | u8::from(c.superpages) << 2 | u8::from(!c.missed_notifications) << 4,
+        (c.devices - 1)
+            | u8::from(c.superpages) << 2
+            | u8::from(!c.missed_notifications) << 4
+            | if more != 0 { MORE_CONFIG } else { 0 },
     ];
+    if more != 0 {
+        out.push(more);
+    }
     if let Some(p) = placement {
         out.push(p as u8);
     }
@@ -95,6 +111,7 @@ fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<
             continue; // not read: the value is the default (or the round trip fails)
         }
         let value = values.get(slot);
+        let order = spec.operands.iter().position(|o| o.kind == OperandKind::Order);
         match operand.kind {
             OperandKind::Dfn => {
                 out.push(DFN_RAW);
@@ -104,7 +121,7 @@ fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<
                 out.push(MFN_RAW);
                 out.extend_from_slice(&value.to_le_bytes());
             }
-            OperandKind::Order => push_order(out, index, values.u32(slot))?,
+            OperandKind::Order => push_order(out, index, values.u32(slot), config.all_page_sizes)?,
             OperandKind::Perm | OperandKind::Access => out.push(perm_byte(values.perm(slot))),
             // The decoder takes the byte modulo `devices` (at most 4 here).
             OperandKind::Dev => out.push(value as u8),
@@ -113,19 +130,44 @@ fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<
                 _ => return Err(EncodeError::FailNth { index, nth: values.u32(slot) }),
             },
             OperandKind::Flag(_) => out.push(if value != 0 { 0 } else { 1 }),
-            OperandKind::Count => match u16::try_from(value.wrapping_sub(1)) {
+            OperandKind::Repeats => match u16::try_from(value.wrapping_sub(1)) {
                 Ok(raw) if value <= MAX_DECODED_OPS as u64 => {
-                    out.push(COUNT_RAW);
+                    out.push(REPEATS_RAW);
                     out.extend_from_slice(&raw.to_le_bytes());
                 }
                 _ => return Err(EncodeError::RepeatCount { index, count: values.u32(slot) }),
             },
+            OperandKind::Count => {
+                let order = order.map_or(0, |slot| values.u32(slot));
+                match value {
+                    1 => out.push(0),
+                    _ if (2..=count_limit(order)).contains(&value) => {
+                        out.push(COUNT_RAW);
+                        out.extend_from_slice(&(value as u16 - 1).to_le_bytes());
+                    }
+                    _ => return Err(EncodeError::Count { index, order, count: value }),
+                }
+            }
         }
     }
     Ok(())
 }
 
-fn push_order(out: &mut Vec<u8>, index: usize, order: u32) -> Result<(), EncodeError> {
+fn push_order(
+    out: &mut Vec<u8>,
+    index: usize,
+    order: u32,
+    all_sizes: bool,
+) -> Result<(), EncodeError> {
+    if all_sizes {
+        // `any_page_order()` choice 15: `byte % 64`.
+        match order {
+            0 => out.push(0),
+            o if o < 64 => out.extend_from_slice(&[15, o as u8]),
+            _ => return Err(EncodeError::Order { index, order }),
+        }
+        return Ok(());
+    }
     match order {
         0 => out.push(0),
         9 => out.push(8),
@@ -160,19 +202,22 @@ mod tests {
                 devices: 4,
                 superpages: true,
                 missed_notifications: true,
+                ranges: false,
+                all_page_sizes: false,
                 ..Config::default()
             },
             ops: vec![
                 Op::Assign { dev: 0 },
-                Op::Map { dfn: 0x200, mfn: 0x400, order: 9, perm: Perm::R, missed: true },
+                Op::Map { dfn: 0x200, mfn: 0x400, order: 9, perm: Perm::R, missed: true, count: 1 },
                 Op::Map {
                     dfn: u64::MAX,
                     mfn: u64::MAX,
                     order: 63,
                     perm: Perm::NONE,
                     missed: false,
+                    count: 1,
                 },
-                Op::Unmap { dfn: 0x40000, order: 18 },
+                Op::Unmap { dfn: 0x40000, order: 18, count: 1 },
                 Op::Notify { dfn: 1 << 40 },
                 Op::Assign { dev: 3 },
                 Op::Deassign { dev: 3 },
@@ -197,14 +242,50 @@ mod tests {
                     devices: 1,
                     superpages,
                     missed_notifications: missed,
+                    ranges: false,
+                    all_page_sizes: false,
                     ..Config::default()
                 },
                 ops: vec![
-                    Op::Map { dfn: 7, mfn: 9, order: 0, perm: Perm::W, missed },
-                    Op::Unmap { dfn: 0, order: 9 },
+                    Op::Map { dfn: 7, mfn: 9, order: 0, perm: Perm::W, missed, count: 1 },
+                    Op::Unmap { dfn: 0, order: 9, count: 1 },
                 ],
             };
             assert_eq!(decode(&encode(&scenario).unwrap()), scenario);
+        }
+    }
+
+    #[test]
+    fn encodes_ranges_and_every_page_size() {
+        for (ranges, all_page_sizes) in [(true, false), (false, true), (true, true)] {
+            let count = |n| if ranges { n } else { 1 };
+            let scenario = Scenario {
+                config: Config { ranges, all_page_sizes, ..Config::default() },
+                ops: vec![
+                    Op::Map {
+                        dfn: 0x1ff,
+                        mfn: 3,
+                        order: 0,
+                        perm: Perm::RW,
+                        missed: false,
+                        count: count(4096),
+                    },
+                    Op::Map {
+                        dfn: 0x200,
+                        mfn: 0x200,
+                        order: 17,
+                        perm: Perm::R,
+                        missed: false,
+                        count: count(16),
+                    },
+                    Op::Map { dfn: 0, mfn: 0, order: 40, perm: Perm::W, missed: false, count: 1 },
+                    Op::Unmap { dfn: 0x1f8, order: 3, count: count(512) },
+                    Op::Unmap { dfn: 1, order: 63, count: 1 },
+                ],
+            };
+            let bytes = encode(&scenario).unwrap();
+            assert_eq!(bytes[1] & MORE_CONFIG, MORE_CONFIG);
+            assert_eq!(decode(&bytes), scenario);
         }
     }
 
@@ -214,11 +295,18 @@ mod tests {
         s.config.devices = 5;
         assert_eq!(encode(&s), Err(EncodeError::TooManyDevices(5)));
         s.config.devices = 1;
-        s.ops = vec![Op::Unmap { dfn: 0, order: 64 }];
+        s.ops = vec![Op::Unmap { dfn: 0, order: 64, count: 1 }];
         assert_eq!(encode(&s), Err(EncodeError::Order { index: 0, order: 64 }));
         assert_eq!(
             encode(&s).unwrap_err().to_string(),
             "op 1: order 64; a fuzz input has orders below 64"
+        );
+        s.config.ranges = true;
+        s.ops = vec![Op::Unmap { dfn: 0, order: 8, count: 17 }];
+        assert_eq!(encode(&s), Err(EncodeError::Count { index: 0, order: 8, count: 17 }));
+        assert_eq!(
+            encode(&s).unwrap_err().to_string(),
+            "op 1: 17 pages of order 8; a fuzz input has at most 16"
         );
         s.ops = vec![Op::Teardown; MAX_DECODED_OPS + 1];
         assert_eq!(encode(&s), Err(EncodeError::TooManyOps(MAX_DECODED_OPS + 1)));
@@ -245,10 +333,17 @@ mod tests {
                 config: Config { tables, table_seed, max_levels: 6, ..Config::default() },
                 ops: vec![
                     Op::Repeat { count: 3 },
-                    Op::Map { dfn: 0x200, mfn: 0x1000, order: 0, perm: Perm::RW, missed: false },
+                    Op::Map {
+                        dfn: 0x200,
+                        mfn: 0x1000,
+                        order: 0,
+                        perm: Perm::RW,
+                        missed: false,
+                        count: 1,
+                    },
                     Op::Repeat { count: 511 },
                     Op::Repeat { count: 1 },
-                    Op::Unmap { dfn: 0x200, order: 9 },
+                    Op::Unmap { dfn: 0x200, order: 9, count: 1 },
                     Op::Repeat { count: MAX_DECODED_OPS as u32 - 600 },
                 ],
             };

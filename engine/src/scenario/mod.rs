@@ -27,16 +27,21 @@ pub const MAX_OPS: usize = 4096;
 /// Most operations a scenario may run, each repetition of a `repeat` counted
 /// ([`repeat::run_length`]).
 pub const MAX_RUN_OPS: u64 = 1 << 16;
+/// Most table entries a scenario's operations may write, repetitions counted
+/// ([`repeat::run_entries`]): keeps the tables, and so the final sweep, bounded.
+pub const MAX_RUN_ENTRIES: u64 = 1 << 18;
 
 /// One step of a scenario. DFNs and MFNs are frame numbers (address >> 12); `order` is log2 of
 /// the number of 4 KiB frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
-    /// Map `[dfn, dfn + 2^order)` to `[mfn, ...)`. Unless `missed`, the runner first notifies
-    /// the last DFN of the range, as a caller following the notify protocol would.
-    Map { dfn: u64, mfn: u64, order: u32, perm: Perm, missed: bool },
-    /// Unmap `[dfn, dfn + 2^order)`.
-    Unmap { dfn: u64, order: u32 },
+    /// Map the range of `count` pages of `2^order` frames from `dfn` to `mfn` onwards:
+    /// `[dfn, dfn + count·2^order)` to `[mfn, ...)`. Unless `missed`, the runner first
+    /// notifies the last DFN of the range, as a caller following the notify protocol would.
+    Map { dfn: u64, mfn: u64, order: u32, perm: Perm, missed: bool, count: u64 },
+    /// Unmap the range of `count` pages of `2^order` frames from `dfn`:
+    /// `[dfn, dfn + count·2^order)`.
+    Unmap { dfn: u64, order: u32, count: u64 },
     /// Tell the tables `dfn` is about to be mapped.
     Notify { dfn: u64 },
     /// Device `dev` joins the domain.
@@ -87,6 +92,8 @@ pub enum ScenarioError {
     TooManyOps(usize),
     #[error("the ops run {0} times with their repetitions, at most {MAX_RUN_OPS} allowed")]
     TooManyRunOps(u64),
+    #[error("the ops may write {0} table entries with their ranges and repetitions, at most {MAX_RUN_ENTRIES} allowed")]
+    TooManyRunEntries(u64),
 }
 
 /// Why one op does not fit its scenario's config.
@@ -99,10 +106,12 @@ pub enum InvalidOp {
     SwitchOff { operand: String, key: &'static str },
     #[error("allocations are counted from 1, found 0")]
     NthZero,
+    #[error("a range holds at least one page, found 0")]
+    CountZero,
     #[error("an access must read, write or both")]
     NoAccess,
     #[error("a repeat count is at least 1, found 0")]
-    CountZero,
+    RepeatsZero,
 }
 
 impl Scenario {
@@ -118,6 +127,10 @@ impl Scenario {
         let run = repeat::run_length(&self.ops);
         if run > MAX_RUN_OPS {
             return Err(ScenarioError::TooManyRunOps(run));
+        }
+        let entries = repeat::run_entries(&self.ops);
+        if entries > MAX_RUN_ENTRIES {
+            return Err(ScenarioError::TooManyRunEntries(entries));
         }
         Ok(())
     }
@@ -154,7 +167,7 @@ mod tests {
         s.config = Config { superpages: false, ..Config::default() };
         s.ops = vec![
             Op::Assign { dev: 1 },
-            Op::Map { dfn: 0, mfn: 0, order: 9, perm: Perm::RW, missed: false },
+            Op::Map { dfn: 0, mfn: 0, order: 9, perm: Perm::RW, missed: false, count: 1 },
         ];
         let e = s.validate().unwrap_err();
         assert_eq!(e.to_string(), "op 2: order 9 needs `superpages=on` in the config");
@@ -170,7 +183,7 @@ mod tests {
             s.validate().map_err(|e| e.to_string()),
             Err("op 1: device 2 is not below `devices` = 2".into())
         );
-        s.ops = vec![Op::Map { dfn: 0, mfn: 0, order: 0, perm: Perm::R, missed: true }];
+        s.ops = vec![Op::Map { dfn: 0, mfn: 0, order: 0, perm: Perm::R, missed: true, count: 1 }];
         assert_eq!(
             s.validate().map_err(|e| e.to_string()),
             Err("op 1: `missed` needs `missed_notifications=on` in the config".into())

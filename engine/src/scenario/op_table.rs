@@ -49,6 +49,9 @@ use ptdiff_reference::Perm;
 /// Most operands a row may have.
 pub const MAX_OPERANDS: usize = 8;
 
+/// Most pages one range operation may have (work per operation stays bounded).
+pub const MAX_COUNT: u64 = 4096;
+
 /// Op-byte codes the first rows share out ([`Codes::Mod64`]): the decoder takes the op byte
 /// modulo this.
 pub const OP_CODES: u8 = 64;
@@ -70,8 +73,10 @@ pub enum OperandKind {
     Dev,
     /// A 1-based count of table allocations.
     Nth,
-    /// How many more times an operation runs, at least 1.
+    /// The number of pages of a range, 1 to [`MAX_COUNT`].
     Count,
+    /// How many more times an operation runs (`repeat`), at least 1.
+    Repeats,
     /// A word present (1) or absent (0) at the end of the line, such as `missed`.
     Flag(&'static str),
 }
@@ -81,7 +86,8 @@ impl OperandKind {
     pub fn max(self) -> u64 {
         match self {
             OperandKind::Dfn | OperandKind::Mfn => u64::MAX,
-            OperandKind::Order | OperandKind::Nth | OperandKind::Count => u32::MAX.into(),
+            OperandKind::Order | OperandKind::Nth | OperandKind::Repeats => u32::MAX.into(),
+            OperandKind::Count => MAX_COUNT,
             OperandKind::Dev => u16::MAX.into(),
             OperandKind::Perm | OperandKind::Access => 3,
             OperandKind::Flag(_) => 1,
@@ -99,6 +105,7 @@ impl OperandKind {
             OperandKind::Dev => "dev",
             OperandKind::Nth => "n",
             OperandKind::Count => "count",
+            OperandKind::Repeats => "repeats",
             OperandKind::Flag(word) => word,
         }
     }
@@ -211,6 +218,7 @@ impl OpSpec {
                 }
                 (OperandKind::Nth, _) if value == 0 => Some(InvalidOp::NthZero),
                 (OperandKind::Count, _) if value == 0 => Some(InvalidOp::CountZero),
+                (OperandKind::Repeats, _) if value == 0 => Some(InvalidOp::RepeatsZero),
                 (OperandKind::Access, _) if value == 0 => Some(InvalidOp::NoAccess),
                 _ => None,
             };
@@ -242,6 +250,7 @@ pub const OPS: &[OpSpec] = &[
             Operand::of(OperandKind::Order).gated("superpages"),
             Operand::of(OperandKind::Perm),
             Operand::flag("missed").gated("missed_notifications"),
+            Operand::of(OperandKind::Count).optional(1).gated("ranges"),
         ],
         build: |v| Op::Map {
             dfn: v.get(0),
@@ -249,13 +258,18 @@ pub const OPS: &[OpSpec] = &[
             order: v.u32(2),
             perm: v.perm(3),
             missed: v.flag(4),
+            count: v.get(5),
         },
     },
     OpSpec {
         keyword: "unmap",
         codes: Codes::Mod64 { first: 24, last: 34 },
-        operands: &[Operand::of(OperandKind::Dfn), Operand::of(OperandKind::Order)],
-        build: |v| Op::Unmap { dfn: v.get(0), order: v.u32(1) },
+        operands: &[
+            Operand::of(OperandKind::Dfn),
+            Operand::of(OperandKind::Order),
+            Operand::of(OperandKind::Count).optional(1).gated("ranges"),
+        ],
+        build: |v| Op::Unmap { dfn: v.get(0), order: v.u32(1), count: v.get(2) },
     },
     OpSpec {
         keyword: "notify",
@@ -309,7 +323,7 @@ pub const OPS: &[OpSpec] = &[
         keyword: "repeat",
         // Two op bytes in 256: a repeat may run the decoder's whole budget of operations.
         codes: Codes::Bytes { first: 0x9a, last: 0x9b },
-        operands: &[Operand::of(OperandKind::Count)],
+        operands: &[Operand::of(OperandKind::Repeats)],
         build: |v| Op::Repeat { count: v.u32(0) },
     },
 ];
@@ -318,12 +332,12 @@ impl Op {
     /// The op's row of [`OPS`] and its operand values in row order.
     pub fn operands(&self) -> (&'static OpSpec, Operands) {
         match *self {
-            Op::Map { dfn, mfn, order, perm, missed } => (
+            Op::Map { dfn, mfn, order, perm, missed, count } => (
                 const { row("map") },
-                Operands::of(&[dfn, mfn, order.into(), perm_value(perm), missed.into()]),
+                Operands::of(&[dfn, mfn, order.into(), perm_value(perm), missed.into(), count]),
             ),
-            Op::Unmap { dfn, order } => {
-                (const { row("unmap") }, Operands::of(&[dfn, order.into()]))
+            Op::Unmap { dfn, order, count } => {
+                (const { row("unmap") }, Operands::of(&[dfn, order.into(), count]))
             }
             Op::Notify { dfn } => (const { row("notify") }, Operands::of(&[dfn])),
             Op::Assign { dev } => (const { row("assign") }, Operands::of(&[dev.into()])),
@@ -503,8 +517,8 @@ mod tests {
     /// below cover it.
     fn one_of_each() -> Vec<Op> {
         let ops = vec![
-            Op::Map { dfn: 1, mfn: 2, order: 9, perm: Perm::W, missed: true },
-            Op::Unmap { dfn: 3, order: 18 },
+            Op::Map { dfn: 1, mfn: 2, order: 9, perm: Perm::W, missed: true, count: 3 },
+            Op::Unmap { dfn: 3, order: 18, count: 2 },
             Op::Notify { dfn: 4 },
             Op::Assign { dev: 1 },
             Op::Deassign { dev: 1 },
@@ -613,8 +627,8 @@ mod tests {
     #[test]
     fn decode_order_reads_the_order_first() {
         let order = |k| by_keyword(k).unwrap().decode_order().collect::<Vec<_>>();
-        assert_eq!(order("map"), vec![2, 0, 1, 3, 4]);
-        assert_eq!(order("unmap"), vec![1, 0]);
+        assert_eq!(order("map"), vec![2, 0, 1, 3, 4, 5]);
+        assert_eq!(order("unmap"), vec![1, 0, 2]);
         assert_eq!(order("dma"), vec![0, 1, 2]);
         assert_eq!(order("teardown"), Vec::<usize>::new());
     }
@@ -627,23 +641,37 @@ mod tests {
             spec.check(&values, &config)
         };
         assert_eq!(
-            check(Op::Map { dfn: 0, mfn: 0, order: 9, perm: Perm::RW, missed: false }),
+            check(Op::Map { dfn: 0, mfn: 0, order: 9, perm: Perm::RW, missed: false, count: 1 }),
             Err((2, InvalidOp::SwitchOff { operand: "order 9".into(), key: "superpages" }))
         );
         assert_eq!(
-            check(Op::Map { dfn: 0, mfn: 0, order: 0, perm: Perm::RW, missed: true }),
+            check(Op::Map { dfn: 0, mfn: 0, order: 0, perm: Perm::RW, missed: true, count: 1 }),
             Err((
                 4,
                 InvalidOp::SwitchOff { operand: "`missed`".into(), key: "missed_notifications" }
             ))
         );
-        assert_eq!(check(Op::Unmap { dfn: 0, order: 9 }), Ok(()));
+        assert_eq!(check(Op::Unmap { dfn: 0, order: 9, count: 1 }), Ok(()));
+        assert_eq!(
+            check(Op::Unmap { dfn: 0, order: 9, count: 2 }),
+            Err((2, InvalidOp::SwitchOff { operand: "count 2".into(), key: "ranges" }))
+        );
+        let ranges = Config { ranges: true, ..config };
+        let check_ranges = |op: Op| {
+            let (spec, values) = op.operands();
+            spec.check(&values, &ranges)
+        };
+        assert_eq!(check_ranges(Op::Unmap { dfn: 0, order: 9, count: 2 }), Ok(()));
+        assert_eq!(
+            check_ranges(Op::Unmap { dfn: 0, order: 9, count: 0 }),
+            Err((2, InvalidOp::CountZero))
+        );
         assert_eq!(
             check(Op::Translate { dev: 2, dfn: 0 }),
             Err((0, InvalidOp::NoSuchDevice { dev: 2, devices: 2 }))
         );
         assert_eq!(check(Op::FailAlloc { nth: 0 }), Err((0, InvalidOp::NthZero)));
-        assert_eq!(check(Op::Repeat { count: 0 }), Err((0, InvalidOp::CountZero)));
+        assert_eq!(check(Op::Repeat { count: 0 }), Err((0, InvalidOp::RepeatsZero)));
         assert_eq!(
             check(Op::Dma { dev: 1, dfn: 0, access: Perm::NONE }),
             Err((2, InvalidOp::NoAccess))

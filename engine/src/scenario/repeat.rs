@@ -26,7 +26,16 @@ impl Op {
             .iter()
             .position(|o| o.kind == OperandKind::Order)
             .map_or(0, |slot| values.get(slot));
-        let stride = u32::try_from(order).ok().and_then(|o| 1u64.checked_shl(o)).unwrap_or(0);
+        let count = spec
+            .operands
+            .iter()
+            .position(|o| o.kind == OperandKind::Count)
+            .map_or(1, |slot| values.get(slot));
+        let stride = u32::try_from(order)
+            .ok()
+            .and_then(|o| 1u64.checked_shl(o))
+            .and_then(|page| page.checked_mul(count))
+            .unwrap_or(0);
         for (slot, operand) in spec.operands.iter().enumerate() {
             if matches!(operand.kind, OperandKind::Dfn | OperandKind::Mfn) {
                 values.set(slot, values.get(slot).wrapping_add(i.wrapping_mul(stride)));
@@ -70,6 +79,36 @@ pub fn run_length(ops: &[Op]) -> u64 {
         .sum()
 }
 
+/// The table entries the operations `ops` may write, each repetition counted: a map or unmap
+/// of `count` pages of order `o` writes up to `count * 2^(o mod 9)` entries (NL = 7 replicas),
+/// any other operation counts as one. A bound on the work a scenario makes the tables and the
+/// final sweep do.
+pub fn run_entries(ops: &[Op]) -> u64 {
+    let mut base: Option<u64> = None;
+    ops.iter()
+        .map(|op| match *op {
+            Op::Repeat { count } => base.map_or(0, |b| b.saturating_mul(u64::from(count))),
+            other => {
+                let entries = other.entries();
+                base = Some(entries);
+                entries
+            }
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+impl Op {
+    /// The table entries this operation may write (see [`run_entries`]).
+    pub fn entries(&self) -> u64 {
+        match *self {
+            Op::Map { order, count, .. } | Op::Unmap { order, count, .. } => {
+                count.saturating_mul(1 << (order % 9))
+            }
+            _ => 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,18 +116,36 @@ mod tests {
 
     #[test]
     fn repetitions_move_dfns_and_mfns_by_the_order() {
-        let map = Op::Map { dfn: 0x200, mfn: 0x1000, order: 9, perm: Perm::R, missed: true };
+        let map =
+            Op::Map { dfn: 0x200, mfn: 0x1000, order: 9, perm: Perm::R, missed: true, count: 1 };
         assert_eq!(
             map.repetition(3),
-            Op::Map { dfn: 0x800, mfn: 0x1600, order: 9, perm: Perm::R, missed: true }
+            Op::Map { dfn: 0x800, mfn: 0x1600, order: 9, perm: Perm::R, missed: true, count: 1 }
         );
+        assert_eq!(
+            run_entries(&[
+                Op::Notify { dfn: 0 },
+                Op::Unmap { dfn: 0, order: 3, count: 5 },
+                Op::Repeat { count: 2 },
+            ]),
+            1 + 40 + 80
+        );
+        // A range of 3 pages moves on by 3 pages.
+        let range = Op::Unmap { dfn: 0x10, order: 0, count: 3 };
+        assert_eq!(range.repetition(2), Op::Unmap { dfn: 0x16, order: 0, count: 3 });
         assert_eq!(map.repetition(0), map);
-        assert_eq!(Op::Unmap { dfn: 5, order: 0 }.repetition(2), Op::Unmap { dfn: 7, order: 0 });
+        assert_eq!(
+            Op::Unmap { dfn: 5, order: 0, count: 1 }.repetition(2),
+            Op::Unmap { dfn: 7, order: 0, count: 1 }
+        );
         assert_eq!(
             Op::Dma { dev: 1, dfn: u64::MAX, access: Perm::W }.repetition(1),
             Op::Dma { dev: 1, dfn: 0, access: Perm::W }
         );
-        assert_eq!(Op::Unmap { dfn: 5, order: 64 }.repetition(9), Op::Unmap { dfn: 5, order: 64 });
+        assert_eq!(
+            Op::Unmap { dfn: 5, order: 64, count: 1 }.repetition(9),
+            Op::Unmap { dfn: 5, order: 64, count: 1 }
+        );
         assert_eq!(Op::Assign { dev: 1 }.repetition(4), Op::Assign { dev: 1 });
     }
 

@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! # Growth through notify, two devices.
-//! config initial_levels=2 max_levels=4 devices=2 superpages=on missed_notifications=off
+//! config initial_levels=2 max_levels=4 devices=2 superpages=on missed_notifications=off ranges=on
 //! assign 0
 //! map 0x40000 0x1234 0 rw        # dfn mfn order perm; the runner notifies 0x40000 first
 //! map 0x80000 0x200 9 r missed   # no notification (needs missed_notifications=on)
+//! map 0x1ff 0x300 0 rw 4         # a range of 4 pages, across a table (needs ranges=on)
+//! unmap 0x200 0 2                # unmaps 2 pages of the range
 //! unmap 0x40000 0
 //! notify 0x3ffff
 //! translate 1 0x40000            # device 1's DMA to that dfn must match the model
@@ -160,7 +162,8 @@ fn what(kind: OperandKind) -> String {
         OperandKind::Access => format!("an access ({})", value::perm_list(false)),
         OperandKind::Dev => "a device".into(),
         OperandKind::Nth => "an allocation number".into(),
-        OperandKind::Count => "a repeat count".into(),
+        OperandKind::Count => "a page count".into(),
+        OperandKind::Repeats => "a repeat count".into(),
         OperandKind::Flag(word) => format!("`{word}`"),
     }
 }
@@ -278,7 +281,11 @@ fn print_operands(spec: &OpSpec, values: &Operands) -> String {
             OperandKind::Flag(_) => Ok(()),
             OperandKind::Dfn | OperandKind::Mfn => write!(out, " {value:#x}"),
             OperandKind::Perm | OperandKind::Access => write!(out, " {}", values.perm(slot)),
-            OperandKind::Order | OperandKind::Dev | OperandKind::Nth | OperandKind::Count => {
+            OperandKind::Order
+            | OperandKind::Dev
+            | OperandKind::Nth
+            | OperandKind::Count
+            | OperandKind::Repeats => {
                 write!(out, " {value}")
             }
         };

@@ -23,6 +23,9 @@ pub struct TableConfig {
     pub domain: u16,
     /// Where the table's [`crate::Iommu`] places fresh table frames.
     pub placement: Placement,
+    /// Whether a table that can map every page size AMD-Vi v1 encodes does
+    /// ([`crate::table::PageOrders::ALL`]); off, tables map 4 KiB, 2 MiB and 1 GiB pages.
+    pub all_page_sizes: bool,
 }
 
 impl From<TableConfig> for DynamicConfig {
@@ -31,6 +34,7 @@ impl From<TableConfig> for DynamicConfig {
             initial_levels: c.initial_levels,
             max_levels: c.max_levels,
             domain: c.domain,
+            all_page_sizes: c.all_page_sizes,
         }
     }
 }
@@ -53,7 +57,7 @@ pub struct BuiltIn {
 pub const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {
         name: "dynamic",
-        description: "Xen 2011-2019: starts low and grows on notify_dfn, 1 to 6 levels",
+        description: "Xen 2011-2019: starts low and grows on notify_dfn, 1 to 6 levels; every page size (NL = 7) with all_page_sizes",
         build: |c| Ok(Box::new(Dynamic::with_seams(c.into(), c.placement, dynamic::Correct)?)),
     },
     BuiltIn {
@@ -72,8 +76,13 @@ pub fn built_in(name: &str) -> Option<&'static BuiltIn> {
 mod tests {
     use super::*;
 
-    const CONFIG: TableConfig =
-        TableConfig { initial_levels: 2, max_levels: 5, domain: 9, placement: Placement::Low };
+    const CONFIG: TableConfig = TableConfig {
+        initial_levels: 2,
+        max_levels: 5,
+        domain: 9,
+        placement: Placement::Low,
+        all_page_sizes: false,
+    };
 
     #[test]
     fn every_built_in_table_builds_fresh_under_its_name() {
@@ -93,8 +102,13 @@ mod tests {
 
     #[test]
     fn a_bad_config_is_an_error_of_the_table_it_concerns() {
-        let bad =
-            TableConfig { initial_levels: 5, max_levels: 4, domain: 1, placement: Placement::Low };
+        let bad = TableConfig {
+            initial_levels: 5,
+            max_levels: 4,
+            domain: 1,
+            placement: Placement::Low,
+            all_page_sizes: false,
+        };
         let built: Vec<_> = BUILT_IN.iter().map(|t| (t.build)(bad).err()).collect();
         assert_eq!(built, [Some(PtError::BadHeight { initial_levels: 5, max_levels: 4 }), None]);
     }

@@ -22,6 +22,7 @@ fn build(plant: Plant, implementation: &str, initial_levels: u8) -> Box<dyn Page
         max_levels: 4,
         domain: DOMAIN,
         placement: crate::substrate::frames::Placement::Low,
+        all_page_sizes: false,
     };
     plant.build(built_in(implementation).unwrap(), config).unwrap()
 }
@@ -327,8 +328,13 @@ fn flush_last_invalidates_all_but_the_last_page_of_a_superpage() {
 fn pde32_drops_address_bits_51_32_of_the_pdes_on_its_walks() {
     let plant = Plant::select(PlantedBug::Pde32).unwrap();
     let fixed = built_in("fixed").unwrap();
-    let config =
-        |placement| TableConfig { initial_levels: 4, max_levels: 4, domain: DOMAIN, placement };
+    let config = |placement| TableConfig {
+        initial_levels: 4,
+        max_levels: 4,
+        domain: DOMAIN,
+        placement,
+        all_page_sizes: false,
+    };
     let mut low = plant.build(fixed, config(Placement::Low)).unwrap();
     low.assign(0).unwrap();
     low.map(0x10, 0x100, 0, Perm::RW).unwrap();
@@ -347,4 +353,90 @@ fn pde32_drops_address_bits_51_32_of_the_pdes_on_its_walks() {
         hw_walk(high.as_ref(), 0, 0x10, Perm::R),
         Err(Fault::TableReadFailed { level: 3, spa: level3 & 0xffff_f000 })
     );
+}
+
+#[test]
+fn range_stop_installs_only_the_first_table_of_a_range() {
+    let run = |mut t: Box<dyn PageTable>| {
+        t.assign(0).unwrap();
+        let result = t.map_pages(0x1fe, 0x1000, 0, 4, Perm::RW);
+        (result, hw(t.as_ref(), 0, 0x1ff), hw(t.as_ref(), 0, 0x200))
+    };
+    let (ok, first) = (Ok(()), Some((0x1001, Perm::RW)));
+    assert_eq!(run(build(Plant::NONE, "fixed", 4)), (ok, first, Some((0x1002, Perm::RW))));
+    assert_eq!(run(planted(PlantedBug::RangeStopsAtTable, 4)), (ok, first, None));
+}
+
+#[test]
+fn nl7_short_leaves_the_last_replica_out() {
+    let run = |plant: Plant| {
+        let config = TableConfig {
+            initial_levels: 2,
+            max_levels: 4,
+            domain: DOMAIN,
+            placement: Placement::Low,
+            all_page_sizes: true,
+        };
+        let mut t = plant.build(built_in("dynamic").unwrap(), config).unwrap();
+        t.assign(0).unwrap();
+        t.map(0x8, 0x108, 3, Perm::RW).unwrap();
+        (hw(t.as_ref(), 0, 0xe), hw(t.as_ref(), 0, 0xf))
+    };
+    let seventh = Some((0x10e, Perm::RW));
+    assert_eq!(run(Plant::NONE), (seventh, Some((0x10f, Perm::RW))));
+    assert_eq!(run(Plant::select(PlantedBug::Nl7ReplicaShort).unwrap()), (seventh, None));
+}
+
+#[test]
+fn range_flush_first_invalidates_only_the_first_page() {
+    let run = |mut t: Box<dyn PageTable>| {
+        t.map_pages(0x100, 0x1000, 0, 4, Perm::RW).unwrap();
+        let cursor = t.iommu().commands().len();
+        t.unmap_pages(0x100, 0, 4).unwrap();
+        commands_since(t.as_ref(), cursor)
+    };
+    let flush = |order| {
+        vec![
+            Command::InvalidateIommuPages { domain: DOMAIN, dfn: 0x100, order },
+            Command::CompletionWait,
+        ]
+    };
+    assert_eq!(run(build(Plant::NONE, "dynamic", 2)), flush(2));
+    assert_eq!(run(planted(PlantedBug::RangeFlushFirstPage, 2)), flush(0));
+}
+
+#[test]
+fn range_done_hides_the_pages_a_failed_range_mapped() {
+    let run = |mut t: Box<dyn PageTable>| {
+        t.map(0, 0x500, 0, Perm::RW).unwrap();
+        t.iommu_mut().frames_mut().fail_nth_allocation(2);
+        let result = t.map_pages(0x3fe, 0x1000, 0, 4, Perm::RW).map_err(|e| e.done);
+        (result, t.lookup(0x3ff), live_tables(t.as_ref()))
+    };
+    let mapped = Some((0x1001, Perm::RW));
+    assert_eq!(run(build(Plant::NONE, "fixed", 4)), (Err(2), mapped, 5));
+    assert_eq!(run(planted(PlantedBug::RangeHidesProgress, 4)), (Err(0), mapped, 5));
+}
+
+#[test]
+fn nl7_partial_leaves_the_other_replicas_of_a_changed_page() {
+    let run = |plant: Plant| {
+        let config = TableConfig {
+            initial_levels: 2,
+            max_levels: 4,
+            domain: DOMAIN,
+            placement: Placement::Low,
+            all_page_sizes: true,
+        };
+        let mut t = plant.build(built_in("dynamic").unwrap(), config).unwrap();
+        t.assign(0).unwrap();
+        t.map(0x8, 0x108, 3, Perm::RW).unwrap();
+        t.unmap(0xc, 0).unwrap();
+        let page_size = |dfn| hw_walk(t.as_ref(), 0, dfn, Perm::NONE).unwrap().page_size_log2;
+        (hw(t.as_ref(), 0, 0xc), hw(t.as_ref(), 0, 0xd), page_size(0xd))
+    };
+    let (hole, next) = (None, Some((0x10d, Perm::RW)));
+    assert_eq!(run(Plant::NONE), (hole, next, 12));
+    // The same translations, but 0xd still reads as part of the whole 32 KiB page.
+    assert_eq!(run(Plant::select(PlantedBug::Nl7PartialSplit).unwrap()), (hole, next, 15));
 }

@@ -35,9 +35,16 @@ fn parses_every_op() {
         s.ops,
         vec![
             Op::Assign { dev: 2 },
-            Op::Map { dfn: 0x40000, mfn: 0x1234, order: 0, perm: Perm::RW, missed: false },
-            Op::Map { dfn: 512, mfn: 0x200, order: 9, perm: Perm::R, missed: true },
-            Op::Unmap { dfn: 0x40000, order: 0 },
+            Op::Map {
+                dfn: 0x40000,
+                mfn: 0x1234,
+                order: 0,
+                perm: Perm::RW,
+                missed: false,
+                count: 1
+            },
+            Op::Map { dfn: 512, mfn: 0x200, order: 9, perm: Perm::R, missed: true, count: 1 },
+            Op::Unmap { dfn: 0x40000, order: 0, count: 1 },
             Op::Notify { dfn: 0x3ffff },
             Op::Translate { dev: 1, dfn: 0x40000 },
             Op::Dma { dev: 1, dfn: 0x40000, access: Perm::W },
@@ -135,7 +142,11 @@ fn errors_carry_line_and_column() {
     );
     assert_eq!(
         error_at("map 1 2 0 rw often\n"),
-        (1, 14, "unexpected `often` (usage: map DFN MFN ORDER PERM [missed])".to_string())
+        (1, 14, "expected a page count (a number), found `often`".to_string())
+    );
+    assert_eq!(
+        error_at("map 1 2 0 rw 3 often\n"),
+        (1, 16, "unexpected `often` (usage: map DFN MFN ORDER PERM [missed] [COUNT])".to_string())
     );
     assert_eq!(
         error_at("assign 70000\n"),
@@ -155,7 +166,7 @@ fn errors_carry_line_and_column() {
             1,
             8,
             "unknown config key `colour` (known: initial_levels, max_levels, devices, \
-             superpages, missed_notifications, tables, table_seed)"
+             superpages, missed_notifications, tables, table_seed, ranges, all_page_sizes)"
                 .to_string()
         )
     );
@@ -329,4 +340,49 @@ fn optional_operands_at_their_default_are_not_printed() {
         assert_eq!(print_operands(&RANGE, &Operands::of(&values)), printed);
         assert_eq!(range_operands(printed).map(|(v, _)| v), Ok(values.to_vec()));
     }
+}
+
+#[test]
+fn ranges_and_page_sizes_parse_and_print() {
+    let s = parse(
+        "config ranges=on all_page_sizes=on missed_notifications=on\n\
+         map 0x1ff 0x10 0 rw 3\n\
+         map 0x8 0x8 3 r missed 2\n\
+         unmap 0x1f8 3 513\n\
+         unmap 0 9\n",
+    )
+    .unwrap();
+    assert!(s.config.ranges && s.config.all_page_sizes);
+    assert_eq!(
+        s.ops,
+        vec![
+            Op::Map { dfn: 0x1ff, mfn: 0x10, order: 0, perm: Perm::RW, missed: false, count: 3 },
+            Op::Map { dfn: 8, mfn: 8, order: 3, perm: Perm::R, missed: true, count: 2 },
+            Op::Unmap { dfn: 0x1f8, order: 3, count: 513 },
+            Op::Unmap { dfn: 0, order: 9, count: 1 },
+        ]
+    );
+    let text = print(&s);
+    assert_eq!(
+        text,
+        "config initial_levels=2 max_levels=4 devices=2 superpages=on missed_notifications=on \
+         ranges=on all_page_sizes=on\nmap 0x1ff 0x10 0 rw 3\nmap 0x8 0x8 3 r missed 2\n\
+         unmap 0x1f8 3 513\nunmap 0x0 9\n"
+    );
+    assert_eq!(parse(&text).unwrap(), s);
+    let err = |t: &str| parse(t).unwrap_err().to_string();
+    assert_eq!(err("map 0 0 0 rw 2"), "1:14: count 2 needs `ranges=on` in the config");
+    assert_eq!(
+        err("config ranges=on\nunmap 0 0 0"),
+        "2:11: a range holds at least one page, found 0"
+    );
+    assert!(
+        err("config ranges=on\nunmap 0 0 4097").starts_with("2:11: "),
+        "{}",
+        err("config ranges=on\nunmap 0 0 4097")
+    );
+    assert_eq!(
+        err("config ranges=on\nmap 0 0 0 rw 2 missed"),
+        "2:16: unexpected `missed` (usage: map DFN MFN ORDER PERM [missed] [COUNT])"
+    );
 }

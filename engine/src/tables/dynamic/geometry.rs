@@ -1,6 +1,6 @@
 //! The DFN geometry of the table: spans, indices, slot addresses, leaf levels.
 
-use crate::table::PtError;
+use crate::table::{PageOrders, PtError};
 
 /// Entries per table.
 pub(super) const ENTRIES: u64 = 512;
@@ -52,10 +52,11 @@ pub(super) fn leaf_level(order: u32, levels: u8) -> u8 {
     natural.min(levels)
 }
 
-/// Only 4 KiB, 2 MiB and 1 GiB mappings exist.
-pub(super) fn check_order(order: u32) -> Result<(), PtError> {
-    match order {
-        0 | 9 | 18 => Ok(()),
-        _ => Err(PtError::UnsupportedOrder { order }),
+/// `order` is one of the table's page orders.
+pub(super) fn check_order(order: u32, orders: PageOrders) -> Result<(), PtError> {
+    if orders.contains(order) {
+        Ok(())
+    } else {
+        Err(PtError::UnsupportedOrder { order })
     }
 }

@@ -10,35 +10,44 @@
 //! allocation fails (the XSA-311 leak), and then publishes the new root: every assigned
 //! device's DTE first, then the domain's own root and height, then a flush of every page.
 //!
-//! Map and unmap walk down from the root Xen-style (`iommu_pde_from_dfn`): map allocates
-//! missing tables, both shatter a superpage met on the way into a full table of the next
-//! size (filled before it is linked, keeping the superpage's permissions). A failed
-//! allocation part-way puts every linked table back and frees it, so a failing operation
-//! changes no translation and leaks nothing. Unmap never frees a table that merely became
-//! empty (Xen 4.13); only a subtree replaced or fully unmapped as a whole is freed.
+//! Map and unmap take ranges of pages natively: one descent from the root over every table
+//! the range touches (`range`), Xen-style (`iommu_pde_from_dfn`): map allocates missing
+//! tables, both shatter a superpage met on the way into a full table of the next size
+//! (filled before it is linked, keeping the superpage's permissions), and one flush covers
+//! what changed. A failed allocation part-way puts back every table linked for the page it
+//! could not complete, so a failing single-page operation changes no translation and leaks
+//! nothing, and a failing range keeps exactly the pages it completed. Unmap never frees a
+//! table that merely became empty (Xen 4.13); only a subtree replaced or fully unmapped as a
+//! whole is freed.
+//!
+//! With [`DynamicConfig::all_page_sizes`] the table maps every page size AMD-Vi v1 encodes
+//! ([`PageOrders::ALL`]), as Linux's AMD v1 table does: a page larger than the entries of its
+//! level (and smaller than the next level's) is written as NL = 7 replicas, every replica
+//! identical; before any replica changes, the whole page is split into default-size pieces.
 //!
 //! Decisions where the contract is silent:
 //! - The leaf level of a map is `min(order / 9 + 1, levels)`: a mapping as large as the whole
 //!   table is written as the 512 leaves of the root, since no entry may map a root's span.
-//! - Shattering invalidates the whole shattered superpage, not only the operation's range, so
-//!   a cache model that drops only translations a command fully covers stays correct.
+//! - Shattering (and splitting an NL = 7 page) invalidates the whole page, not only the
+//!   operation's range, so a cache model that drops only translations a command fully covers
+//!   stays correct.
 //! - Freed subtrees are freed after the flush that follows the write unlinking them (Xen's
 //!   deferred free); a failed operation that rolls back links issues one flush too.
-//! - Unmap of a range larger than the current table (only possible from DFN 0) clears the
-//!   whole table; a range starting beyond the current height is a no-op.
+//! - Unmap of a range reaching beyond the current table clears what the table spans; a range
+//!   starting beyond the current height is a no-op.
 //! - Teardown blocks every DTE, flushes all pages of the domain, then frees the tables.
 //!
 //! Files: `entry` (the entry format), `geometry` (spans and indices), `growth`, `devices`,
-//! `descent` (walk down, link, shatter, undo), `leaves` (write slots, free, flush),
+//! `range` (the descent of map and unmap: link, shatter, split, undo), `leaves` (free, flush),
 //! `page_table` (the [`PageTable`](crate::table::PageTable) impl), [`Seams`] (the table's named decision points).
 
-mod descent;
 mod devices;
 mod entry;
 mod geometry;
 mod growth;
 mod leaves;
 mod page_table;
+mod range;
 mod seams;
 #[cfg(test)]
 mod tests;
@@ -47,7 +56,7 @@ pub use seams::{Correct, Seams};
 
 use crate::substrate::frames::Placement;
 use crate::substrate::iommu::Iommu;
-use crate::table::PtError;
+use crate::table::{PageOrders, PtError};
 use geometry::{LEVELS, MAX_LEVELS};
 use std::collections::BTreeSet;
 
@@ -60,6 +69,9 @@ pub struct DynamicConfig {
     pub max_levels: u8,
     /// Domain ID written into DTEs.
     pub domain: u16,
+    /// Whether the table maps every page size AMD-Vi v1 encodes ([`PageOrders::ALL`], with
+    /// NL = 7 leaves) rather than 4 KiB, 2 MiB and 1 GiB ([`PageOrders::BASE`]).
+    pub all_page_sizes: bool,
 }
 
 /// The root and height, always read and published together (what generic_pt keeps in one
@@ -104,7 +116,7 @@ impl<S: Seams> Dynamic<S> {
         placement: Placement,
         seams: S,
     ) -> Result<Dynamic<S>, PtError> {
-        let DynamicConfig { initial_levels, max_levels, domain } = config;
+        let DynamicConfig { initial_levels, max_levels, domain, .. } = config;
         if !LEVELS.contains(&initial_levels)
             || !MAX_LEVELS.contains(&max_levels)
             || initial_levels > max_levels
@@ -129,5 +141,14 @@ impl<S: Seams> Dynamic<S> {
 
     fn domain(&self) -> u16 {
         self.config.domain
+    }
+
+    /// The orders map and unmap accept.
+    fn orders(&self) -> PageOrders {
+        if self.config.all_page_sizes {
+            PageOrders::ALL
+        } else {
+            PageOrders::BASE
+        }
     }
 }

@@ -1,16 +1,15 @@
 //! The [`PageTable`] contract, implemented on the parts above.
 
-use super::descent::Descent;
 use super::entry::{self, Entry};
 use super::geometry::{
-    check_order, entry_order, index, leaf_level, low_mask, slot_spa, span, BITS_PER_LEVEL,
-    MFN_LIMIT,
+    check_order, entry_order, index, leaf_level, low_mask, slot_spa, span, MFN_LIMIT,
 };
+use super::range::{Range, Write};
 use super::{Dynamic, Seams};
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::DteSetting;
 use crate::substrate::iommu::Iommu;
-use crate::table::{PageTable, Perm, PtError};
+use crate::table::{PageOrders, PageTable, PagesError, Perm, PtError};
 
 impl<S: Seams> PageTable for Dynamic<S> {
     fn name(&self) -> &str {
@@ -41,71 +40,78 @@ impl<S: Seams> PageTable for Dynamic<S> {
         self.top.map(|top| top.root)
     }
 
-    /// Checks in the contract's order, then walks to the leaf level (allocating and
-    /// shattering), writes the leaves, flushes if anything present was replaced and frees
-    /// replaced subtrees. Never grows the table.
+    /// 4 KiB, 2 MiB and 1 GiB; with `all_page_sizes`, every size AMD-Vi v1 encodes.
+    fn page_orders(&self) -> PageOrders {
+        self.orders()
+    }
+
     fn map(&mut self, dfn: u64, mfn: u64, order: u32, perm: Perm) -> Result<(), PtError> {
+        self.map_pages(dfn, mfn, order, 1, perm).map_err(|e| e.error)
+    }
+
+    fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
+        self.unmap_pages(dfn, order, 1).map_err(|e| e.error)
+    }
+
+    /// Checks in the contract's order, then one descent over the range writing its leaves
+    /// (allocating and shattering on the way), one flush if anything present changed, and
+    /// the replaced subtrees freed. Never grows the table.
+    fn map_pages(
+        &mut self,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> Result<(), PagesError> {
         let top = self.top()?;
-        check_order(order)?;
+        check_order(order, self.orders())?;
         if perm.is_empty() {
-            return Err(PtError::NoPermission);
+            return Err(PtError::NoPermission.into());
+        }
+        if count == 0 {
+            return Err(PtError::EmptyRange.into());
         }
         let mask = low_mask(order);
         if dfn & mask != 0 || mfn & mask != 0 {
-            return Err(PtError::Misaligned { dfn, mfn, order });
+            return Err(PtError::Misaligned { dfn, mfn, order }.into());
         }
-        if mfn.checked_add(1 << order).map_or(true, |end| end > MFN_LIMIT) {
-            return Err(PtError::MfnTooLarge { mfn, order });
+        let frames = count.saturating_mul(1 << order);
+        if mfn.checked_add(frames).map_or(true, |end| end > MFN_LIMIT) {
+            return Err(PtError::MfnTooLarge { mfn, order }.into());
         }
-        let last = dfn | mask;
+        let last = dfn.saturating_add(frames - 1);
         let max_levels = self.config.max_levels;
         if last >= span(max_levels) {
-            return Err(PtError::OutOfRange { dfn: last, max_levels });
+            return Err(PtError::OutOfRange { dfn: last, max_levels }.into());
         }
         if last >= span(top.levels) {
-            return Err(PtError::BeyondHeight { dfn: last, levels: top.levels });
+            return Err(PtError::BeyondHeight { dfn: last, levels: top.levels }.into());
         }
-
         let level = leaf_level(order, top.levels);
-        let mut descent = Descent::new(dfn);
-        let table = match self.pde_from_dfn(top, dfn, level, &mut descent) {
-            Ok(table) => table,
-            Err(error) => return self.abandon(descent, error),
-        };
-        let page_order = entry_order(level);
-        let count = 1 << (order - page_order);
-        let (replaced, orphans) = self
-            .write_slots(table, level, dfn, count, |i| entry::pte(mfn + (i << page_order), perm))?;
-        self.finish(&descent, (dfn, order), replaced, orphans)
+        self.apply_range(top, Range::new(dfn, last, order, Write::Map { mfn, perm, level }))
     }
 
-    /// Argument checks, then: beyond the current height a no-op (never grows); otherwise
-    /// walks without allocating tables (a hole means nothing is mapped), shattering a
-    /// superpage that is only partly covered, and clears the covered entries, freeing
-    /// subtrees that are wholly unmapped. Tables that merely become empty stay (Xen 4.13).
-    fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
+    /// Argument checks, then: the part within the current height (none: a no-op, never
+    /// grows) in one descent that links no table for a hole (nothing is mapped there),
+    /// shatters a superpage covered only in part and clears the covered entries, freeing
+    /// subtrees wholly unmapped. Tables that merely become empty stay (Xen 4.13).
+    fn unmap_pages(&mut self, dfn: u64, order: u32, count: u64) -> Result<(), PagesError> {
         let top = self.top()?;
-        check_order(order)?;
-        let mask = low_mask(order);
-        if dfn & mask != 0 {
-            return Err(PtError::Misaligned { dfn, mfn: 0, order });
+        check_order(order, self.orders())?;
+        if count == 0 {
+            return Err(PtError::EmptyRange.into());
         }
-        if dfn >= span(top.levels) {
+        if dfn & low_mask(order) != 0 {
+            return Err(PtError::Misaligned { dfn, mfn: 0, order }.into());
+        }
+        let table_span = span(top.levels);
+        if dfn >= table_span {
             return Ok(());
         }
-        // A range larger than the table starts at DFN 0 (it is aligned): it is the table.
-        let order = order.min(BITS_PER_LEVEL * u32::from(top.levels));
-
-        let level = leaf_level(order, top.levels);
-        let mut descent = Descent::new(dfn);
-        let table = match self.existing_pde_from_dfn(top, dfn, level, &mut descent) {
-            Ok(Some(table)) => table,
-            Ok(None) => return Ok(()),
-            Err(error) => return self.abandon(descent, error),
-        };
-        let count = 1 << (order - entry_order(level));
-        let (cleared, orphans) = self.write_slots(table, level, dfn, count, |_| 0)?;
-        self.finish(&descent, (dfn, order), cleared, orphans)
+        let frames = count.saturating_mul(1 << order);
+        let last = dfn.saturating_add(frames - 1).min(table_span - 1);
+        self.apply_range(top, Range::new(dfn, last, order, Write::Unmap))
     }
 
     /// [`PtError::OutOfRange`] beyond the span of the maximum height; otherwise grows to the
@@ -128,6 +134,9 @@ impl<S: Seams> PageTable for Dynamic<S> {
                 Entry::Empty => return None,
                 Entry::Pte { mfn, perm } => {
                     return Some((mfn.checked_add(dfn & low_mask(entry_order(level)))?, perm));
+                }
+                Entry::Sized { mfn, order, perm } => {
+                    return Some((mfn.checked_add(dfn & low_mask(order))?, perm));
                 }
                 Entry::Pde { table: next } => {
                     table = next;

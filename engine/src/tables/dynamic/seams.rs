@@ -42,6 +42,27 @@ pub trait Seams: Debug {
         perm
     }
 
+    /// Whether changing one entry of an NL = 7 page first rewrites every replica of the page
+    /// as its own default-size piece (else only the entry about to change). Default: yes.
+    #[inline]
+    fn split_whole_page(&mut self) -> bool {
+        true
+    }
+
+    /// How many of the `replicas` entries of an NL = 7 page a map writes. Default: all.
+    #[inline]
+    fn replicas_written(&mut self, replicas: u64) -> u64 {
+        replicas
+    }
+
+    /// The `(dfn, order)` block a map or unmap invalidates, given the block `covering`
+    /// everything it changed and the range's `first_page`. Default: `covering`.
+    #[inline]
+    fn invalidated(&mut self, covering: (u64, u32), first_page: (u64, u32)) -> (u64, u32) {
+        let _ = first_page;
+        covering
+    }
+
     /// Whether deassign invalidates the IOMMU's cached copy of the DTE it blocks.
     /// Default: yes.
     #[inline]

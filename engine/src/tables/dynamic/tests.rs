@@ -5,7 +5,7 @@ use super::geometry::{span, ENTRIES};
 use super::*;
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::frames::{POISON_MFN, TABLE_POOL_FIRST_PFN};
-use crate::table::{PageTable, Perm};
+use crate::table::{PageOrders, PageTable, PagesError, Perm, PtError};
 use ptdiff_reference::{
     enumerate, walk, Fault, Model, Reach, Translation, TranslationKind, WalkConfig,
 };
@@ -19,11 +19,27 @@ const IW: u64 = 1 << 62;
 const FIRST_TABLE: u64 = TABLE_POOL_FIRST_PFN << 12;
 
 fn config(initial_levels: u8, max_levels: u8) -> DynamicConfig {
-    DynamicConfig { initial_levels, max_levels, domain: DOMAIN }
+    DynamicConfig { initial_levels, max_levels, domain: DOMAIN, all_page_sizes: false }
 }
 
 fn table(initial_levels: u8, max_levels: u8) -> Dynamic {
     Dynamic::new(config(initial_levels, max_levels)).unwrap()
+}
+
+/// A table that maps every page size (NL = 7 leaves).
+fn sized_table(initial_levels: u8, max_levels: u8) -> Dynamic {
+    Dynamic::new(DynamicConfig { all_page_sizes: true, ..config(initial_levels, max_levels) })
+        .unwrap()
+}
+
+/// Expected raw NL = 7 replica of the page of `2^order` frames at `mfn`.
+fn sized(mfn: u64, order: u64, perm_bits: u64) -> u64 {
+    PR | 7 << 9 | (mfn | ((1 << (order - 1)) - 1)) << 12 | FC | perm_bits
+}
+
+/// The address field of a raw entry.
+fn addr(raw: u64) -> u64 {
+    raw & 0x000f_ffff_ffff_f000
 }
 
 /// The oracle's view: device `dev` reads DFN `dfn` (no permission check).
@@ -541,6 +557,184 @@ fn test_unmap_shatter_failure_changes_nothing() {
     }
 }
 
+// ---- ranges and every page size --------------------------------------------------------
+
+#[test]
+fn test_map_range_continues_across_tables_with_one_flush() {
+    let mut t = table(2, 4);
+    t.assign(0).unwrap();
+    t.map(0x1ff, 0x77, 0, Perm::R).unwrap();
+    t.map(0x200, 0x78, 0, Perm::R).unwrap();
+    let (tables, cursor) = (live_tables(&t), t.iommu().commands().len());
+    t.map_pages(0x1fe, 0x1000, 0, 4, Perm::RW).unwrap();
+    let root = t.root().unwrap();
+    let (l1a, l1b) = (addr(raw(&t, root, 0)), addr(raw(&t, root, 1)));
+    assert_eq!(raw(&t, l1a, 0x1fe), PR | 0x1000 << 12 | FC | IR | IW);
+    assert_eq!(raw(&t, l1a, 0x1ff), PR | 0x1001 << 12 | FC | IR | IW);
+    assert_eq!(raw(&t, l1b, 0), PR | 0x1002 << 12 | FC | IR | IW);
+    assert_eq!(raw(&t, l1b, 1), PR | 0x1003 << 12 | FC | IR | IW);
+    assert_eq!(live_tables(&t), tables, "both level-1 tables existed");
+    // One invalidation: the smallest aligned block holding the two replaced pages.
+    assert_eq!(commands_since(&t, cursor), flush(0, 10));
+    for dfn in 0x1fe..0x202 {
+        assert_eq!(hw(&t, 0, dfn), Some((0x1000 + dfn - 0x1fe, Perm::RW)));
+    }
+    assert_eq!((hw(&t, 0, 0x1fd), hw(&t, 0, 0x202)), (None, None));
+    // Superpages across a level-2 table boundary, in a grown table: two pages in the old
+    // root (now below the new one), two in a new level-2 table.
+    t.notify_dfn(1 << 19).unwrap();
+    t.map_pages((1 << 18) - 1024, 0x4_0000, 9, 4, Perm::R).unwrap();
+    assert_eq!(live_tables(&t), tables + 2, "a new root and one level-2 table");
+    assert_eq!(hw(&t, 0, (1 << 18) + 1023), Some((0x4_0000 + 2047, Perm::R)));
+    assert_eq!(walk_dfn(&t, 0, 1 << 18).unwrap().page_size_log2, 21);
+}
+
+#[test]
+fn test_unmap_range_splits_both_ends_and_keeps_the_rest() {
+    let mut t = table(3, 4);
+    t.assign(0).unwrap();
+    t.map_pages(0x200, 0x800, 9, 3, Perm::W).unwrap();
+    let cursor = t.iommu().commands().len();
+    t.unmap_pages(0x3ff, 0, 0x202).unwrap();
+    // Both straddled 2 MiB pages shattered: the flush covers them, [0x200, 0x7ff].
+    assert_eq!(commands_since(&t, cursor), flush(0, 11));
+    for (dfn, expected) in [
+        (0x200, Some((0x800, Perm::W))),
+        (0x3fe, Some((0x9fe, Perm::W))),
+        (0x3ff, None),
+        (0x400, None),
+        (0x5ff, None),
+        (0x600, None),
+        (0x601, Some((0xc01, Perm::W))),
+        (0x7ff, Some((0xdff, Perm::W))),
+    ] {
+        assert_eq!(hw(&t, 0, dfn), expected, "dfn {dfn:#x}");
+        assert_eq!(t.lookup(dfn), expected, "dfn {dfn:#x}");
+    }
+    assert_eq!(live_tables(&t), 2 + 2, "root, level 2, and one level-1 table per end");
+}
+
+#[test]
+fn test_range_failure_keeps_the_pages_done() {
+    // The first level-1 table exists: two pages go in, the next table cannot be allocated.
+    let mut t = table(2, 4);
+    t.map(0, 0x500, 0, Perm::RW).unwrap();
+    t.iommu_mut().frames_mut().fail_nth_allocation(2);
+    assert_eq!(
+        t.map_pages(0x3fe, 0x1000, 0, 4, Perm::RW),
+        Err(PagesError { error: PtError::NoMemory, done: 2 })
+    );
+    assert_eq!(
+        (t.lookup(0x3fe), t.lookup(0x3ff)),
+        (Some((0x1000, Perm::RW)), Some((0x1001, Perm::RW)))
+    );
+    assert_eq!((t.lookup(0x400), t.lookup(0x401)), (None, None));
+    assert_eq!(live_tables(&t), 3);
+    assert_eq!(raw(&t, t.root().unwrap(), 2), 0);
+    // A table linked for the failed page holds nothing of the range: it is put back.
+    let mut t = table(3, 4);
+    t.iommu_mut().frames_mut().fail_nth_allocation(2);
+    assert_eq!(
+        t.map_pages(0x3fe, 0x1000, 0, 4, Perm::RW),
+        Err(PagesError { error: PtError::NoMemory, done: 0 })
+    );
+    assert_eq!((live_tables(&t), raw(&t, t.root().unwrap(), 0)), (1, 0));
+    // ... unless it does: the level-2 table holds the first level-1 table.
+    let mut t = table(3, 4);
+    t.iommu_mut().frames_mut().fail_nth_allocation(3);
+    assert_eq!(
+        t.map_pages(0x3fe, 0x1000, 0, 4, Perm::RW),
+        Err(PagesError { error: PtError::NoMemory, done: 2 })
+    );
+    assert_eq!(live_tables(&t), 3);
+    assert_eq!(t.lookup(0x3ff), Some((0x1001, Perm::RW)));
+    // An unmap range that cannot split its end keeps what it cleared before.
+    let mut t = table(3, 4);
+    t.map_pages(0, 0, 0, 2, Perm::R).unwrap();
+    t.map(0x200, 0x200, 9, Perm::R).unwrap();
+    t.iommu_mut().frames_mut().fail_nth_allocation(1);
+    assert_eq!(
+        t.unmap_pages(0, 0, 0x201),
+        Err(PagesError { error: PtError::NoMemory, done: 0x200 })
+    );
+    assert_eq!((t.lookup(1), t.lookup(0x200)), (None, Some((0x200, Perm::R))));
+}
+
+#[test]
+fn test_page_orders_follow_the_config() {
+    assert_eq!(table(2, 4).page_orders(), PageOrders::BASE);
+    assert_eq!(sized_table(2, 4).page_orders(), PageOrders::ALL);
+    let mut t = sized_table(6, 6);
+    assert_eq!(t.map(0, 0, 41, Perm::R), Err(PtError::UnsupportedOrder { order: 41 }));
+    assert_eq!(table(2, 4).map(0, 0, 3, Perm::R), Err(PtError::UnsupportedOrder { order: 3 }));
+    assert_eq!(table(2, 4).unmap(0, 3), Err(PtError::UnsupportedOrder { order: 3 }));
+    assert_eq!(t.map(8, 8, 3, Perm::R), Ok(()));
+}
+
+#[test]
+fn test_sized_pages_are_identical_replicas() {
+    let mut t = sized_table(2, 4);
+    t.assign(0).unwrap();
+    t.map_pages(0x8, 0x108, 3, 2, Perm::RW).unwrap();
+    let root = t.root().unwrap();
+    let l1 = addr(raw(&t, root, 0));
+    for i in 0..8 {
+        assert_eq!(raw(&t, l1, 0x8 + i), sized(0x108, 3, IR | IW));
+        assert_eq!(raw(&t, l1, 0x10 + i), sized(0x110, 3, IR | IW));
+    }
+    assert_eq!((raw(&t, l1, 0x7), raw(&t, l1, 0x18)), (0, 0));
+    let tr = walk_dfn(&t, 0, 0xd).unwrap();
+    assert_eq!((tr.spa >> 12, tr.page_size_log2), (0x10d, 15));
+    assert_eq!(t.lookup(0x17), Some((0x117, Perm::RW)));
+    // 4 MiB: two replicas of level 2; 4 PiB: sixteen of level 5.
+    t.map(0x400, 0x2400, 10, Perm::R).unwrap();
+    assert_eq!(
+        (raw(&t, root, 2), raw(&t, root, 3)),
+        (sized(0x2400, 10, IR), sized(0x2400, 10, IR))
+    );
+    assert_eq!(walk_dfn(&t, 0, 0x7ff).unwrap().page_size_log2, 22);
+    let mut t = sized_table(5, 5);
+    t.assign(0).unwrap();
+    t.map(0, 0, 40, Perm::W).unwrap();
+    let root = t.root().unwrap();
+    assert!((0..16).all(|i| raw(&t, root, i) == sized(0, 40, IW)));
+    assert_eq!(raw(&t, root, 16), 0);
+    assert_eq!(walk_dfn(&t, 0, (1 << 40) - 1).unwrap().page_size_log2, 52);
+    assert_eq!(live_tables(&t), 1);
+}
+
+#[test]
+fn test_changing_part_of_a_sized_page_splits_it_first() {
+    let mut t = sized_table(2, 4);
+    t.assign(0).unwrap();
+    t.map(0x400, 0x2400, 10, Perm::R).unwrap();
+    let root = t.root().unwrap();
+    let cursor = t.iommu().commands().len();
+    t.map(0x600, 0x3000, 9, Perm::W).unwrap();
+    // The 4 MiB page became two 2 MiB pieces, then the second was replaced.
+    assert_eq!(raw(&t, root, 2), PR | 0x2400 << 12 | FC | IR);
+    assert_eq!(raw(&t, root, 3), PR | 0x3000 << 12 | FC | IW);
+    assert_eq!(commands_since(&t, cursor), flush(0x400, 10), "the whole 4 MiB page");
+    // A hole in a 32 KiB page: 4 KiB pieces around it.
+    t.map(0x8, 0x108, 3, Perm::RW).unwrap();
+    let cursor = t.iommu().commands().len();
+    t.unmap(0xc, 0).unwrap();
+    let l1 = addr(raw(&t, root, 0));
+    assert_eq!(raw(&t, l1, 0xb), PR | 0x10b << 12 | FC | IR | IW);
+    assert_eq!(raw(&t, l1, 0xc), 0);
+    assert_eq!(raw(&t, l1, 0xf), PR | 0x10f << 12 | FC | IR | IW);
+    assert_eq!(commands_since(&t, cursor), flush(0x8, 3));
+    assert_eq!(walk_dfn(&t, 0, 0xd).unwrap().page_size_log2, 12);
+    // Shattering through a sized page: 16 MiB at level 2, then 4 KiB inside it.
+    t.map(0x1000, 0x1000, 12, Perm::R).unwrap();
+    t.map(0x1a05, 0x5, 0, Perm::RW).unwrap();
+    assert_eq!(raw(&t, root, 0xc), PR | 0x1800 << 12 | FC | IR, "a 2 MiB piece");
+    let l1 = addr(raw(&t, root, 0xd));
+    assert_eq!(raw(&t, l1, 4), PR | 0x1a04 << 12 | FC | IR);
+    assert_eq!(hw(&t, 0, 0x1a05), Some((0x5, Perm::RW)));
+    assert_eq!(hw(&t, 0, 0x1fff), Some((0x1fff, Perm::R)));
+}
+
 // ---- devices and teardown ----------------------------------------------------------------
 
 #[test]
@@ -656,7 +850,7 @@ fn reachable_tables(t: &Dynamic) -> usize {
         if level > 1 {
             for i in 0..ENTRIES {
                 let e = raw(t, table, i);
-                if e & PR != 0 && (e >> 9) & 7 != 0 {
+                if e & PR != 0 && (e >> 9) & 7 != 0 && (e >> 9) & 7 != 7 {
                     n += count(t, e & 0x000f_ffff_ffff_f000, level - 1);
                 }
             }
@@ -785,4 +979,128 @@ fn test_random_ops_agree_with_model_and_oracle() {
     let Reached { maps, unmaps, no_memory, beyond_height, growths, shatters } = reached;
     let all = [maps, unmaps, no_memory, beyond_height, growths, shatters];
     assert!(all.iter().all(|&n| n >= 5), "a path was not exercised: {reached:?}");
+}
+
+/// Every NL = 7 page the oracle enumerates is there whole: all its replicas, in a row (the
+/// leaves are sorted), each translating its own part of the page.
+fn assert_sized_pages_whole(leaves: &[ptdiff_reference::Leaf], what: &str) {
+    let mut i = 0;
+    while i < leaves.len() {
+        let leaf = leaves[i];
+        if leaf.page_size_log2 == leaf.slot_log2 {
+            i += 1;
+            continue;
+        }
+        let replicas = 1usize << (leaf.page_size_log2 - leaf.slot_log2);
+        assert_eq!(leaf.iova & ((1u64 << leaf.page_size_log2) - 1), 0, "{what}: {leaf:?}");
+        let group = leaves.get(i..i + replicas).unwrap_or_default();
+        assert_eq!(group.len(), replicas, "{what}: {leaf:?}");
+        for (j, l) in group.iter().enumerate() {
+            let offset = (j as u64) << leaf.slot_log2;
+            assert_eq!((l.iova, l.spa), (leaf.iova + offset, leaf.spa + offset), "{what}: {l:?}");
+            assert_eq!((l.page_size_log2, l.perm), (leaf.page_size_log2, leaf.perm), "{what}");
+        }
+        i += replicas;
+    }
+}
+
+#[test]
+fn test_random_ranges_of_every_page_size_agree_with_model_and_oracle() {
+    let (mut ranges, mut sized_maps, mut partial) = (0, 0, 0);
+    for seed in 1..=6u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1);
+        let (initial, max) = [(1, 4), (2, 4), (3, 5), (2, 6), (1, 6), (4, 5)][seed as usize - 1];
+        let mut t = sized_table(initial, max);
+        let mut model = Model::new();
+        t.assign(0).unwrap();
+        let mut probes = Vec::new();
+        for step in 0..200 {
+            let order = match rng.below(8) {
+                0..=3 => rng.below(10) as u32,
+                4..=5 => 9 + rng.below(10) as u32,
+                6 => 18 + rng.below(10) as u32,
+                _ => rng.below(41) as u32,
+            };
+            let count = [1, 1, 2, 3, 7, 511, 513][rng.below(7) as usize].min(4096 >> (order % 9));
+            let region = [0u64, 1 << 18, 1 << 27, 1 << 36][rng.below(4) as usize];
+            let dfn = (region + rng.below(1 << 19)) & !((1u64 << order) - 1);
+            let frames = count << order;
+            let inject = rng.below(8) == 0;
+            if inject {
+                t.iommu_mut().frames_mut().fail_nth_allocation(1 + rng.below(3));
+            }
+            let tables_before = live_tables(&t);
+            let what = format!("seed {seed} step {step}: {order} x{count} at {dfn:#x}");
+            let result = if rng.below(3) != 0 {
+                let mfn = rng.below(1 << 28) & !((1u64 << order) - 1);
+                let perm = [Perm::R, Perm::W, Perm::RW][rng.below(3) as usize];
+                let _ = t.notify_dfn(dfn + frames - 1);
+                let r = t.map_pages(dfn, mfn, order, count, perm);
+                let done = match r {
+                    Ok(()) => count,
+                    Err(e) => e.done,
+                };
+                model.map_range(dfn, done << order, mfn, perm);
+                sized_sizes(&mut sized_maps, order, r.is_ok());
+                r
+            } else {
+                let r = t.unmap_pages(dfn, order, count);
+                let done = match r {
+                    Ok(()) => count,
+                    Err(e) => e.done,
+                };
+                model.unmap_range(dfn, done << order);
+                r
+            };
+            t.iommu_mut().frames_mut().cancel_failure();
+            ranges += usize::from(count > 1 && result.is_ok());
+            match result {
+                Err(PagesError { error: PtError::NoMemory, done }) => {
+                    assert!(done < count, "{what}");
+                    partial += usize::from(done > 0);
+                    if done == 0 {
+                        assert_eq!(live_tables(&t), tables_before, "{what}: leak");
+                    }
+                }
+                Err(e) => {
+                    assert_eq!(e.done, 0, "{what}");
+                    assert!(
+                        matches!(
+                            e.error,
+                            PtError::BeyondHeight { .. }
+                                | PtError::OutOfRange { .. }
+                                | PtError::MfnTooLarge { .. }
+                        ),
+                        "{what}: {e:?}"
+                    );
+                }
+                Ok(()) => {}
+            }
+            assert_eq!(live_tables(&t), reachable_tables(&t), "{what}");
+            probes.extend([dfn, dfn + frames / 2, dfn + frames - 1, dfn + frames]);
+            for &dfn in probes.iter().rev().take(32) {
+                let expected = model.translate(dfn);
+                assert_eq!(t.lookup(dfn), expected, "{what}: dfn {dfn:#x}");
+                assert_eq!(hw(&t, 0, dfn), expected, "{what}: dfn {dfn:#x}");
+            }
+        }
+        let dte = t.iommu().device_table().read(t.iommu().memory(), 0).unwrap();
+        let cfg = WalkConfig { max_levels: max, ..Default::default() };
+        let Ok(Reach::Table(leaves)) = enumerate(t.iommu().memory(), &cfg, &dte, 1 << 22) else {
+            panic!("seed {seed}: enumeration failed");
+        };
+        assert_sized_pages_whole(&leaves, &format!("seed {seed}"));
+        assert_eq!(model.first_difference(&Model::from_leaves(&leaves)), None, "seed {seed}");
+        t.teardown().unwrap();
+        assert_eq!(live_tables(&t), 0);
+    }
+    assert!(ranges > 50 && partial > 3, "ranges {ranges}, part-way failures {partial}");
+    assert!(sized_maps.count_ones() > 30, "NL = 7 orders mapped: {sized_maps:#b}");
+}
+
+/// Notes in `mapped` (bit per order) that a map of an NL = 7 order succeeded.
+fn sized_sizes(mapped: &mut u64, order: u32, ok: bool) {
+    if ok && order % 9 != 0 {
+        *mapped |= 1 << order;
+    }
 }

@@ -23,21 +23,42 @@ impl<S: Seams> Fixed<S> {
         Ok(())
     }
 
-    /// All checks of a map, in the contract's order: InvalidArgument (order, permission,
-    /// alignment, frame limit), then OutOfRange.
-    pub(super) fn check_map(dfn: u64, mfn: u64, order: u32, perm: Perm) -> Result<(), PtError> {
+    /// InvalidArgument: a range of no pages.
+    pub(super) fn check_count(count: u64) -> Result<(), PtError> {
+        if count == 0 {
+            return Err(PtError::EmptyRange);
+        }
+        Ok(())
+    }
+
+    /// Frames in `count` pages of `order` (checked), `u64::MAX` when too many to count.
+    pub(super) fn frames(order: u32, count: u64) -> u64 {
+        count.saturating_mul(1 << order)
+    }
+
+    /// All checks of a map of `count` pages, in the contract's order: InvalidArgument (order,
+    /// permission, count, alignment, frame limit), then OutOfRange. Returns the range's last
+    /// DFN.
+    pub(super) fn check_map(
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> Result<u64, PtError> {
         Self::check_order(order)?;
         if perm.is_empty() {
             return Err(PtError::NoPermission);
         }
+        Self::check_count(count)?;
         Self::check_aligned(dfn, mfn, order)?;
-        let frames = 1u64 << order;
+        let frames = Self::frames(order, count);
         if mfn.checked_add(frames).map_or(true, |end| end > MFN_LIMIT) {
             return Err(PtError::MfnTooLarge { mfn, order });
         }
-        if dfn.checked_add(frames - 1).map_or(true, |last| last >= DFN_LIMIT) {
-            return Err(PtError::OutOfRange { dfn, max_levels: LEVELS });
+        match dfn.checked_add(frames - 1) {
+            Some(last) if last < DFN_LIMIT => Ok(last),
+            _ => Err(PtError::OutOfRange { dfn, max_levels: LEVELS }),
         }
-        Ok(())
     }
 }

@@ -1,65 +1,133 @@
-//! Map and unmap: one recursive descent from the root, installing a leaf or an empty entry.
-//! New tables are built off-line and published with one PDE write; unlinked tables are freed
-//! after the invalidation that covers them.
+//! Map and unmap of a range of pages: one recursive descent from the root over every table the
+//! range touches, entry by entry in DFN order, continuing across table boundaries, installing
+//! leaves (map) or clearing entries (unmap). New tables are built off-line, with the range's
+//! part below them already installed, and published with one PDE write; unlinked tables are
+//! freed after the invalidation that covers them.
+//!
+//! A range stops at the first table it cannot build: that table's part of the range, built
+//! off-line, is dropped with it, so the pages before it are done and everything from it on is
+//! as before.
 
 use super::entry::Entry;
 use super::geometry::{entry_order, entry_spa, slot_spa, ENTRIES, INDEX_BITS, LEVELS};
 use super::{Fixed, Seams};
-use crate::substrate::commands::Command;
-use crate::table::{Perm, PtError};
+use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
+use crate::table::{PagesError, Perm, PtError};
 
-/// What one map or unmap writes: `entry` into `dfn`'s slot of the level-`level` table.
+/// One map or unmap: leaves for `[first, last]` written into level-`level` tables.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Install {
-    pub(super) dfn: u64,
+    pub(super) first: u64,
+    /// Last DFN of the range (inclusive), inside the 4-level span.
+    pub(super) last: u64,
+    /// Order of the range's pages.
     pub(super) order: u32,
+    /// Level of the tables holding the range's leaves.
     pub(super) level: u8,
-    /// A leaf (map) or [`Entry::Empty`] (unmap).
+    /// What the range's entries get: a leaf for the range's first DFN, the others continuing
+    /// from it (map), or [`Entry::Empty`] (unmap).
     pub(super) entry: Entry,
 }
 
+impl Install {
+    /// The entry for the level-`level` slot covering DFNs from `block` (inside the range).
+    fn entry_at(&self, block: u64) -> Entry {
+        match self.entry {
+            Entry::Pte { mfn, perm } => Entry::Pte { mfn: mfn + (block - self.first), perm },
+            other => other,
+        }
+    }
+
+    fn unmapping(&self) -> bool {
+        !self.entry.is_present()
+    }
+}
+
 /// What an operation did to live tables, settled by [`Fixed::settle`] once the tree is final.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Aftermath {
     /// A present entry was replaced or cleared: cached translations of the range are stale.
     flush: bool,
     /// Unlinked subtrees `(table SPA, level)`, to free once the flush has completed.
     garbage: Vec<(u64, u8)>,
+    /// The range is installed below this DFN.
+    done_to: u64,
+}
+
+/// Mask of the DFN bits below `order` (< 64).
+fn low_mask(order: u32) -> u64 {
+    (1u64 << order) - 1
 }
 
 impl<S: Seams> Fixed<S> {
-    /// Descends from the level-`level` table at `table` to `req.level` and installs
-    /// `req.entry` there. Missing tables are created, and superpages on the way split, off-line
-    /// and published with one PDE write. Returns whether anything under this table changed.
-    ///
-    /// An unmap (`req.entry` empty) never creates a table for an empty slot: there is nothing
-    /// to unmap. After an unmap below a PDE, a child table left all-zero is unlinked and
-    /// queued for freeing, so emptiness propagates up to (never including) the root.
+    /// Installs `req`'s part `[lo, hi]` inside the level-`level` table at `table`, entry by
+    /// entry. Returns whether anything under this table changed.
     fn descend(
         &mut self,
         table: u64,
         level: u8,
+        lo: u64,
+        hi: u64,
         req: &Install,
         after: &mut Aftermath,
     ) -> Result<bool, PtError> {
-        if level <= req.level {
-            return self.install(table, level, req, after);
+        let mask = low_mask(entry_order(level));
+        let mut changed = false;
+        let mut at = lo;
+        loop {
+            let part_last = (at | mask).min(hi);
+            changed |= self.install(table, level, at, part_last, req, after)?;
+            after.done_to = part_last + 1;
+            if part_last >= hi {
+                return Ok(changed);
+            }
+            at = part_last + 1;
         }
-        let slot = slot_spa(table, level, req.dfn);
+    }
+
+    /// Installs `req`'s part `[s, e]` in the entry covering `s` of the level-`level` table at
+    /// `table`: its leaf or empty entry when the entry is the range's (at the leaf level, or
+    /// wholly unmapped), else below it: through its table, or a table built off-line for it
+    /// (empty, or the pieces of the superpage it held). An unmap never creates a table for an
+    /// empty slot (there is nothing to unmap), and a child table an unmap left all-zero is
+    /// unlinked and queued for freeing, so emptiness propagates up to (never including) the
+    /// root. Returns whether anything changed.
+    fn install(
+        &mut self,
+        table: u64,
+        level: u8,
+        s: u64,
+        e: u64,
+        req: &Install,
+        after: &mut Aftermath,
+    ) -> Result<bool, PtError> {
+        let slot = slot_spa(table, level, s);
         let old = self.read(slot, level)?;
-        let unmapping = !req.entry.is_present();
+        let block = s & !low_mask(entry_order(level));
+        let whole = s == block && e == block | low_mask(entry_order(level));
+        if level <= req.level || (req.unmapping() && whole) {
+            if !old.is_present() && req.unmapping() {
+                return Ok(false);
+            }
+            self.write(slot, req.entry_at(block))?;
+            after.flush |= old.is_present();
+            if let Entry::Pde { table: subtree, .. } = old {
+                after.garbage.push((subtree, level - 1));
+            }
+            return Ok(true);
+        }
         match old {
-            Entry::Empty if unmapping => Ok(false),
+            Entry::Empty if req.unmapping() => Ok(false),
             Entry::Pde { table: child, .. } => {
-                let changed = self.descend(child, level - 1, req, after)?;
-                if changed && unmapping && self.table_is_empty(child)? {
+                let changed = self.descend(child, level - 1, s, e, req, after)?;
+                if changed && req.unmapping() && self.table_is_empty(child)? {
                     self.write(slot, Entry::Empty)?;
                     after.garbage.push((child, level - 1));
                 }
                 Ok(changed)
             }
             Entry::Empty | Entry::Pte { .. } => {
-                let child = self.build_off_line(old, level, req)?;
+                let child = self.build_off_line(old, level, s, e, req, after)?;
                 self.write(slot, Entry::Pde { table: child, next_level: level - 1 })?;
                 after.flush |= old.is_present();
                 Ok(true)
@@ -67,69 +135,34 @@ impl<S: Seams> Fixed<S> {
         }
     }
 
-    /// Writes `req.entry` into its slot of the live level-`level` table at `table`, queueing a
-    /// replaced subtree for freeing. Returns whether anything changed (an empty slot stays
-    /// unchanged by an unmap).
-    fn install(
-        &mut self,
-        table: u64,
-        level: u8,
-        req: &Install,
-        after: &mut Aftermath,
-    ) -> Result<bool, PtError> {
-        let slot = slot_spa(table, level, req.dfn);
-        let old = self.read(slot, level)?;
-        if !old.is_present() && !req.entry.is_present() {
-            return Ok(false);
-        }
-        self.write(slot, req.entry)?;
-        after.flush |= old.is_present();
-        if let Entry::Pde { table: subtree, .. } = old {
-            after.garbage.push((subtree, level - 1));
-        }
-        Ok(true)
-    }
-
     /// Builds, unreachable by hardware, the level-`level - 1` table that takes the place of
-    /// `old` (empty, or a superpage leaf to split) in a level-`level` table, with `req`
-    /// installed below it. Returns its SPA. On failure every table built here is freed again.
-    fn build_off_line(&mut self, old: Entry, level: u8, req: &Install) -> Result<u64, PtError> {
-        let mut built = Vec::new();
-        let result = self.build_chain(old, level, req, &mut built);
-        if result.is_err() {
-            for table in built {
-                // Frames this operation allocated and never published: freeing cannot
-                // disturb anything; the first error is the one to report.
-                let _ = self.iommu.free_table(table);
-            }
-        }
-        result
-    }
-
-    /// [`Fixed::build_off_line`]'s recursion: allocates the child table (recorded in
-    /// `built`), fills it with the pieces of a split superpage, then fills `req`'s slot in it,
-    /// building further down if `req` lives lower still.
-    fn build_chain(
+    /// `old` (empty, or a superpage leaf to split) in a level-`level` table, with `req`'s part
+    /// `[s, e]` installed in it. Returns its SPA. On failure everything built here is freed
+    /// again and the range is done only up to `s`.
+    fn build_off_line(
         &mut self,
         old: Entry,
         level: u8,
+        s: u64,
+        e: u64,
         req: &Install,
-        built: &mut Vec<u64>,
+        after: &mut Aftermath,
     ) -> Result<u64, PtError> {
-        let child_level = level - 1;
         let table = self.iommu.alloc_table(self.domain)?;
-        built.push(table);
-        if let Entry::Pte { mfn, perm } = old {
-            self.fill_with_pieces(table, child_level, mfn, perm)?;
+        // What is replaced in the new table was never reachable: nothing to invalidate.
+        let live_flush = after.flush;
+        let built = match old {
+            Entry::Pte { mfn, perm } => self.fill_with_pieces(table, level - 1, mfn, perm),
+            _ => Ok(()),
         }
-        if child_level <= req.level {
-            // Fresh table: nothing to flush or free, whatever `install` reports.
-            self.install(table, child_level, req, &mut Aftermath::default())?;
-        } else {
-            let slot = slot_spa(table, child_level, req.dfn);
-            let piece = self.read(slot, child_level)?;
-            let grandchild = self.build_chain(piece, child_level, req, built)?;
-            self.write(slot, Entry::Pde { table: grandchild, next_level: child_level - 1 })?;
+        .and_then(|()| self.descend(table, level - 1, s, e, req, after));
+        after.flush = live_flush;
+        if let Err(error) = built {
+            // Never published: freeing cannot disturb anything; the first error is the one
+            // to report.
+            let _ = self.free_subtree(table, level - 1);
+            after.done_to = s;
+            return Err(error);
         }
         Ok(table)
     }
@@ -162,24 +195,32 @@ impl<S: Seams> Fixed<S> {
         Ok(true)
     }
 
-    /// Runs `req` from the root, then flushes and frees what it left behind.
-    pub(super) fn apply(&mut self, req: Install) -> Result<(), PtError> {
+    /// Runs `req` from the root, then flushes and frees what it left behind, whether or not
+    /// it completed; a range that stopped reports the pages it completed.
+    pub(super) fn apply(&mut self, mut req: Install) -> Result<(), PagesError> {
         let root = self.live_root()?;
-        let mut after = Aftermath::default();
-        self.descend(root, LEVELS, &req, &mut after)?;
-        self.settle(&req, after)
+        let first_table_last = req.first | low_mask(INDEX_BITS * u32::from(req.level));
+        req.last = self.seams.range_last(req.last, first_table_last);
+        let mut after = Aftermath { flush: false, garbage: Vec::new(), done_to: req.first };
+        let installed = self.descend(root, LEVELS, req.first, req.last, &req, &mut after);
+        let done = (after.done_to - req.first) >> req.order;
+        let settled = self.settle(&req, after);
+        installed.and(settled).map(|_| ()).map_err(|error| PagesError { error, done })
     }
 
-    /// Invalidates `req`'s range if a present entry changed, waits for it, and only then frees
-    /// the unlinked subtrees (hardware may walk them until the invalidation completes).
+    /// Invalidates the smallest aligned block covering `req`'s range if a present entry
+    /// changed, waits for it, and only then frees the unlinked subtrees (hardware may walk
+    /// them until the invalidation completes).
     fn settle(&mut self, req: &Install, after: Aftermath) -> Result<(), PtError> {
         let invalidate = req.entry.is_present() || self.seams.invalidate_after_unmap();
         if after.flush && invalidate {
-            self.iommu.issue(Command::InvalidateIommuPages {
-                domain: self.domain,
-                dfn: req.dfn,
-                order: req.order,
-            });
+            let order = 64 - (req.first ^ req.last).leading_zeros();
+            let (dfn, order) = if order >= ALL_PAGES_ORDER {
+                (0, ALL_PAGES_ORDER)
+            } else {
+                (req.first & !low_mask(order), order)
+            };
+            self.iommu.issue(Command::InvalidateIommuPages { domain: self.domain, dfn, order });
             self.iommu.issue(Command::CompletionWait);
         }
         for (table, level) in after.garbage {

@@ -7,7 +7,7 @@ use super::{Fixed, Seams};
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::{DteSetting, DEVICE_TABLE_ENTRIES};
 use crate::substrate::iommu::Iommu;
-use crate::table::{PageTable, Perm, PtError};
+use crate::table::{PageTable, PagesError, Perm, PtError};
 
 impl<S: Seams> PageTable for Fixed<S> {
     fn name(&self) -> &str {
@@ -44,28 +44,47 @@ impl<S: Seams> PageTable for Fixed<S> {
         self.root
     }
 
-    /// Maps `[dfn, dfn + 2^order)`, writing one leaf of `order` (splitting a superpage it
-    /// lands in, replacing and freeing a table it lands on), then invalidates the range if
-    /// something present was replaced. Allocation failure changes nothing.
     fn map(&mut self, dfn: u64, mfn: u64, order: u32, perm: Perm) -> Result<(), PtError> {
-        self.live_root()?;
-        Self::check_map(dfn, mfn, order, perm)?;
-        let leaf = Entry::Pte { mfn, perm };
-        self.apply(Install { dfn, order, level: leaf_level(order), entry: leaf })
+        self.map_pages(dfn, mfn, order, 1, perm).map_err(|e| e.error)
     }
 
-    /// Unmaps `[dfn, dfn + 2^order)`, splitting a superpage that covers it only partly
-    /// (the only allocation; failure changes nothing) and freeing tables left empty.
-    /// A range beyond 2^36 DFNs is a successful no-op.
     fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
+        self.unmap_pages(dfn, order, 1).map_err(|e| e.error)
+    }
+
+    /// Maps the range in one descent, writing one leaf of `order` per page (splitting a
+    /// superpage a page lands in, replacing and freeing a table a page lands on), then
+    /// invalidates the range if something present was replaced. A failed allocation drops
+    /// the table it was for with its part of the range; the pages before it stay.
+    fn map_pages(
+        &mut self,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> Result<(), PagesError> {
+        self.live_root()?;
+        let last = Self::check_map(dfn, mfn, order, count, perm)?;
+        let leaf = Entry::Pte { mfn, perm };
+        self.apply(Install { first: dfn, last, order, level: leaf_level(order), entry: leaf })
+    }
+
+    /// Unmaps the range in one descent, splitting a superpage that it covers only partly
+    /// (the only allocation) and freeing tables left empty. What lies beyond 2^36 DFNs is
+    /// not mapped: a successful no-op.
+    fn unmap_pages(&mut self, dfn: u64, order: u32, count: u64) -> Result<(), PagesError> {
         self.live_root()?;
         Self::check_order(order)?;
+        Self::check_count(count)?;
         Self::check_aligned(dfn, 0, order)?;
-        // Aligned and order < 36: the range is either entirely inside the span or outside.
         if dfn >= DFN_LIMIT {
             return Ok(());
         }
-        self.apply(Install { dfn, order, level: leaf_level(order), entry: Entry::Empty })
+        let last = dfn.saturating_add(Self::frames(order, count) - 1).min(DFN_LIMIT - 1);
+        let clear =
+            Install { first: dfn, last, order, level: leaf_level(order), entry: Entry::Empty };
+        self.apply(clear)
     }
 
     /// The fixed table never grows: only checks that `dfn` is within the 4-level span.

@@ -16,6 +16,15 @@ pub trait Seams: Debug {
         levels
     }
 
+    /// The last DFN a map or unmap installs, for a range ending at `last` whose first table
+    /// of its leaf level ends at `first_table_last`. Default: `last` (a range continues
+    /// across tables).
+    #[inline]
+    fn range_last(&mut self, last: u64, first_table_last: u64) -> u64 {
+        let _ = first_table_last;
+        last
+    }
+
     /// Whether an unmap that cleared something present invalidates its range (and waits for
     /// the invalidation) before freeing what it unlinked. Default: yes.
     #[inline]

@@ -9,7 +9,7 @@ use crate::substrate::commands::Command::{
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::DEVICE_TABLE_SPA;
 use crate::substrate::frames::FrameState;
-use crate::table::{PageTable, Perm};
+use crate::table::{PageTable, PagesError, Perm, PtError};
 use ptdiff_reference::{
     enumerate, walk, Fault, Model, Reach, Translation, TranslationKind, WalkConfig,
 };
@@ -511,6 +511,117 @@ fn test_alloc_failure_changes_nothing() {
 }
 
 #[test]
+fn test_map_range_builds_each_table_it_crosses() {
+    let (mut pt, cursor) = with_device();
+    pt.map_pages(0x1fe, 0x1000, 0, 4, Perm::RW).unwrap();
+    let (l3, l2, l1a, l1b) = (ROOT + 0x1000, ROOT + 0x2000, ROOT + 0x3000, ROOT + 0x4000);
+    assert_eq!(live_tables(&pt), [ROOT, l3, l2, l1a, l1b].map(|t| t >> 12).to_vec());
+    assert_eq!(raw(&pt, l2), pde(l1a, 1));
+    assert_eq!(raw(&pt, l2 + 8), pde(l1b, 1));
+    assert_eq!(raw(&pt, l1a + 8 * 0x1fe), pte(0x1000, Perm::RW));
+    assert_eq!(raw(&pt, l1a + 8 * 0x1ff), pte(0x1001, Perm::RW));
+    assert_eq!(raw(&pt, l1b), pte(0x1002, Perm::RW));
+    assert_eq!(raw(&pt, l1b + 8), pte(0x1003, Perm::RW));
+    assert_eq!((translation(&pt, 0x1fd), translation(&pt, 0x202)), (None, None));
+    assert_eq!(commands_since(&pt, cursor), vec![], "nothing replaced");
+    // Replacing them: one invalidation of the block covering the range.
+    pt.map_pages(0x1fe, 0x2000, 0, 4, Perm::R).unwrap();
+    assert_eq!(
+        commands_since(&pt, cursor),
+        vec![InvalidateIommuPages { domain: DOMAIN, dfn: 0, order: 10 }, CompletionWait]
+    );
+    assert_eq!(translation(&pt, 0x200), Some((0x2002, Perm::R)));
+    // 1 GiB pages across a level-3 table boundary.
+    pt.map_pages((1 << 27) - (1 << 18), 0, 18, 2, Perm::W).unwrap();
+    assert_eq!(leaf_level_of(&pt, 1 << 27), 3);
+    assert_eq!(translation(&pt, (1 << 27) + 5), Some(((1 << 18) + 5, Perm::W)));
+}
+
+#[test]
+fn test_unmap_range_splits_both_ends_and_frees_what_empties() {
+    let (mut pt, cursor) = with_device();
+    pt.map_pages(0x200, 0x800, 9, 3, Perm::R).unwrap();
+    pt.unmap_pages(0x3ff, 0, 0x202).unwrap();
+    assert_eq!(
+        commands_since(&pt, cursor),
+        vec![InvalidateIommuPages { domain: DOMAIN, dfn: 0, order: 11 }, CompletionWait]
+    );
+    for (dfn, expected, level) in [
+        (0x200, Some((0x800, Perm::R)), 1),
+        (0x3fe, Some((0x9fe, Perm::R)), 1),
+        (0x601, Some((0xc01, Perm::R)), 1),
+        (0x7ff, Some((0xdff, Perm::R)), 1),
+    ] {
+        assert_eq!(translation(&pt, dfn), expected, "dfn {dfn:#x}");
+        assert_eq!(leaf_level_of(&pt, dfn), level);
+    }
+    for dfn in [0x3ff, 0x400, 0x5ff, 0x600] {
+        assert_eq!(translation(&pt, dfn), None, "dfn {dfn:#x}");
+    }
+    assert_eq!(live_tables(&pt).len(), 5, "root, L3, L2 and one split L1 per end");
+    // Unmapping what is left of both ends empties every table below the root.
+    pt.unmap_pages(0x200, 9, 3).unwrap();
+    assert_eq!(live_tables(&pt), vec![ROOT >> 12]);
+}
+
+#[test]
+fn test_range_failure_keeps_the_pages_before_the_table_it_could_not_build() {
+    let (mut pt, _) = with_device();
+    pt.map(0, 0x500, 0, Perm::RW).unwrap();
+    pt.iommu_mut().frames_mut().fail_nth_allocation(2);
+    assert_eq!(
+        pt.map_pages(0x3fe, 0x1000, 0, 4, Perm::RW),
+        Err(PagesError { error: PtError::NoMemory, done: 2 })
+    );
+    assert_eq!(translation(&pt, 0x3ff), Some((0x1001, Perm::RW)));
+    assert_eq!(translation(&pt, 0x400), None);
+    assert_eq!(live_tables(&pt).len(), 5);
+    assert_eq!(reachable_tables(&pt), 5);
+    // Failing in the first table: nothing done, nothing changed.
+    let (mut pt, _) = with_device();
+    let before = snapshot(&pt);
+    pt.iommu_mut().frames_mut().fail_nth_allocation(3);
+    assert_eq!(
+        pt.map_pages(0x1fe, 0x1000, 0, 4, Perm::RW),
+        Err(PagesError { error: PtError::NoMemory, done: 0 })
+    );
+    assert_eq!(snapshot(&pt), before);
+    // An unmap range whose far end cannot be split keeps what it cleared.
+    let (mut pt, _) = with_device();
+    pt.map_pages(0x200, 0x800, 9, 2, Perm::R).unwrap();
+    pt.iommu_mut().frames_mut().fail_nth_allocation(1);
+    assert_eq!(
+        pt.unmap_pages(0x200, 0, 0x201),
+        Err(PagesError { error: PtError::NoMemory, done: 0x200 })
+    );
+    assert_eq!((translation(&pt, 0x3ff), translation(&pt, 0x400)), (None, Some((0xa00, Perm::R))));
+}
+
+#[test]
+fn test_range_arguments() {
+    let (mut pt, _) = with_device();
+    let err = |error| Err(PagesError { error, done: 0 });
+    assert_eq!(pt.map_pages(0, 0, 0, 0, Perm::RW), err(PtError::EmptyRange));
+    assert_eq!(pt.unmap_pages(0, 0, 0), err(PtError::EmptyRange));
+    assert_eq!(pt.map_pages(0, 0, 3, 2, Perm::RW), err(PtError::UnsupportedOrder { order: 3 }));
+    assert_eq!(
+        pt.map_pages((1 << 36) - 1, 0, 0, 2, Perm::RW),
+        err(PtError::OutOfRange { dfn: (1 << 36) - 1, max_levels: 4 })
+    );
+    assert_eq!(
+        pt.map_pages(0, (1 << 40) - 1, 0, 2, Perm::RW),
+        err(PtError::MfnTooLarge { mfn: (1 << 40) - 1, order: 0 })
+    );
+    assert_eq!(
+        pt.map_pages(0, 0, 18, u64::MAX, Perm::RW),
+        err(PtError::MfnTooLarge { mfn: 0, order: 18 })
+    );
+    // Beyond the span there is nothing to unmap.
+    assert_eq!(pt.unmap_pages((1 << 36) - 1, 0, u64::MAX), Ok(()));
+    assert_eq!(pt.page_orders(), crate::table::PageOrders::BASE);
+}
+
+#[test]
 fn test_assign_programs_dte_and_deassign_blocks_it() {
     let mut pt = fixed();
     pt.map(0x10, 0x100, 0, Perm::RW).unwrap();
@@ -664,14 +775,17 @@ fn test_random_operations_match_the_model_and_free_all_tables() {
         let order = [0, 0, 0, 9, 9, 18][rng.below(6) as usize];
         let region = regions[rng.below(2) as usize];
         let dfn = region + ((rng.below(1 << 19) >> order) << order);
+        // Ranges of several pages, some across tables, now and then.
+        let count = [1, 1, 1, 1, 2, 3, 513][rng.below(7) as usize] >> (order / 9 * 4);
+        let count = count.max(1);
         if rng.below(3) == 0 {
-            pt.unmap(dfn, order).unwrap();
-            model.unmap(dfn, order);
+            pt.unmap_pages(dfn, order, count).unwrap();
+            model.unmap_range(dfn, count << order);
         } else {
             let mfn = (rng.below(1 << 30) >> order) << order;
             let perm = [Perm::R, Perm::W, Perm::RW][rng.below(3) as usize];
-            pt.map(dfn, mfn, order, perm).unwrap();
-            model.map(dfn, mfn, order, perm);
+            pt.map_pages(dfn, mfn, order, count, perm).unwrap();
+            model.map_range(dfn, count << order, mfn, perm);
         }
         for _ in 0..8 {
             let probe = region + rng.below(1 << 19);
@@ -684,8 +798,8 @@ fn test_random_operations_match_the_model_and_free_all_tables() {
     }
     assert_eq!(model.first_difference(&hw_model(&pt)), None);
     for region in regions {
-        pt.unmap(region, 18).unwrap();
-        pt.unmap(region + (1 << 18), 18).unwrap();
+        // Ranges may reach past the region's two gigabytes.
+        pt.unmap_pages(region, 18, 3).unwrap();
     }
     assert_eq!(live_tables(&pt), vec![ROOT >> 12]);
     pt.teardown().unwrap();

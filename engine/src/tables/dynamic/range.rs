@@ -1,0 +1,300 @@
+//! Ranges (`map_pages`, `unmap_pages`): one recursive descent from the root over every table a
+//! range of pages touches, entry by entry in DFN order, continuing across table boundaries.
+//! On the way, Xen-style (`iommu_pde_from_dfn`), missing tables are linked (map only: an unmap
+//! finds nothing below an empty entry), a default-size leaf the range covers only in part is
+//! shattered into a table of its pieces (filled before it is linked, keeping its
+//! permissions), and an NL = 7 page whose entries are about to change is first split into
+//! default-size pieces, so that no replica group is ever left half rewritten. Entries the
+//! range covers whole get the range's leaves (map: NL = 0, or NL = 7 replicas when the page is
+//! larger than the level's entries) or are cleared (unmap: a subtree below is unlinked).
+//!
+//! Then one INVALIDATE_IOMMU_PAGES (and COMPLETION_WAIT) for the smallest aligned block that
+//! covers everything changed (replaced or cleared leaves, shattered or split pages, unlinked
+//! tables), and only then are unlinked subtrees freed.
+//!
+//! A range that cannot allocate a table stops there: tables linked for the page it could not
+//! complete and holding nothing of the range are put back (slot restored, table freed after
+//! the flush); the pages before it stay done and are reported ([`PagesError::done`]).
+
+use super::entry::{self, Entry};
+use super::geometry::{entry_order, index, low_mask, slot_spa, ENTRIES};
+use super::{Dynamic, Seams, Top};
+use crate::substrate::commands::ALL_PAGES_ORDER;
+use crate::table::{PagesError, Perm, PtError};
+
+/// What a range writes into the entries it covers.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Write {
+    /// Leaves in level-`level` tables mapping the range from frame `mfn` with `perm`.
+    Map { mfn: u64, perm: Perm, level: u8 },
+    /// Nothing: covered entries are cleared.
+    Unmap,
+}
+
+/// One range operation in progress.
+#[derive(Debug)]
+pub(super) struct Range {
+    /// First DFN.
+    first: u64,
+    /// Last DFN, inside the table's span.
+    last: u64,
+    /// Order of the range's pages.
+    order: u32,
+    write: Write,
+    /// The range is complete below this DFN.
+    done_to: u64,
+    /// Lowest and highest DFN whose cached translations or walks may be stale.
+    changed: Option<(u64, u64)>,
+    /// Unlinked subtrees `(table SPA, level)`, freed after the flush.
+    orphans: Vec<(u64, u8)>,
+}
+
+impl Range {
+    /// The range `[first, last]` of pages of `order` (`first` aligned to it).
+    pub(super) fn new(first: u64, last: u64, order: u32, write: Write) -> Range {
+        Range { first, last, order, write, done_to: first, changed: None, orphans: Vec::new() }
+    }
+
+    fn note_change(&mut self, lo: u64, hi: u64) {
+        self.changed = Some(match self.changed {
+            None => (lo, hi),
+            Some((a, b)) => (a.min(lo), b.max(hi)),
+        });
+    }
+
+    /// Pages completed so far.
+    fn pages_done(&self) -> u64 {
+        (self.done_to - self.first) >> self.order
+    }
+}
+
+/// The smallest naturally aligned `(dfn, order)` block holding DFNs `lo..=hi`; every page
+/// from order 52 on.
+fn covering(lo: u64, hi: u64) -> (u64, u32) {
+    let order = 64 - (lo ^ hi).leading_zeros();
+    if order >= ALL_PAGES_ORDER {
+        (0, ALL_PAGES_ORDER)
+    } else {
+        (lo & !low_mask(order), order)
+    }
+}
+
+impl<S: Seams> Dynamic<S> {
+    /// Runs `range` from the root of `top`, then flushes what changed and frees what was
+    /// unlinked, whether or not the range completed.
+    pub(super) fn apply_range(&mut self, top: Top, mut range: Range) -> Result<(), PagesError> {
+        let (first, last) = (range.first, range.last);
+        let walked = self.range_table(&mut range, top.root, top.levels, first, last);
+        if let Some((lo, hi)) = range.changed {
+            let first_page = (range.first, range.order);
+            let (dfn, order) = self.seams.invalidated(covering(lo, hi), first_page);
+            self.flush(dfn, order);
+        }
+        let freed = std::mem::take(&mut range.orphans)
+            .into_iter()
+            .try_for_each(|(table, level)| self.free_subtree(table, level));
+        walked.and(freed).map_err(|error| PagesError { error, done: range.pages_done() })
+    }
+
+    /// The part `[lo, hi]` of the range inside the level-`level` table at `table`, entry by
+    /// entry.
+    fn range_table(
+        &mut self,
+        r: &mut Range,
+        table: u64,
+        level: u8,
+        lo: u64,
+        hi: u64,
+    ) -> Result<(), PtError> {
+        let span_mask = low_mask(entry_order(level));
+        let mut at = lo;
+        loop {
+            let part_last = (at | span_mask).min(hi);
+            let block = at & !span_mask;
+            self.range_entry(r, slot_spa(table, index(at, level)), level, block, at, part_last)?;
+            r.done_to = part_last + 1;
+            if part_last >= hi {
+                return Ok(());
+            }
+            at = part_last + 1;
+        }
+    }
+
+    /// The part `[s, e]` of the range inside the entry at `slot` of a level-`level` table,
+    /// which covers DFNs from `block`.
+    fn range_entry(
+        &mut self,
+        r: &mut Range,
+        slot: u64,
+        level: u8,
+        block: u64,
+        s: u64,
+        e: u64,
+    ) -> Result<(), PtError> {
+        let block_last = block | low_mask(entry_order(level));
+        let mut raw = self.iommu.read_entry(slot)?;
+        if let Entry::Sized { mfn, order, perm } = entry::decode(raw, level) {
+            self.split_sized(r, slot, level, block, (mfn, order, perm))?;
+            raw = self.iommu.read_entry(slot)?;
+        }
+        let old = entry::decode(raw, level);
+        match r.write {
+            Write::Map { mfn, perm, level: leaf_level } if level <= leaf_level => {
+                if let Some(leaf) = self.leaf(r, block, level, mfn, perm) {
+                    self.iommu.write_entry(slot, leaf)?;
+                    self.unlinked(r, old, level, block, block_last);
+                }
+                Ok(())
+            }
+            Write::Unmap if s == block && e == block_last => {
+                if old != Entry::Empty {
+                    self.iommu.write_entry(slot, 0)?;
+                    self.unlinked(r, old, level, block, block_last);
+                }
+                Ok(())
+            }
+            _ => self.range_below(r, slot, level, raw, block, s, e),
+        }
+    }
+
+    /// Notes what replacing `old` in the entry covering `block..=block_last` changed: a
+    /// present entry's translations, and a subtree to free.
+    fn unlinked(&mut self, r: &mut Range, old: Entry, level: u8, block: u64, block_last: u64) {
+        match old {
+            Entry::Empty => {}
+            Entry::Pte { .. } | Entry::Sized { .. } => r.note_change(block, block_last),
+            Entry::Pde { table } => {
+                r.note_change(block, block_last);
+                r.orphans.push((table, level - 1));
+            }
+        }
+    }
+
+    /// The leaf a map writes into the entry covering `block` of a level-`level` table, or
+    /// `None` for a replica the table chooses not to write. Pages are at least as large as
+    /// the entries of their level: a page as large is one NL = 0 leaf, a larger one (up to
+    /// the next level's size) that many NL = 7 replicas, a page as large as a whole root that
+    /// many NL = 0 leaves.
+    fn leaf(&mut self, r: &Range, block: u64, level: u8, mfn: u64, perm: Perm) -> Option<u64> {
+        let entry_order = entry_order(level);
+        let offset = block - r.first;
+        if r.order > entry_order && r.order < entry_order + 9 {
+            let replicas = 1u64 << (r.order - entry_order);
+            let replica = (block >> entry_order) & (replicas - 1);
+            let written = self.seams.replicas_written(replicas);
+            let page = mfn + (offset & !low_mask(r.order));
+            (replica < written).then(|| entry::sized_pte(page, r.order, perm))
+        } else {
+            Some(entry::pte(mfn + offset, perm))
+        }
+    }
+
+    /// Descends below the entry at `slot` (holding `raw`, covering DFNs from `block`) for the
+    /// part `[s, e]` of the range: through its table, or a table linked for it (empty, or the
+    /// pieces of its leaf). A table linked here that ends up holding nothing of the range
+    /// because the range stopped is put back.
+    #[allow(clippy::too_many_arguments)]
+    fn range_below(
+        &mut self,
+        r: &mut Range,
+        slot: u64,
+        level: u8,
+        raw: u64,
+        block: u64,
+        s: u64,
+        e: u64,
+    ) -> Result<(), PtError> {
+        let block_last = block | low_mask(entry_order(level));
+        let child = match entry::decode(raw, level) {
+            Entry::Pde { table } => Ok((table, false)),
+            Entry::Empty if matches!(r.write, Write::Unmap) => return Ok(()),
+            Entry::Empty => self.link_table(slot, level, None).map(|t| (t, true)),
+            Entry::Pte { mfn, perm } => {
+                r.note_change(block, block_last);
+                self.link_table(slot, level, Some((mfn, perm))).map(|t| (t, true))
+            }
+            Entry::Sized { mfn, order, perm } => {
+                // Not met after `split_sized`; the piece this entry maps, if it were.
+                r.note_change(block, block_last);
+                let piece = mfn + (block & low_mask(order));
+                self.link_table(slot, level, Some((piece, perm))).map(|t| (t, true))
+            }
+        };
+        let (child, linked) = child?;
+        let done_before = r.done_to;
+        let below = self.range_table(r, child, level - 1, s, e);
+        if below.is_err() && linked && r.done_to == done_before {
+            // Nothing of the range got into the new table: put the slot back.
+            self.iommu.write_entry(slot, raw)?;
+            r.note_change(block, block_last);
+            r.orphans.push((child, level - 1));
+        }
+        below
+    }
+
+    /// Allocates a table for the level-`level` entry at `slot`, fills it with the 512 pieces
+    /// of `superpage` (frame, permissions) if any, and links it. Returns its SPA.
+    fn link_table(
+        &mut self,
+        slot: u64,
+        level: u8,
+        superpage: Option<(u64, Perm)>,
+    ) -> Result<u64, PtError> {
+        let table = self.iommu.alloc_table(self.domain())?;
+        let filled = match superpage {
+            Some((mfn, perm)) => self.fill_shattered(table, level - 1, mfn, perm),
+            None => Ok(()),
+        };
+        let linked =
+            filled.and_then(|()| Ok(self.iommu.write_entry(slot, entry::pde(table, level - 1))?));
+        if let Err(error) = linked {
+            self.iommu.free_table(table)?;
+            return Err(error);
+        }
+        Ok(table)
+    }
+
+    /// Fills the level-`level` table at `table` with the 512 pages of the superpage at `mfn`,
+    /// keeping its permissions (Xen b8238afd07).
+    fn fill_shattered(
+        &mut self,
+        table: u64,
+        level: u8,
+        mfn: u64,
+        perm: Perm,
+    ) -> Result<(), PtError> {
+        let perm = self.seams.piece_perm(perm);
+        let page_order = entry_order(level);
+        for i in 0..ENTRIES {
+            self.iommu
+                .write_entry(slot_spa(table, i), entry::pte(mfn + (i << page_order), perm))?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites every replica of the NL = 7 page (`mfn`, `order`, `perm`) that the entry at
+    /// `slot` (covering DFNs from `block`) belongs to as the default-size leaf of its own
+    /// piece: the same translations, no replica group left to change in part.
+    fn split_sized(
+        &mut self,
+        r: &mut Range,
+        slot: u64,
+        level: u8,
+        block: u64,
+        (mfn, order, perm): (u64, u32, Perm),
+    ) -> Result<(), PtError> {
+        let entry_order = entry_order(level);
+        let replicas = 1u64 << order.saturating_sub(entry_order).min(9);
+        let (table, index) = (slot & !0xfff, (slot & 0xfff) / 8);
+        let first = index & !(replicas - 1);
+        let pieces =
+            if self.seams.split_whole_page() { first..first + replicas } else { index..index + 1 };
+        for i in pieces {
+            let piece = entry::pte(mfn + ((i - first) << entry_order), perm);
+            self.iommu.write_entry(slot_spa(table, i), piece)?;
+        }
+        let group = block - ((index - first) << entry_order);
+        r.note_change(group, group + (replicas << entry_order) - 1);
+        Ok(())
+    }
+}
