@@ -645,13 +645,8 @@ mod tests {
 
     #[test]
     fn index_behaves_like_a_linear_scan() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rng = fastrand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
+        let mut next = move |n: u64| rng.u64(..n.max(1));
         let sizes = [12, 13, 21, 22, 30, 39, 52, 63];
         let mut evictions = 0;
         for _round in 0..20 {

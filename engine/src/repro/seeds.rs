@@ -31,16 +31,9 @@ const WALKER_SEEDS: u64 = 8;
 
 /// Deterministic bytes for walker seed `n`.
 fn walker_seed(n: u64) -> Vec<u8> {
-    let mut state = 0x243f_6a88_85a3_08d3u64 ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let len = 64 + 64 * n as usize;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
+    let mut bytes = vec![0; 64 + 64 * n as usize];
+    fastrand::Rng::with_seed(0x243f_6a88_85a3_08d3 ^ n).fill(&mut bytes);
+    bytes
 }
 
 /// The scenario files of `corpus/scenarios/`, sorted by name.

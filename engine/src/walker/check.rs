@@ -155,13 +155,8 @@ fn enumeration_disagrees(
 /// Deterministic pseudo-random input bytes number `seed` (64 to 1,023 bytes): for running a
 /// walker over many inputs in a unit test, without a fuzzer.
 pub fn seeded_input(seed: u64) -> Vec<u8> {
-    let mut state = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xd1b5_4a32_d192_ed03).max(1);
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let len = 64 + (next() % 960) as usize;
-    (0..len).map(|_| (next() >> 32) as u8).collect()
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut bytes = vec![0; rng.usize(64..1024)];
+    rng.fill(&mut bytes);
+    bytes
 }

@@ -8,25 +8,25 @@ pub fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../corpus")
 }
 
-/// Deterministic pseudo-random bytes (xorshift64*), so property tests replay exactly.
-pub struct Bytes(u64);
+/// Deterministic pseudo-random bytes (the project's one generator, `fastrand`, seeded), so
+/// property tests replay exactly.
+pub struct Bytes(fastrand::Rng);
 
 impl Bytes {
     pub fn seeded(seed: u64) -> Bytes {
-        Bytes(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+        Bytes(fastrand::Rng::with_seed(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.u64(..)
     }
 
     /// A byte string of length 0..max_len.
     pub fn input(&mut self, max_len: usize) -> Vec<u8> {
-        let len = (self.next_u64() % max_len as u64) as usize;
-        (0..len).map(|_| (self.next_u64() >> 56) as u8).collect()
+        let len = self.0.usize(..max_len.max(1));
+        let mut bytes = vec![0; len];
+        self.0.fill(&mut bytes);
+        bytes
     }
 }
 

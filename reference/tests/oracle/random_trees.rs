@@ -26,20 +26,18 @@ use ptdiff_reference::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// xorshift64* (Vigna): deterministic, no dependencies.
-struct Rng(u64);
+/// The project's one deterministic generator (`fastrand`, seeded).
+struct Rng(fastrand::Rng);
 
 impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(fastrand::Rng::with_seed(seed))
+    }
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.u64(..)
     }
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.u64(..n.max(1))
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
@@ -427,7 +425,7 @@ fn check_tree(rng: &mut Rng, stats: &mut Stats) {
 
 #[test]
 fn walk_equals_enumerate_on_random_trees() {
-    let mut rng = Rng(0x5eed_0fa3_d105_7ab1);
+    let mut rng = Rng::new(0x5eed_0fa3_d105_7ab1);
     let mut stats = Stats::default();
     for _ in 0..3000 {
         check_tree(&mut rng, &mut stats);
@@ -524,7 +522,7 @@ impl PhysMem for NoiseMem {
 
 #[test]
 fn no_panic_on_noise_memory() {
-    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    let mut rng = Rng::new(0xdead_beef_cafe_f00d);
     let mut translated = 0;
     for round in 0..500 {
         let mem = NoiseMem(rng.next());
