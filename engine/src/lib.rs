@@ -20,6 +20,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod conc;
 pub mod fuzz;
 pub mod plant;
 pub mod repro;

@@ -39,6 +39,9 @@ impl LockClass {
 pub enum Access {
     /// A 64-bit load of table or device-table memory.
     Load { spa: u64 },
+    /// One wide load of `qwords` consecutive qwords from `spa` (a hardware walker reading a
+    /// whole DTE at once).
+    LoadWide { spa: u64, qwords: u8 },
     /// A 64-bit store.
     Store { spa: u64, value: u64 },
     /// A 64-bit compare-and-swap.

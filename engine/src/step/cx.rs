@@ -215,6 +215,22 @@ impl<'s> Cx<'s> {
         value
     }
 
+    /// Loads `out.len()` consecutive qwords from `spa` in ONE step (a wide read, as hardware
+    /// reads a DTE); the first unreadable qword's error.
+    pub async fn read_wide(&self, spa: u64, out: &mut [u64]) -> Result<(), IommuError> {
+        let access = Access::LoadWide { spa, qwords: out.len().min(255) as u8 };
+        self.step(access).await;
+        let result = {
+            let shared = self.shared.borrow();
+            out.iter_mut().enumerate().try_for_each(|(i, q)| {
+                *q = shared.iommu.read_entry(spa + 8 * i as u64)?;
+                Ok(())
+            })
+        };
+        self.observed(access);
+        result
+    }
+
     /// Stores `value` at `spa` (one 64-bit store).
     pub async fn write(&self, spa: u64, value: u64) -> Result<(), IommuError> {
         let access = Access::Store { spa, value };
