@@ -2,8 +2,12 @@
 //! anchored preemptions, run on the step substrate ([`crate::step`]) and checked for
 //! linearizable translations.
 //!
+//! - [`history`]: what happened, in order: invocations, returns, observed translations;
 //! - [`schedule`]: anchored preemptions as an executor policy;
+//! - [`shadow`]: the hardware walker between two stores (shadow walks);
 //! - [`walk_task`]: a hardware walk as a task, one read per step.
 
+pub mod history;
 pub mod schedule;
+pub mod shadow;
 pub mod walk_task;
