@@ -14,12 +14,14 @@
 //! - [`plant`]: planted bugs, selected at run time;
 //! - [`scenario`]: the op language (scenarios, fuzz-byte decoder, encoder, text format);
 //! - [`check`]: the specification of results, probes, the checks and their findings;
+//! - [`conc`]: concurrency checks: the linearizability oracle;
 //! - [`mod@run`]: the differential runner;
 //! - [`repro`]: minimizer, regression files, seed writer;
 //! - [`fuzz`] (engine-neutral fuzz entry points) and [`cli`].
 
 pub mod check;
 pub mod cli;
+pub mod conc;
 pub mod fuzz;
 pub mod plant;
 pub mod repro;
