@@ -14,6 +14,7 @@
 //! - [`plant`]: planted bugs, selected at run time;
 //! - [`scenario`]: the op language (scenarios, fuzz-byte decoder, encoder, text format);
 //! - [`check`]: the specification of results, probes, the checks and their findings;
+//! - [`conc`]: concurrency checks: the linearizability oracle;
 //! - [`mod@run`]: the differential runner;
 //! - [`repro`]: minimizer, regression files, seed writer;
 //! - [`fuzz`] (engine-neutral fuzz entry points) and [`cli`].
