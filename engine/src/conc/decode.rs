@@ -33,7 +33,8 @@
 //! [`WALK_RECORD`] bytes each, both in order. A preemption is `task, op, access, target`; a walk
 //! is `task, op, access, dev, dfn (9 bytes), access`. Each record is resolved against the
 //! decoded threads (indices modulo their counts), so mutating a record moves one switch point,
-//! and mutating the front moves none.
+//! and mutating the front's ops or setup moves none (only the thread and op counts, which the
+//! records are resolved against, can).
 //!
 //! Record biases: anchors are mostly on threads, their access numbers mostly 1 to 40
 //! ([`access_number`]); walks are unanchored 1 time in 8, their DFNs drawn as the sequential

@@ -1,5 +1,8 @@
 use super::*;
 use crate::conc::decode::decode;
+use crate::conc::scenario::{Anchor, Preempt, TaskRef};
+use crate::conc::site::Site;
+use crate::scenario::{Config, Op};
 use ptdiff_reference::Perm;
 
 /// The example of the module doc.
@@ -292,4 +295,35 @@ fn limits_are_errors_at_the_line_beyond_them() {
             message: "invalid UTF-8: byte 0xff (byte 14 of the line)".into()
         })
     );
+}
+
+#[test]
+fn mutated_files_parse_or_fail_at_a_position_in_the_file() {
+    let mut rng = fastrand::Rng::with_seed(0xbad_7e47);
+    const NOISE: &[u8] = b" \n#.->tw0123456789xpci";
+    for _ in 0..3000 {
+        let mut bytes = vec![0u8; rng.usize(..300)];
+        rng.fill(&mut bytes);
+        let mut text = print(&decode(&bytes)).into_bytes();
+        for _ in 0..rng.usize(1..4) {
+            let at = rng.usize(..text.len());
+            match rng.u8(..3) {
+                0 => text[at] = NOISE[rng.usize(..NOISE.len())],
+                1 => drop(text.remove(at)),
+                _ => text.insert(at, NOISE[rng.usize(..NOISE.len())]),
+            }
+        }
+        let lines = text.split(|&b| b == b'\n').count();
+        match parse_bytes(&text) {
+            Ok(s) => {
+                assert_eq!(s.validate(), Ok(()));
+                assert_eq!(parse(&print(&s)), Ok(s));
+            }
+            Err(e) => {
+                let source = String::from_utf8_lossy(&text);
+                assert!(e.line >= 1 && e.line <= lines && e.column >= 1, "{e}\n{source}");
+                assert!(!e.message.is_empty());
+            }
+        }
+    }
 }
