@@ -13,6 +13,8 @@
 //! - [`table`]: the implementation contract; [`tables`]: the built-in implementations;
 //! - [`plant`]: planted bugs, selected at run time;
 //! - [`scenario`]: the op language (scenarios, fuzz-byte decoder, encoder, text format);
+//! - [`conc`]: concurrent scenarios (threads, walks, anchored preemptions: text, decoder,
+//!   encoder, reductions);
 //! - [`check`]: the specification of results, probes, the checks and their findings;
 //! - [`conc`]: concurrency checks: the linearizability oracle;
 //! - [`mod@run`]: the differential runner;

@@ -1,11 +1,13 @@
 //! The malformed scenario files of `tests/malformed/`, parsed as bytes by the library: each
-//! must fail at the line and column `expect.txt` gives, with a message containing its text.
+//! must fail at the line and column `expect.txt` gives, with a message containing its text
+//! (concurrent ones through the concurrent parser).
 //! (`expect.txt`: `FILE<TAB>LINE:COL<TAB>substring of the message`, one line per file.)
 //! Files the command line refuses before parsing (raw fuzz bytes, UTF-16) are checked by
 //! `tests/malformed.rs` only.
 
 use ptdiff::cli::args::Format;
 use ptdiff::cli::content::{recognise, Reason};
+use ptdiff::conc;
 use ptdiff::scenario::text::parse_bytes;
 use std::path::PathBuf;
 
@@ -37,7 +39,10 @@ fn every_malformed_file_fails_where_expected() {
     assert!(expected.len() >= 10, "{} entries", expected.len());
     for (file, position, message) in &expected {
         let bytes = std::fs::read(folder().join(file)).unwrap();
-        let error = parse_bytes(&bytes).expect_err(file);
+        let error = match conc::text::is_concurrent(&bytes) {
+            true => conc::text::parse_bytes(&bytes).map(drop).expect_err(file),
+            false => parse_bytes(&bytes).map(drop).expect_err(file),
+        };
         assert_eq!(&format!("{}:{}", error.line, error.column), position, "{file}: {error}");
         assert!(error.message.contains(message.as_str()), "{file}: {error}");
         assert!(error.to_string().starts_with(&format!("{position}: ")), "{file}: {error}");

@@ -40,6 +40,9 @@ fn clean_anywhere() -> Vec<Trial> {
     for path in common::corpus_files("scenarios") {
         let source = std::fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if ptdiff::conc::text::is_concurrent(source.as_bytes()) {
+            continue; // common::CONCURRENT_NOT_RUN
+        }
         let clean = expectation::parse(&source).is_ok_and(|e| e.contains(&Expect::Clean));
         let Ok(scenario) = text::parse(&source) else { continue };
         if !clean || scenario.config.tables != TablePlacement::Low {

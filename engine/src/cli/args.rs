@@ -40,7 +40,8 @@ pub enum Command {
     /// List the planted bugs, one per line: id, table, check it fires, summary (tab-separated)
     Plants,
     /// Compile CORPUS/scenarios/*.scn into the fuzz seeds of CORPUS/differential/,
-    /// CORPUS/scenario_text/ and CORPUS/walker/
+    /// CORPUS/scenario_text/, CORPUS/concurrent/ (from the concurrent scenarios) and
+    /// CORPUS/walker/
     #[command(after_help = SEEDS_EXIT)]
     Seeds(SeedsArgs),
 }

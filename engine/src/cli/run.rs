@@ -1,4 +1,5 @@
 //! `ptdiff run`: text scenario files, and directories of them, each run and reported.
+//! Concurrent scenario files are parsed and validated, not run yet.
 
 use crate::cli::args::{Format, RunArgs};
 use crate::cli::content::{self, Reason};
@@ -6,6 +7,7 @@ use crate::cli::input::{self, Kind};
 use crate::cli::load::{parse_text, print_parse_error};
 use crate::cli::report::report;
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING, EXIT_PASS};
+use crate::conc;
 use crate::plant::Plant;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -139,6 +141,9 @@ fn run_file(
         );
         return EXIT_BAD_INPUT;
     }
+    if conc::text::is_concurrent(&bytes) {
+        return concurrent_file(path, &bytes, err);
+    }
     match parse_text(&bytes) {
         Ok(scenario) => report(&path.display().to_string(), &scenario, plant, trace, out, err),
         Err(e) => {
@@ -146,6 +151,30 @@ fn run_file(
             EXIT_BAD_INPUT
         }
     }
+}
+
+/// A concurrent scenario file: parsed and validated (errors at their line and column), not
+/// run yet (bad input either way).
+fn concurrent_file(path: &Path, bytes: &[u8], err: &mut dyn Write) -> u8 {
+    let parsed = match content::utf16(bytes) {
+        Some(e) => Err(e),
+        None => conc::text::parse_bytes(bytes),
+    };
+    match parsed {
+        Ok(s) => {
+            let _ = writeln!(
+                err,
+                "{}: a concurrent scenario ({}, {}, {}); `ptdiff run` does not run concurrent \
+                 scenarios yet",
+                path.display(),
+                plural(s.threads.len(), "thread"),
+                plural(s.walks.len(), "walk"),
+                plural(s.preempts.len(), "preemption")
+            );
+        }
+        Err(e) => print_parse_error(err, path, &e),
+    }
+    EXIT_BAD_INPUT
 }
 
 fn plural(n: usize, noun: &str) -> String {

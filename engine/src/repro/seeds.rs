@@ -1,8 +1,11 @@
 //! Fuzz seeds compiled from readable sources: `corpus/scenarios/*.scn` become
 //! `corpus/differential/<name>` (encoded bytes) and `corpus/scenario_text/<name>.scn` (the text
-//! itself); `corpus/walker/` gets deterministic seeds; `oss-fuzz/scenario_text.dict` is the
-//! text format's dictionary ([`dictionary`]). `cargo test` checks they are all current.
+//! itself), concurrent ones (`conc-*.scn`, [`crate::conc::text::is_concurrent`]) become
+//! `corpus/concurrent/<name>` ([`crate::conc::encode`]); `corpus/walker/` gets deterministic
+//! seeds; `oss-fuzz/scenario_text.dict` is the text format's dictionary ([`dictionary`]).
+//! `cargo test` checks they are all current.
 
+use crate::conc;
 use crate::scenario::encode::{encode, EncodeError};
 use crate::scenario::text::{dictionary, parse, ParseError};
 use std::path::{Path, PathBuf};
@@ -24,6 +27,8 @@ pub enum SeedError {
     Parse { path: PathBuf, error: ParseError },
     #[error("{path}: cannot be a fuzz seed: {error}")]
     Encode { path: PathBuf, error: EncodeError },
+    #[error("{path}: cannot be a fuzz seed: {error}")]
+    ConcEncode { path: PathBuf, error: conc::encode::EncodeError },
 }
 
 /// Number of walker seeds.
@@ -62,11 +67,19 @@ pub fn plan(corpus: &Path) -> Result<Vec<SeedFile>, SeedError> {
     for path in scenario_files(corpus)? {
         let source = std::fs::read_to_string(&path)
             .map_err(|source| SeedError::Io { path: path.clone(), source })?;
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        if conc::text::is_concurrent(source.as_bytes()) {
+            let scenario = conc::text::parse(&source)
+                .map_err(|error| SeedError::Parse { path: path.clone(), error })?;
+            let bytes = conc::encode::encode(&scenario)
+                .map_err(|error| SeedError::ConcEncode { path: path.clone(), error })?;
+            out.push(SeedFile { path: corpus.join("concurrent").join(&stem), bytes });
+            continue;
+        }
         let scenario =
             parse(&source).map_err(|error| SeedError::Parse { path: path.clone(), error })?;
         let bytes =
             encode(&scenario).map_err(|error| SeedError::Encode { path: path.clone(), error })?;
-        let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         out.push(SeedFile { path: corpus.join("differential").join(&stem), bytes });
         out.push(SeedFile {
             path: corpus.join("scenario_text").join(format!("{stem}.scn")),

@@ -75,59 +75,130 @@ pub fn count_limit(order: u32) -> u64 {
 /// Decodes `data` into a valid scenario of at most [`MAX_DECODED_OPS`] ops, running at most
 /// as many.
 pub fn decode(data: &[u8]) -> Scenario {
-    let mut d = Decoder { u: Unstructured::new(data), used: Vec::new(), base: None };
+    let mut d = Decoder::new(data);
     let config = d.config();
     let mut ops = Vec::new();
-    if d.byte() % 8 != 0 {
-        ops.push(Op::Assign { dev: 0 });
-        d.base = ops.last().copied();
-    }
-    // Operations run and entries they may write so far, as `run_length(&ops)` and
-    // `run_entries(&ops)` count them.
-    let (mut runs, mut entries) = (ops.len(), ops.len() as u64);
-    while !d.u.is_empty() && ops.len() < MAX_DECODED_OPS && runs < MAX_DECODED_OPS {
-        let op = match d.op(&config, ops.len()) {
-            Op::Repeat { count } => match d.base {
-                Some(base) => {
-                    let left = (MAX_DECODED_ENTRIES - entries) / base.entries().max(1);
-                    let count = u64::from(count).min((MAX_DECODED_OPS - runs) as u64).min(left);
-                    let Ok(count @ 1..) = u32::try_from(count) else { continue };
-                    runs += count as usize;
-                    entries += base.entries() * u64::from(count);
-                    Op::Repeat { count }
-                }
-                None => Op::Repeat { count },
-            },
-            op if entries + op.entries() > MAX_DECODED_ENTRIES => break,
-            op => {
-                runs += 1;
-                entries += op.entries();
-                d.base = Some(op);
-                op
-            }
-        };
-        ops.push(op);
+    let mut budget = Budget::new(MAX_DECODED_OPS, MAX_DECODED_ENTRIES);
+    d.leading_assign(&mut ops, &mut budget);
+    while !d.is_empty() && ops.len() < MAX_DECODED_OPS && budget.runs < MAX_DECODED_OPS {
+        match d.budgeted_op(&config, ops.len(), &mut budget) {
+            Next::Op(op) => ops.push(op),
+            Next::Skip => continue,
+            Next::Stop => break,
+        }
     }
     Scenario { config, ops }
 }
 
-struct Decoder<'a> {
+/// What a decoder may still spend: operations run (each repetition of a `repeat` counted) and
+/// table entries they may write, as [`crate::scenario::repeat::run_length`] and
+/// [`crate::scenario::repeat::run_entries`] count them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    pub runs: usize,
+    pub entries: u64,
+    max_runs: usize,
+    max_entries: u64,
+}
+
+impl Budget {
+    pub fn new(max_runs: usize, max_entries: u64) -> Budget {
+        Budget { runs: 0, entries: 0, max_runs, max_entries }
+    }
+
+    pub fn spend(&mut self, runs: usize, entries: u64) {
+        self.runs += runs;
+        self.entries += entries;
+    }
+
+    /// The entries left.
+    pub fn entries_left(&self) -> u64 {
+        self.max_entries.saturating_sub(self.entries)
+    }
+}
+
+/// The next decoded operation within a [`Budget`].
+pub(crate) enum Next {
+    Op(Op),
+    /// A `repeat` with nothing left to run: its bytes are read, it is left out.
+    Skip,
+    /// An operation that would write more entries than are left: the ops end.
+    Stop,
+}
+
+/// The decoder's state: the bytes left, the DFNs used so far and what a `repeat` repeats.
+pub(crate) struct Decoder<'a> {
     u: Unstructured<'a>,
     used: Vec<u64>,
     /// The last op decoded that is not a `repeat`: what a `repeat` repeats.
     base: Option<Op>,
 }
 
+impl<'a> Decoder<'a> {
+    pub fn new(data: &'a [u8]) -> Decoder<'a> {
+        Decoder::remembering(data, Vec::new())
+    }
+
+    /// A decoder of `data` that remembers the DFNs `used` (the latest last) for reuse.
+    pub fn remembering(data: &'a [u8], used: Vec<u64>) -> Decoder<'a> {
+        Decoder { u: Unstructured::new(data), used, base: None }
+    }
+
+    /// The DFNs remembered for reuse, the latest last.
+    pub fn used(&self) -> &[u64] {
+        &self.used
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.u.is_empty()
+    }
+
+    /// Reads the byte that starts `ops` with `assign 0` when it is not a multiple of 8 (7
+    /// inputs in 8: most bugs need an assigned device).
+    pub fn leading_assign(&mut self, ops: &mut Vec<Op>, budget: &mut Budget) {
+        if self.byte() % 8 != 0 {
+            let assign = Op::Assign { dev: 0 };
+            ops.push(assign);
+            self.base = Some(assign);
+            budget.spend(1, assign.entries());
+        }
+    }
+
+    /// The op at line `line` within `budget` (spent by it): a `repeat` is cut to the runs
+    /// and entries left.
+    pub fn budgeted_op(&mut self, config: &Config, line: usize, budget: &mut Budget) -> Next {
+        match self.op(config, line) {
+            Op::Repeat { count } => match self.base {
+                Some(base) => {
+                    let left = budget.entries_left() / base.entries().max(1);
+                    let runs_left = budget.max_runs.saturating_sub(budget.runs) as u64;
+                    let count = u64::from(count).min(runs_left).min(left);
+                    let Ok(count @ 1..) = u32::try_from(count) else { return Next::Skip };
+                    budget.spend(count as usize, base.entries() * u64::from(count));
+                    Next::Op(Op::Repeat { count })
+                }
+                None => Next::Op(Op::Repeat { count }),
+            },
+            op if op.entries() > budget.entries_left() => Next::Stop,
+            op => {
+                budget.spend(1, op.entries());
+                self.base = Some(op);
+                Next::Op(op)
+            }
+        }
+    }
+}
+
 impl Decoder<'_> {
-    fn byte(&mut self) -> u8 {
+    pub(crate) fn byte(&mut self) -> u8 {
         self.u.arbitrary().unwrap_or(0)
     }
 
-    fn u64(&mut self) -> u64 {
+    pub(crate) fn u64(&mut self) -> u64 {
         self.u.arbitrary().unwrap_or(0)
     }
 
-    fn u16(&mut self) -> u16 {
+    pub(crate) fn u16(&mut self) -> u16 {
         self.u.arbitrary().unwrap_or(0)
     }
 
@@ -136,7 +207,7 @@ impl Decoder<'_> {
     /// byte of seed. The values the encoder writes as 0 (see the module doc: bit 7 of `b`, bits
     /// 2 to 7 of the third byte) are free: a switch added later can be read there and still be
     /// off for every seed.
-    fn config(&mut self) -> Config {
+    pub(crate) fn config(&mut self) -> Config {
         let a = self.byte();
         let b = self.byte();
         let more = if b & MORE_CONFIG != 0 { self.byte() } else { 0 };
@@ -164,7 +235,7 @@ impl Decoder<'_> {
 
     /// The op at line `line`. From line [`RARER_FROM`] on, a rare row takes two draws
     /// instead of one: a long scenario rarely ends early in a teardown.
-    fn op(&mut self, config: &Config, line: usize) -> Op {
+    pub(crate) fn op(&mut self, config: &Config, line: usize) -> Op {
         let selection = select(self.byte());
         let spec = match selection.rare {
             Some((one_in, otherwise)) if self.byte() % one_in != 0 => otherwise,
@@ -177,7 +248,7 @@ impl Decoder<'_> {
     }
 
     /// Reads `spec`'s operands; DFNs and MFNs are aligned (mostly) to the order, read first.
-    fn operands(&mut self, spec: &OpSpec, config: &Config) -> Op {
+    pub(crate) fn operands(&mut self, spec: &OpSpec, config: &Config) -> Op {
         let mut values = Operands::default();
         let mut order = 0;
         for slot in spec.decode_order() {
@@ -291,7 +362,7 @@ impl Decoder<'_> {
     /// A DFN, aligned to `order` most of the time, remembered for later reuse. With
     /// `all_sizes`, edges are those of every page size (`2^j +- 1`, j up to 40) half the time,
     /// and aliases flip any bit up to 40 (a DFN inside a page of any size).
-    fn dfn(&mut self, order: u32, all_sizes: bool) -> u64 {
+    pub(crate) fn dfn(&mut self, order: u32, all_sizes: bool) -> u64 {
         let choice = self.byte();
         let raw = match choice % 16 {
             0..=4 if !self.used.is_empty() => {
@@ -351,7 +422,7 @@ impl Decoder<'_> {
         }
     }
 
-    fn perm(&mut self) -> Perm {
+    pub(crate) fn perm(&mut self) -> Perm {
         match self.byte() % 16 {
             0..=7 => Perm::RW,
             8..=11 => Perm::R,

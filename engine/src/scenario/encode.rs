@@ -41,7 +41,7 @@ pub enum EncodeError {
 }
 
 /// `dfn()` choice 14: a raw u64, not aligned.
-const DFN_RAW: u8 = 14;
+pub(crate) const DFN_RAW: u8 = 14;
 /// `mfn()` choice 0: a raw u64, not aligned.
 const MFN_RAW: u8 = 0;
 /// `repeats()` choice 7: 1 + a raw u16.
@@ -50,33 +50,13 @@ const REPEATS_RAW: u8 = 7;
 /// Bytes that [`decode`] turns into exactly `scenario`. The result is checked by decoding it.
 pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
     let c = &scenario.config;
-    if c.devices > 4 || c.devices > MAX_DEVICES {
-        return Err(EncodeError::TooManyDevices(c.devices));
-    }
     let mut ops = scenario.ops.as_slice();
     let runs = run_length(ops);
     if ops.len() > MAX_DECODED_OPS || runs > MAX_DECODED_OPS as u64 {
         return Err(EncodeError::TooManyOps(ops.len().max(runs as usize)));
     }
-    let placement = PLACEMENTS.iter().position(|&p| p == c.tables);
-    let placed = if placement.is_some() { 3 * PLACED } else { 0 };
-    let more = (u8::from(c.ranges) * RANGES) | (u8::from(c.all_page_sizes) * ALL_PAGE_SIZES);
-    let mut out = vec![
-        ((placed + c.max_levels - 4) << 4) | (c.initial_levels - 1),
-        (c.devices - 1)
-            | u8::from(c.superpages) << 2
-            | u8::from(!c.missed_notifications) << 4
-            | if more != 0 { MORE_CONFIG } else { 0 },
-    ];
-    if more != 0 {
-        out.push(more);
-    }
-    if let Some(p) = placement {
-        out.push(p as u8);
-    }
-    if c.tables == TablePlacement::Spread {
-        out.push(u8::try_from(c.table_seed).map_err(|_| EncodeError::TableSeed(c.table_seed))?);
-    }
+    let mut out = Vec::new();
+    push_config(&mut out, c)?;
     // The decoder's leading "assign device 0" switch.
     let assigns = matches!(ops.first(), Some(Op::Assign { dev: 0 }));
     out.push(u8::from(assigns));
@@ -94,10 +74,42 @@ pub fn encode(scenario: &Scenario) -> Result<Vec<u8>, EncodeError> {
     Ok(out)
 }
 
+/// Writes the config bytes `Decoder::config` reads back as `c` (`c.devices` at most 4).
+pub(crate) fn push_config(out: &mut Vec<u8>, c: &Config) -> Result<(), EncodeError> {
+    if c.devices > 4 || c.devices > MAX_DEVICES {
+        return Err(EncodeError::TooManyDevices(c.devices));
+    }
+    let placement = PLACEMENTS.iter().position(|&p| p == c.tables);
+    let placed = if placement.is_some() { 3 * PLACED } else { 0 };
+    let more = (u8::from(c.ranges) * RANGES) | (u8::from(c.all_page_sizes) * ALL_PAGE_SIZES);
+    out.extend_from_slice(&[
+        ((placed + c.max_levels - 4) << 4) | (c.initial_levels - 1),
+        (c.devices - 1)
+            | u8::from(c.superpages) << 2
+            | u8::from(!c.missed_notifications) << 4
+            | if more != 0 { MORE_CONFIG } else { 0 },
+    ]);
+    if more != 0 {
+        out.push(more);
+    }
+    if let Some(p) = placement {
+        out.push(p as u8);
+    }
+    if c.tables == TablePlacement::Spread {
+        out.push(u8::try_from(c.table_seed).map_err(|_| EncodeError::TableSeed(c.table_seed))?);
+    }
+    Ok(())
+}
+
 /// Writes op `index` (0-based, its line): its row's code, then its operands in the decoder's
 /// order.
-fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<(), EncodeError> {
-    let (spec, values) = op.operands();
+pub(crate) fn push_op(
+    out: &mut Vec<u8>,
+    index: usize,
+    op: &Op,
+    config: &Config,
+) -> Result<(), EncodeError> {
+    let (spec, _) = op.operands();
     match spec.codes {
         Codes::Mod64 { first, .. } | Codes::Bytes { first, .. } => out.push(first),
         // 0 is a multiple of every `one_in`: this row, not `otherwise` (twice from line
@@ -105,6 +117,18 @@ fn push_op(out: &mut Vec<u8>, index: usize, op: &Op, config: &Config) -> Result<
         Codes::Rare { code, .. } if index >= RARER_FROM => out.extend_from_slice(&[code, 0, 0]),
         Codes::Rare { code, .. } => out.extend_from_slice(&[code, 0]),
     }
+    push_operands(out, index, op, config)
+}
+
+/// Writes the operands of op `index` in the decoder's order (`Decoder::operands`), without
+/// its row's code.
+pub(crate) fn push_operands(
+    out: &mut Vec<u8>,
+    index: usize,
+    op: &Op,
+    config: &Config,
+) -> Result<(), EncodeError> {
+    let (spec, values) = op.operands();
     for slot in spec.decode_order() {
         let Some(operand) = spec.operands.get(slot) else { continue };
         if operand.gate.is_some_and(|gate| !gate.is_on(config)) {
@@ -179,7 +203,7 @@ fn push_order(
 }
 
 /// The decoder's `perm()` choice byte for `perm`.
-fn perm_byte(perm: Perm) -> u8 {
+pub(crate) fn perm_byte(perm: Perm) -> u8 {
     match perm {
         Perm::RW => 0,
         Perm::R => 8,

@@ -33,8 +33,8 @@
 //! [`print()`] writes the canonical form; `parse(&print(s)) == Ok(s)` for every valid scenario.
 
 mod dictionary;
-mod line;
-mod value;
+pub(crate) mod line;
+pub(crate) mod value;
 
 pub use dictionary::dictionary;
 
@@ -48,7 +48,7 @@ use std::fmt::{self, Write};
 use thiserror::Error;
 
 /// A UTF-8 byte-order mark, accepted at the start of a file.
-const BOM: &[u8] = b"\xef\xbb\xbf";
+pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// A scenario file that cannot be parsed, at the 1-based line and column (in characters) of
 /// the problem. Displays as `LINE:COL: message`, so a caller prints `path:LINE:COL: message`.
@@ -104,7 +104,7 @@ pub fn parse_bytes(source: &[u8]) -> Result<Scenario, ParseError> {
     Ok(Scenario { config: config.map(|(c, _)| c).unwrap_or_default(), ops })
 }
 
-fn parse_config(line: &Line<'_>) -> Result<Config, ParseError> {
+pub(crate) fn parse_config(line: &Line<'_>) -> Result<Config, ParseError> {
     let mut config = Config::default();
     let mut seen: Vec<(&str, usize)> = Vec::new();
     for w in line.words.get(1..).unwrap_or_default() {
@@ -182,7 +182,7 @@ fn usage(spec: &OpSpec) -> String {
 }
 
 /// One op line, checked against `config` at the column of the operand at fault.
-fn parse_op(line: &Line<'_>, config: &Config) -> Result<Op, ParseError> {
+pub(crate) fn parse_op(line: &Line<'_>, config: &Config) -> Result<Op, ParseError> {
     let Some(&keyword) = line.words.first() else {
         return Err(line.error(1, "expected an operation"));
     };

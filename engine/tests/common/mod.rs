@@ -42,10 +42,16 @@ pub fn corpus_files(dir: &str) -> Vec<PathBuf> {
     files
 }
 
+/// Why the expectations of a concurrent scenario file are reported as ignored.
+pub const CONCURRENT_NOT_RUN: &str = "concurrent scenario: run by the concurrent runner";
+
 /// One test per expectation in the header of every `.scn` file of `corpus/<dir>/`, named
 /// `<dir>/<file>: <expectation>` (see `ptdiff::repro::expectation`); a file whose header or
 /// scenario does not parse is one failing test `<dir>/<file>: header`. Expectations that need
-/// planted bugs are ignored in builds without the `planted-bugs` feature.
+/// planted bugs are ignored in builds without the `planted-bugs` feature. A concurrent scenario
+/// (`ptdiff::conc::text::is_concurrent`) is parsed with the concurrent parser, and each of its
+/// expectations is reported ignored ([`CONCURRENT_NOT_RUN`]) until the concurrent runner runs
+/// them.
 pub fn corpus_trials(dir: &str) -> Vec<libtest_mimic::Trial> {
     use libtest_mimic::Trial;
     use ptdiff::repro::expectation;
@@ -54,6 +60,10 @@ pub fn corpus_trials(dir: &str) -> Vec<libtest_mimic::Trial> {
     for path in corpus_files(dir) {
         let file = format!("{dir}/{}", path.file_name().unwrap().to_string_lossy());
         let source = std::fs::read_to_string(&path).unwrap();
+        if ptdiff::conc::text::is_concurrent(source.as_bytes()) {
+            trials.extend(concurrent_trials(&file, &source));
+            continue;
+        }
         let parsed = expectation::parse(&source)
             .map_err(|e| e.to_string())
             .and_then(|expects| Ok((expects, text::parse(&source).map_err(|e| e.to_string())?)));
@@ -74,4 +84,27 @@ pub fn corpus_trials(dir: &str) -> Vec<libtest_mimic::Trial> {
         }
     }
     trials
+}
+
+/// The trials of the concurrent scenario `file`: its header and its text must parse (else one
+/// failing test `<file>: header`); each expectation is a test that reports itself ignored.
+fn concurrent_trials(file: &str, source: &str) -> Vec<libtest_mimic::Trial> {
+    use libtest_mimic::{Completion, Trial};
+    use ptdiff::conc;
+    use ptdiff::repro::expectation;
+    let parsed = expectation::parse(source).map_err(|e| e.to_string()).and_then(|expects| {
+        conc::text::parse(source).map_err(|e| e.to_string())?;
+        Ok(expects)
+    });
+    match parsed {
+        Err(error) => vec![Trial::test(format!("{file}: header"), move || Err(error.into()))],
+        Ok(expects) => expects
+            .into_iter()
+            .map(|expect| {
+                Trial::ignorable_test(format!("{file}: {expect}"), || {
+                    Ok(Completion::ignored_with(CONCURRENT_NOT_RUN))
+                })
+            })
+            .collect(),
+    }
 }

@@ -6,16 +6,40 @@ use super::ParseError;
 /// Longest prefix of a token an error message repeats, in characters.
 const ECHO_CHARS: usize = 24;
 
+/// Where a `#` starts a comment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Comments {
+    /// Anywhere (the sequential format).
+    Anywhere,
+    /// At the start of a word only, so a word may hold `#` (the anchors `t0.1#5` of the
+    /// concurrent format).
+    AtWordStart,
+}
+
+impl Comments {
+    /// The byte index where the comment of `text` starts (its length when it has none).
+    pub fn start(self, text: &str) -> usize {
+        let mut blank_before = true;
+        for (i, c) in text.char_indices() {
+            if c == '#' && (self == Comments::Anywhere || blank_before) {
+                return i;
+            }
+            blank_before = c.is_whitespace();
+        }
+        text.len()
+    }
+}
+
 /// One whitespace-separated word and its 1-based column.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Word<'a> {
+pub(crate) struct Word<'a> {
     pub text: &'a str,
     pub column: usize,
 }
 
 /// The words of one line, with its number for errors.
 #[derive(Debug)]
-pub(super) struct Line<'a> {
+pub(crate) struct Line<'a> {
     pub number: usize,
     pub words: Vec<Word<'a>>,
     /// The column just after the last word (where a missing word is reported).
@@ -23,9 +47,18 @@ pub(super) struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
-    /// Line `number` (1-based) from its bytes, without the line break. Invalid UTF-8 is an
-    /// error at the first bad byte.
+    /// Line `number` (1-based) from its bytes, without the line break; a `#` anywhere starts
+    /// a comment. Invalid UTF-8 is an error at the first bad byte.
     pub fn split(number: usize, raw: &'a [u8]) -> Result<Line<'a>, ParseError> {
+        Line::split_with(number, raw, Comments::Anywhere)
+    }
+
+    /// [`Line::split`], with `#` starting a comment where `comments` says.
+    pub fn split_with(
+        number: usize,
+        raw: &'a [u8],
+        comments: Comments,
+    ) -> Result<Line<'a>, ParseError> {
         let text = std::str::from_utf8(raw).map_err(|e| {
             let good = e.valid_up_to();
             let valid = std::str::from_utf8(&raw[..good]).unwrap_or_default();
@@ -39,7 +72,7 @@ impl<'a> Line<'a> {
                 ),
             }
         })?;
-        let content = text.split('#').next().unwrap_or("");
+        let content = &text[..comments.start(text)];
         let mut words = Vec::new();
         let mut start = None;
         let mut end_column = 1;
@@ -66,7 +99,7 @@ impl<'a> Line<'a> {
 
 /// `` `token` `` for a message: at most [`ECHO_CHARS`] characters then `…`, control characters
 /// escaped.
-pub(super) fn echo(token: &str) -> String {
+pub(crate) fn echo(token: &str) -> String {
     let mut out = String::from("`");
     for c in token.chars().take(ECHO_CHARS) {
         if c.is_control() {
@@ -100,6 +133,18 @@ mod tests {
         assert_eq!(words("é é"), vec![("é".into(), 1), ("é".into(), 3)]);
         assert_eq!(Line::split(1, "ab é  # x".as_bytes()).unwrap().end_column, 5);
         assert_eq!(Line::split(1, b"").unwrap().end_column, 1);
+    }
+
+    #[test]
+    fn comments_start_anywhere_or_at_a_word_start() {
+        let words = |raw: &str, comments| {
+            let line = Line::split_with(1, raw.as_bytes(), comments).unwrap();
+            line.words.iter().map(|w| w.text.to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(words("preempt t0.1#5 # c", Comments::Anywhere), vec!["preempt", "t0.1"]);
+        assert_eq!(words("preempt t0.1#5 #c", Comments::AtWordStart), vec!["preempt", "t0.1#5"]);
+        assert_eq!(words("#c x", Comments::AtWordStart), Vec::<String>::new());
+        assert_eq!(words("a\t#c", Comments::AtWordStart), vec!["a"]);
     }
 
     #[test]

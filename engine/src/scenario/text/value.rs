@@ -12,15 +12,15 @@ pub(super) const PERM_WORDS: [(&str, Perm); 4] =
 pub(super) const SWITCH_WORDS: [(&str, bool); 6] =
     [("on", true), ("off", false), ("true", true), ("false", false), ("yes", true), ("no", false)];
 
-pub(super) fn perm(word: &str) -> Option<Perm> {
+pub(crate) fn perm(word: &str) -> Option<Perm> {
     PERM_WORDS.iter().find(|(w, _)| *w == word).map(|&(_, p)| p)
 }
 
-pub(super) fn switch(word: &str) -> Option<bool> {
+pub(crate) fn switch(word: &str) -> Option<bool> {
     SWITCH_WORDS.iter().find(|(w, _)| *w == word).map(|&(_, on)| on)
 }
 
-pub(super) fn on_off(on: bool) -> &'static str {
+pub(crate) fn on_off(on: bool) -> &'static str {
     if on {
         "on"
     } else {
@@ -37,7 +37,7 @@ pub(super) fn choice(word: &str, words: &[&str]) -> Result<u64, String> {
 }
 
 /// `r, w, rw or -`: the permission words, without none unless `with_none`.
-pub(super) fn perm_list(with_none: bool) -> String {
+pub(crate) fn perm_list(with_none: bool) -> String {
     let words: Vec<&str> =
         PERM_WORDS.iter().filter(|(_, p)| with_none || !p.is_empty()).map(|&(w, _)| w).collect();
     match words.split_last() {
@@ -48,7 +48,7 @@ pub(super) fn perm_list(with_none: bool) -> String {
 
 /// `text` as a number that should be `what` (`a dfn`) and at most `max`, or the message that
 /// says why not. Numbers are decimal or `0x` hexadecimal, `_` allowed, without sign.
-pub(super) fn number(text: &str, what: &str, max: u64) -> Result<u64, String> {
+pub(crate) fn number(text: &str, what: &str, max: u64) -> Result<u64, String> {
     let clean: String = text.chars().filter(|&c| c != '_').collect();
     let (digits, radix) = match clean.strip_prefix("0x").or_else(|| clean.strip_prefix("0X")) {
         Some(hex) => (hex, 16),
