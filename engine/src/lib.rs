@@ -14,13 +14,15 @@
 //! - [`plant`]: planted bugs, selected at run time;
 //! - [`scenario`]: the op language (scenarios, fuzz-byte decoder, encoder, text format);
 //! - [`check`]: the specification of results, probes, the checks and their findings;
-//! - [`mod@run`]: the differential runner;
+//! - [`mod@run`]: the differential runner; [`lineup`]: the tables a run compares (the built-in
+//!   ones, or yours next to one of them);
 //! - [`repro`]: minimizer, regression files, seed writer;
 //! - [`fuzz`] (engine-neutral fuzz entry points) and [`cli`].
 
 pub mod check;
 pub mod cli;
 pub mod fuzz;
+pub mod lineup;
 pub mod plant;
 pub mod repro;
 pub mod run;
@@ -32,6 +34,7 @@ pub mod tables;
 pub mod walker;
 
 pub use check::finding::{Check, Finding, Phase};
+pub use lineup::Lineup;
 pub use plant::{Plant, PlantedBug};
 pub use run::{run, run_tables, run_traced, Report, RunStats, Runner};
 pub use scenario::{Config, Op, Scenario};
