@@ -2,7 +2,12 @@
 //! (libFuzzer via `fuzz/`, AFL via `fuzz/afl/`) calls the same function, so an input means the
 //! same thing everywhere and `ptdiff repro` replays it.
 //!
-//! They panic, deliberately, only to report a finding; the message is the readable report.
+//! Your own code under the same targets: [`differential_with`] runs your tables (a
+//! [`Lineup`], your table next to a built-in one; `fuzz/templates/own_table/` is a
+//! ready-to-copy harness) and [`walker_with`] your AMD-Vi walk.
+//!
+//! They panic, deliberately, only to report a finding (or a set-up error); the message is the
+//! readable report.
 //!
 //! Environment (read once per process):
 //! - `PTDIFF_PLANT=ID` activates a planted bug (build with `--features planted-bugs`);
