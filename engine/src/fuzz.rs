@@ -2,16 +2,23 @@
 //! (libFuzzer via `fuzz/`, AFL via `fuzz/afl/`) calls the same function, so an input means the
 //! same thing everywhere and `ptdiff repro` replays it.
 //!
-//! They panic, deliberately, only to report a finding; the message is the readable report.
+//! Your own code under the same targets: [`differential_with`] runs your tables (a
+//! [`Lineup`], your table next to a built-in one; `fuzz/templates/own_table/` is a
+//! ready-to-copy harness) and [`walker_with`] your AMD-Vi walk.
+//!
+//! They panic, deliberately, only to report a finding (or a set-up error); the message is the
+//! readable report.
 //!
 //! Environment (read once per process):
 //! - `PTDIFF_PLANT=ID` activates a planted bug (build with `--features planted-bugs`);
 //! - `PTDIFF_STATS=N` prints what the differential target exercised every N runs.
 
+use crate::lineup::Lineup;
 use crate::plant::{Plant, PlantedBug};
-use crate::run::{run, RunStats};
+use crate::run::{Report, RunStats};
 use crate::scenario::decode::decode;
 use crate::scenario::text;
+use crate::scenario::{Scenario, ScenarioError};
 use crate::walker::{check, IndependentWalker, Walker, WalkerInput};
 use std::sync::{Mutex, OnceLock};
 
@@ -52,8 +59,28 @@ pub fn describe_stats(runs: u64, passed: u64, total: &RunStats) -> String {
 /// The differential target: decode, run both tables with every check; a finding panics with
 /// the scenario (ready to save as a `.scn` file) and the report.
 pub fn differential(data: &[u8]) {
-    let scenario = decode(data);
-    let report = match run(&scenario, plant_from_env()) {
+    static BUILT_IN: OnceLock<Lineup> = OnceLock::new();
+    differential_with(data, BUILT_IN.get_or_init(Lineup::built_in));
+}
+
+/// The differential target with your tables: `data` decoded by the one decoder into a
+/// scenario, run on fresh tables of `tables` (yours next to a built-in one: see [`Lineup`])
+/// with every check. A finding panics with the scenario and the report, as [`differential`]
+/// does; reproduce and minimize it with the command line of your tables
+/// ([`crate::cli::main_with`]). `PTDIFF_PLANT` and `PTDIFF_STATS` work as for
+/// [`differential`]; a table that does not report the name it was added under
+/// ([`Lineup::check_names`]) and a planted bug whose table is not in `tables` are set-up
+/// errors.
+pub fn differential_with(data: &[u8], tables: &Lineup) {
+    let plant = plant_from_env();
+    if let Err(e) = tables.check_names() {
+        panic!("the tables to fuzz: {e}");
+    }
+    if let Err(e) = tables.check_plant(plant) {
+        panic!("PTDIFF_PLANT: {e}");
+    }
+    let (scenario, result) = differential_run(data, tables, plant);
+    let report = match result {
         Ok(report) => report,
         Err(e) => panic!("decoder produced an invalid scenario ({e}):\n{scenario}"),
     };
@@ -68,10 +95,27 @@ pub fn differential(data: &[u8]) {
         }
     }
     if let Some(finding) = report.finding {
-        panic!(
-            "\n# ptdiff finding; reproduce with `ptdiff repro <this input>`\n{scenario}{finding}\n"
-        );
+        let how = if tables.is_built_in() {
+            "`ptdiff repro <this input>`".to_string()
+        } else {
+            let names = tables.names().collect::<Vec<_>>().join(", ");
+            format!("`repro <this input>` of the command line that runs {names}")
+        };
+        panic!("\n# ptdiff finding; reproduce with {how}\n{scenario}{finding}\n");
     }
+}
+
+/// One input of the differential target, as values: the scenario `data` decodes to and its
+/// run on fresh tables of `tables` with `plant` planted (an `Err` only if the decoder made a
+/// scenario that does not validate, which is a bug in the decoder).
+pub fn differential_run(
+    data: &[u8],
+    tables: &Lineup,
+    plant: Plant,
+) -> (Scenario, Result<Report, ScenarioError>) {
+    let scenario = decode(data);
+    let result = tables.run(&scenario, plant);
+    (scenario, result)
 }
 
 /// The scenario-text target: arbitrary bytes into the parser must never panic, and whatever

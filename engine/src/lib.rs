@@ -13,11 +13,11 @@
 //! - [`table`]: the implementation contract; [`tables`]: the built-in implementations;
 //! - [`plant`]: planted bugs, selected at run time;
 //! - [`scenario`]: the op language (scenarios, fuzz-byte decoder, encoder, text format);
-//! - [`conc`]: concurrent scenarios (threads, walks, anchored preemptions: text, decoder,
-//!   encoder, reductions);
+//! - [`conc`]: concurrent scenarios (threads, walks, anchored preemptions), their schedules and
+//!   the linearizability oracle;
 //! - [`check`]: the specification of results, probes, the checks and their findings;
-//! - [`conc`]: concurrency checks: the linearizability oracle;
-//! - [`mod@run`]: the differential runner;
+//! - [`mod@run`]: the differential runner; [`lineup`]: the tables a run compares (the built-in
+//!   ones, or yours next to one of them);
 //! - [`repro`]: minimizer, regression files, seed writer;
 //! - [`fuzz`] (engine-neutral fuzz entry points) and [`cli`].
 
@@ -25,6 +25,7 @@ pub mod check;
 pub mod cli;
 pub mod conc;
 pub mod fuzz;
+pub mod lineup;
 pub mod plant;
 pub mod repro;
 pub mod run;
@@ -36,6 +37,7 @@ pub mod tables;
 pub mod walker;
 
 pub use check::finding::{Check, Finding, Phase};
+pub use lineup::Lineup;
 pub use plant::{Plant, PlantedBug};
 pub use run::{run, run_tables, run_traced, Report, RunStats, Runner};
 pub use scenario::{Config, Op, Scenario};

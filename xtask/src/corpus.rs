@@ -44,7 +44,8 @@ pub fn seed(target: &str) -> Result<usize, String> {
     seed_dir(&root.join("corpus").join(target), &root.join("fuzz/corpus").join(target))
 }
 
-/// `cargo xtask seed-corpus`: seeds the corpus folder of every fuzz target.
+/// `cargo xtask seed-corpus`: seeds the corpus folder of every fuzz target, and of every
+/// template's target (`fuzz/templates/<template>/fuzz/corpus/<target>/`, from its seeds).
 pub fn main(args: &[String]) -> Result<(), String> {
     if let Some(arg) = args.first() {
         return Err(format!("unknown argument `{arg}` (seed-corpus takes none)"));
@@ -52,6 +53,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
     for target in manifest_targets()? {
         let written = seed(&target)?;
         println!("fuzz/corpus/{target}/: {written} seed file(s) copied from corpus/{target}/");
+    }
+    for t in crate::templates::templates()? {
+        let written = seed_dir(&t.seed_dir(), &t.corpus())?;
+        let corpus = t.corpus();
+        let shown = corpus.strip_prefix(root()).unwrap_or(&corpus).display().to_string();
+        println!("{shown}/: {written} seed file(s) copied from corpus/{}/", t.seeds);
     }
     Ok(())
 }

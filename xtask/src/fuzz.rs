@@ -6,7 +6,8 @@
 //! New corpus entries go to `fuzz/corpus/<target>/`, seeded from the checked-in
 //! `corpus/<target>/` (see [`crate::corpus`]), which is only read. Crashes land in
 //! `fuzz/artifacts/<target>/`. `--jobs N` runs libFuzzer's `-fork=N` (N processes, one corpus,
-//! one total); the default is one process per target.
+//! one total); the default is one process per target. `--target` also names a template's
+//! target (`fuzz/templates/`, [`crate::templates`]), fuzzed only when named.
 
 use crate::libfuzzer_log::LibFuzzerLog;
 use crate::targets::{check_known, dictionary, manifest_targets};
@@ -94,9 +95,15 @@ pub fn findings(written: &[PathBuf], touched: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 impl Job {
-    /// Builds every target once.
+    /// Builds every target of `fuzz/` once.
     pub fn build(&self) -> Result<(), String> {
+        self.build_in(&root().join("fuzz"))
+    }
+
+    /// Builds every target of the cargo-fuzz project `fuzz_dir` once.
+    pub fn build_in(&self, fuzz_dir: &Path) -> Result<(), String> {
         let mut cmd = self.toolchain.cargo_fuzz("build");
+        cmd.current_dir(fuzz_dir);
         cmd.args(BUILD_FLAGS);
         if self.plant.is_some() {
             cmd.args(["--features", "planted-bugs"]);
@@ -104,14 +111,27 @@ impl Job {
         crate::tools::run(&mut cmd)
     }
 
-    /// Runs `target` with `work` as the growing corpus and `seeds` (if any) read-only.
+    /// Runs `target` of `fuzz/` with `work` as the growing corpus and `seeds` (if any)
+    /// read-only.
     pub fn run_target(
         &self,
         target: &str,
         work: &Path,
         seeds: Option<&Path>,
     ) -> Result<Outcome, String> {
-        let artifacts = root().join("fuzz/artifacts").join(target);
+        self.run_target_in(&root().join("fuzz"), target, work, seeds)
+    }
+
+    /// [`Job::run_target`] for a target of the cargo-fuzz project `fuzz_dir`, whose crashes go
+    /// to `fuzz_dir/artifacts/<target>/`.
+    pub fn run_target_in(
+        &self,
+        fuzz_dir: &Path,
+        target: &str,
+        work: &Path,
+        seeds: Option<&Path>,
+    ) -> Result<Outcome, String> {
+        let artifacts = fuzz_dir.join("artifacts").join(target);
         std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
         std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
         let mut outcome = Outcome {
@@ -120,6 +140,7 @@ impl Job {
             ..Outcome::default()
         };
         let mut cmd = self.toolchain.cargo_fuzz("run");
+        cmd.current_dir(fuzz_dir);
         cmd.args(BUILD_FLAGS);
         if let Some(bug) = &self.plant {
             cmd.args(["--features", "planted-bugs"]).env("PTDIFF_PLANT", bug);
@@ -232,8 +253,9 @@ struct Options {
     plant: Option<String>,
 }
 
-/// Parses `[--seconds N] [--jobs N] [--target T]... [--plant BUG]`; `known` are the targets.
-fn parse(args: &[String], known: &[String]) -> Result<Options, String> {
+/// Parses `[--seconds N] [--jobs N] [--target T]... [--plant BUG]`; `known` are the targets
+/// `--target` may name, `every` those fuzzed when it names none.
+fn parse(args: &[String], known: &[String], every: &[String]) -> Result<Options, String> {
     let mut o = Options { seconds: DEFAULT_SECONDS, jobs: 1, targets: Vec::new(), plant: None };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -262,7 +284,7 @@ fn parse(args: &[String], known: &[String]) -> Result<Options, String> {
         }
     }
     if o.targets.is_empty() {
-        o.targets = known.to_vec();
+        o.targets = every.to_vec();
     }
     Ok(o)
 }
@@ -278,7 +300,12 @@ fn jobs_flags(jobs: u32) -> Vec<String> {
 
 /// `cargo xtask fuzz [--seconds N] [--jobs N] [--target T]... [--plant BUG]`.
 pub fn main(args: &[String]) -> Result<(), String> {
-    let Options { seconds, jobs, targets, plant } = parse(args, &manifest_targets()?)?;
+    let manifest = manifest_targets()?;
+    let templates = crate::templates::templates()?;
+    let known: Vec<String> =
+        manifest.iter().cloned().chain(templates.iter().map(|t| t.target.clone())).collect();
+    let Options { seconds, jobs, targets, plant } = parse(args, &known, &manifest)?;
+    let template = |target: &str| templates.iter().find(|t| t.target == target);
     ensure_cargo_fuzz()?;
     let toolchain = FuzzToolchain::detect();
     let cores = if jobs > 1 {
@@ -294,10 +321,20 @@ pub fn main(args: &[String]) -> Result<(), String> {
     );
     let job =
         Job { toolchain, seconds, plant: plant.clone(), flags: jobs_flags(jobs), verbose: true };
-    job.build()?;
+    if targets.iter().any(|t| template(t).is_none()) {
+        job.build()?;
+    }
+    for t in targets.iter().filter_map(|t| template(t)) {
+        job.build_in(&t.fuzz_dir())?;
+    }
     let root = root();
     let mut outcomes = Vec::new();
     for target in &targets {
+        if let Some(t) = template(target) {
+            crate::corpus::seed_dir(&t.seed_dir(), &t.corpus())?;
+            outcomes.push(job.run_target_in(&t.fuzz_dir(), target, &t.corpus(), None)?);
+            continue;
+        }
         crate::corpus::seed(target)?;
         let work = root.join("fuzz/corpus").join(target);
         outcomes.push(job.run_target(target, &work, None)?);
@@ -328,7 +365,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
             if let Some(h) = &o.headline {
                 println!("  {h}");
             }
-            let (reproduce, minimize) = finding_commands(toolchain, &o.target, a, plant.as_deref());
+            let (reproduce, minimize) = match template(&o.target) {
+                Some(t) => t.finding_commands(a, plant.as_deref()),
+                None => finding_commands(toolchain, &o.target, a, plant.as_deref()),
+            };
             println!("  reproduce: {reproduce}\n  minimize:  {minimize}");
         }
     }
@@ -355,21 +395,30 @@ mod tests {
 
     #[test]
     fn defaults_are_one_process_every_target_sixty_seconds() {
-        let o = parse(&[], &known()).unwrap();
+        let o = parse(&[], &known(), &known()).unwrap();
         assert_eq!(o, Options { seconds: 60, jobs: 1, targets: known(), plant: None });
         assert!(jobs_flags(o.jobs).is_empty());
     }
 
     #[test]
+    fn a_template_target_is_fuzzed_only_when_named() {
+        let (every, known) = (known(), args("differential walker scenario_text own_table"));
+        assert_eq!(parse(&[], &known, &every).unwrap().targets, every);
+        let named = parse(&args("--target own_table --target walker"), &known, &every).unwrap();
+        assert_eq!(named.targets, args("own_table walker"));
+    }
+
+    #[test]
     fn jobs_become_libfuzzer_fork() {
-        let o = parse(&args("--jobs 4 --target walker --seconds 5"), &known()).unwrap();
+        let o = parse(&args("--jobs 4 --target walker --seconds 5"), &known(), &[]).unwrap();
         assert_eq!(o, Options { seconds: 5, jobs: 4, targets: args("walker"), plant: None });
         assert_eq!(jobs_flags(o.jobs), ["-fork=4"]);
         assert_eq!(
-            parse(&args("--jobs 0"), &known()),
+            parse(&args("--jobs 0"), &known(), &known()),
             Err("--jobs needs a positive number".to_string())
         );
-        assert!(parse(&args("--target nope"), &known()).unwrap_err().contains("unknown target"));
+        let unknown = parse(&args("--target nope"), &known(), &known()).unwrap_err();
+        assert!(unknown.contains("unknown target"), "{unknown}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod oss_fuzz;
 mod oss_fuzz_env;
 mod oss_fuzz_out;
 mod targets;
+mod templates;
 mod throughput;
 mod tools;
 
@@ -34,8 +35,10 @@ usage: cargo xtask <command>
   fuzz [--seconds N] [--jobs N] [--target T]...
                                          fuzz every target (the [[bin]]s of fuzz/Cargo.toml) from the
                                          checked-in seeds, N seconds each (default 60), one process
-                                         each or N (libFuzzer -fork=N)
+                                         each or N (libFuzzer -fork=N); --target also names a
+                                         template's target (fuzz/templates/*/fuzz/Cargo.toml)
   seed-corpus                            copy corpus/<target>/ into cargo-fuzz's fuzz/corpus/<target>/
+                                         (and each template's seeds into its fuzz/corpus/<target>/)
   test                                   run every test, with and without planted bugs compiled in
   bench-planted [--runs N] [--max-seconds S] [--bug ID]...
                                          time to first finding of each planted bug (median of N

@@ -9,6 +9,10 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser, Value
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// Where `ptdiff minimize` saves regression files by default (a harness of your own names
+/// its own: [`crate::cli::Harness`]).
+pub const REGRESSIONS: &str = "corpus/regressions";
+
 /// Run, reproduce and minimize ptdiff scenarios: differential tests of AMD-Vi I/O page tables.
 #[derive(Debug, Parser)]
 #[command(
@@ -90,7 +94,7 @@ pub struct MinimizeArgs {
     #[command(flatten)]
     pub plant: PlantArg,
     /// Directory to save the regression file in (never overwriting a file)
-    #[arg(long, value_name = "DIR", default_value = "corpus/regressions")]
+    #[arg(long, value_name = "DIR", default_value = REGRESSIONS)]
     pub out: PathBuf,
     #[command(flatten)]
     pub format: FormatArg,

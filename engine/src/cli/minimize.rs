@@ -3,8 +3,9 @@
 use crate::cli::args::MinimizeArgs;
 use crate::cli::load::load;
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING};
+use crate::lineup::Lineup;
 use crate::plant::Plant;
-use crate::repro::minimize::minimize;
+use crate::repro::minimize::minimize_with;
 use crate::repro::regression::{self, Regression};
 use std::io::Write;
 
@@ -12,6 +13,7 @@ use std::io::Write;
 /// success, 2 when the input is bad or has no finding.
 pub fn minimize_command(
     args: &MinimizeArgs,
+    tables: &Lineup,
     plant: Plant,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -19,7 +21,7 @@ pub fn minimize_command(
     let path = &args.file;
     let Some(loaded) = load(path, args.format.format, err) else { return EXIT_BAD_INPUT };
     let _ = writeln!(out, "{}", loaded.describe(path));
-    let Some(min) = minimize(&loaded.scenario, plant) else {
+    let Some(min) = minimize_with(&loaded.scenario, tables, plant) else {
         let _ =
             writeln!(err, "{}: the input produces no finding; nothing to minimize", path.display());
         return EXIT_BAD_INPUT;

@@ -10,7 +10,9 @@
 //! ptdiff seeds [--check] [CORPUS]                  compile CORPUS/scenarios/*.scn into fuzz seeds
 //! ```
 //!
-//! `ptdiff --help` and `ptdiff COMMAND --help` document every option. Input files are read
+//! [`main`] runs the built-in tables; [`main_with`] is the same command line on your tables
+//! (a [`Lineup`]), for a small binary of your own. `ptdiff --help` and `ptdiff COMMAND --help`
+//! document every option. Input files are read
 //! only when they are regular files of at most [`MAX_INPUT_BYTES`]
 //! ([`input`]), and recognised as text or raw bytes by content
 //! ([`content`]). Exit status: [`EXIT_PASS`], [`EXIT_FINDING`] or
@@ -28,10 +30,11 @@ mod seeds;
 
 pub use input::MAX_INPUT_BYTES;
 
+use crate::lineup::Lineup;
 use crate::plant::{Plant, PlantedBug};
-use args::{Cli, Command, PlantArg};
+use args::{Cli, Command, PlantArg, REGRESSIONS};
 use clap::error::ErrorKind;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::ffi::OsString;
 use std::io::Write;
 
@@ -42,15 +45,42 @@ pub const EXIT_FINDING: u8 = 1;
 /// Bad arguments or bad input.
 pub const EXIT_BAD_INPUT: u8 = 2;
 
-/// Runs the command line `args` (without the program name), writing to `out` and `err`;
-/// returns the exit status.
+/// What a command line built on ptdiff runs ([`main_with`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Harness<'a> {
+    /// The tables every `run`, `repro` and `minimize` compares.
+    pub tables: &'a Lineup,
+    /// Where `minimize` saves regression files unless `--out` says otherwise.
+    pub regressions: &'static str,
+}
+
+/// Runs the command line `args` (without the program name) on the built-in tables, writing to
+/// `out` and `err`; returns the exit status.
 pub fn main<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let tables = Lineup::built_in();
+    main_with(args, &Harness { tables: &tables, regressions: REGRESSIONS }, out, err)
+}
+
+/// The `ptdiff` command line on the tables of `harness`: a binary of yours that calls this
+/// with your tables (see [`Lineup`]) runs, reproduces and minimizes scenarios and fuzz inputs
+/// on them exactly as `ptdiff` does on the built-in ones, and `minimize` saves to
+/// `harness.regressions` by default. Returns the exit status.
+pub fn main_with<I, T>(args: I, harness: &Harness, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let argv = std::iter::once(OsString::from("ptdiff")).chain(args.into_iter().map(Into::into));
-    let cli = match Cli::try_parse_from(argv) {
+    let command = Cli::command().mut_subcommand("minimize", |minimize| {
+        minimize.mut_arg("out", |out| out.default_value(harness.regressions))
+    });
+    let parsed =
+        command.try_get_matches_from(argv).and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             return match e.kind() {
@@ -65,15 +95,20 @@ where
             };
         }
     };
+    let tables = harness.tables;
+    if let Err(e) = tables.check_names() {
+        let _ = writeln!(err, "error: {e}");
+        return EXIT_BAD_INPUT;
+    }
     match cli.command {
-        Command::Run(args) => {
-            with_plant(&args.plant, err, |plant, err| run::run_command(&args, plant, out, err))
-        }
-        Command::Repro(args) => {
-            with_plant(&args.plant, err, |plant, err| repro::repro_command(&args, plant, out, err))
-        }
-        Command::Minimize(args) => with_plant(&args.plant, err, |plant, err| {
-            minimize::minimize_command(&args, plant, out, err)
+        Command::Run(args) => with_plant(&args.plant, tables, err, |plant, err| {
+            run::run_command(&args, tables, plant, out, err)
+        }),
+        Command::Repro(args) => with_plant(&args.plant, tables, err, |plant, err| {
+            repro::repro_command(&args, tables, plant, out, err)
+        }),
+        Command::Minimize(args) => with_plant(&args.plant, tables, err, |plant, err| {
+            minimize::minimize_command(&args, tables, plant, out, err)
         }),
         Command::Plants => {
             for bug in PlantedBug::ALL {
@@ -87,13 +122,18 @@ where
     }
 }
 
-/// Selects the `--plant` bug and runs `command` with it; a bug this build lacks is bad input.
+/// Selects the `--plant` bug and runs `command` with it; a bug this build lacks, or whose table
+/// is not one of `tables`, is bad input.
 fn with_plant(
     arg: &PlantArg,
+    tables: &Lineup,
     err: &mut dyn Write,
     command: impl FnOnce(Plant, &mut dyn Write) -> u8,
 ) -> u8 {
-    match arg.plant.map_or(Ok(Plant::NONE), Plant::select) {
+    let plant = arg.plant.map_or(Ok(Plant::NONE), Plant::select).map_err(|e| e.to_string());
+    match plant
+        .and_then(|plant| tables.check_plant(plant).map(|()| plant).map_err(|e| e.to_string()))
+    {
         Ok(plant) => command(plant, err),
         Err(e) => {
             let _ = writeln!(err, "error: {e}");

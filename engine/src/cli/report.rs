@@ -1,21 +1,24 @@
 //! Running one scenario and printing its outcome: `PASS` with counts, or `FAIL` and the finding.
 
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING, EXIT_PASS};
+use crate::lineup::Lineup;
 use crate::plant::Plant;
-use crate::run::{run, run_traced, Report};
+use crate::run::Report;
 use crate::scenario::Scenario;
 use std::io::Write;
 
-/// Runs `scenario` (named `name` in the output) and returns the exit status.
+/// Runs `scenario` (named `name` in the output) on `tables` and returns the exit status.
 pub fn report(
     name: &str,
     scenario: &Scenario,
+    tables: &Lineup,
     plant: Plant,
     trace: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let result = if trace { run_traced(scenario, plant) } else { run(scenario, plant) };
+    let result =
+        if trace { tables.run_traced(scenario, plant) } else { tables.run(scenario, plant) };
     let report = match result {
         Ok(report) => report,
         Err(e) => {

@@ -4,12 +4,14 @@ use crate::cli::args::{Format, ReproArgs};
 use crate::cli::load::load;
 use crate::cli::report::report;
 use crate::cli::EXIT_BAD_INPUT;
+use crate::lineup::Lineup;
 use crate::plant::Plant;
 use std::io::Write;
 
 /// Loads `args.file`, says how it was read, prints it when decoded from bytes, and runs it.
 pub fn repro_command(
     args: &ReproArgs,
+    tables: &Lineup,
     plant: Plant,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -20,5 +22,5 @@ pub fn repro_command(
         let _ = write!(out, "{}", loaded.scenario);
     }
     let name = args.file.display().to_string();
-    report(&name, &loaded.scenario, plant, args.trace, out, err)
+    report(&name, &loaded.scenario, tables, plant, args.trace, out, err)
 }

@@ -8,6 +8,7 @@ use crate::cli::load::{parse_text, print_parse_error};
 use crate::cli::report::report;
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING, EXIT_PASS};
 use crate::conc;
+use crate::lineup::Lineup;
 use crate::plant::Plant;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,13 @@ impl Tally {
 
 /// Runs every file of `args.paths`, expanding directories; prints a tally when more than one
 /// file was named or a directory was given.
-pub fn run_command(args: &RunArgs, plant: Plant, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+pub fn run_command(
+    args: &RunArgs,
+    tables: &Lineup,
+    plant: Plant,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
     let mut tally = Tally::default();
     let mut files = Vec::new();
     let mut saw_directory = false;
@@ -72,7 +79,7 @@ pub fn run_command(args: &RunArgs, plant: Plant, out: &mut dyn Write, err: &mut 
         }
     }
     for file in &files {
-        tally.add(run_file(file, plant, args.trace, out, err));
+        tally.add(run_file(file, tables, plant, args.trace, out, err));
     }
     if saw_directory || args.paths.len() > 1 {
         let _ = writeln!(
@@ -118,6 +125,7 @@ fn scenario_files(dir: &Path, out: &mut dyn Write) -> std::io::Result<Vec<PathBu
 /// Runs one text scenario file; a raw fuzz input is refused with the command that runs it.
 fn run_file(
     path: &Path,
+    tables: &Lineup,
     plant: Plant,
     trace: bool,
     out: &mut dyn Write,
@@ -145,7 +153,9 @@ fn run_file(
         return concurrent_file(path, &bytes, err);
     }
     match parse_text(&bytes) {
-        Ok(scenario) => report(&path.display().to_string(), &scenario, plant, trace, out, err),
+        Ok(scenario) => {
+            report(&path.display().to_string(), &scenario, tables, plant, trace, out, err)
+        }
         Err(e) => {
             print_parse_error(err, path, &e);
             EXIT_BAD_INPUT

@@ -8,13 +8,16 @@
 //! # catches: D1 dte      with planted bug D1, the run stops at a `dte` finding in D1's table
 //! ```
 //!
+//! A file replayed with other tables ([`Expect::verify_with`], a [`Lineup`] with your table)
+//! expects the same of them.
+//!
 //! A file may have several `catches` lines (one per bug). The bug is a planted-bug id
 //! (`ptdiff plants`), the check a check name as findings print it. Other comment lines of the
 //! header (`# origin:`, free text) are not expectations.
 
 use crate::check::finding::{Check, Finding};
+use crate::lineup::{Lineup, LineupError};
 use crate::plant::{Plant, PlantError, PlantedBug};
-use crate::run::run;
 use crate::scenario::{Scenario, ScenarioError};
 use std::fmt;
 use thiserror::Error;
@@ -22,7 +25,8 @@ use thiserror::Error;
 /// One expectation of a corpus file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expect {
-    /// `# expect: clean`: no finding on the built-in tables, with no bug planted.
+    /// `# expect: clean`: no finding on the tables (the built-in ones unless replayed with
+    /// others), with no bug planted.
     Clean,
     /// `# catches: ID CHECK`: with `bug` planted, the run stops at a `check` finding in the
     /// bug's implementation.
@@ -55,6 +59,8 @@ pub enum Unmet {
     Finding(Box<Finding>),
     #[error(transparent)]
     Plant(#[from] PlantError),
+    #[error(transparent)]
+    Lineup(#[from] LineupError),
     #[error("with {bug} planted, no finding: the {check} check did not fire", check = .check.name())]
     Missed { bug: PlantedBug, check: Check },
     #[error("with {bug} planted, expected a `{check}` finding in `{implementation}`, got:\n{finding}", check = .check.name(), implementation = .bug.implementation())]
@@ -106,19 +112,34 @@ impl Expect {
         matches!(self, Expect::Catches { .. })
     }
 
-    /// Runs `scenario` as the expectation says and tells whether the result is the one
-    /// expected.
+    /// Runs `scenario` on the built-in tables as the expectation says and tells whether the
+    /// result is the one expected.
     pub fn verify(self, scenario: &Scenario) -> Result<(), Unmet> {
+        self.verify_with(scenario, &Lineup::built_in())
+    }
+
+    /// Like [`Expect::verify`], on fresh tables of `tables` (a planted bug's table must be
+    /// one of them).
+    pub fn verify_with(self, scenario: &Scenario, tables: &Lineup) -> Result<(), Unmet> {
         match self {
-            Expect::Clean => match run(scenario, Plant::NONE)?.finding {
+            Expect::Clean => match tables.run(scenario, Plant::NONE)?.finding {
                 None => Ok(()),
                 Some(finding) => Err(Unmet::Finding(Box::new(finding))),
             },
-            Expect::Catches { bug, check } => match run(scenario, Plant::select(bug)?)?.finding {
-                None => Err(Unmet::Missed { bug, check }),
-                Some(f) if f.check == check && f.implementation == bug.implementation() => Ok(()),
-                Some(finding) => Err(Unmet::Other { bug, check, finding: Box::new(finding) }),
-            },
+            Expect::Catches { bug, check } => {
+                let plant = Plant::select(bug)?;
+                tables.check_plant(plant)?;
+                Self::caught(bug, check, tables.run(scenario, plant)?.finding)
+            }
+        }
+    }
+
+    /// Whether `finding` is the one a `# catches: bug check` line expects.
+    fn caught(bug: PlantedBug, check: Check, finding: Option<Finding>) -> Result<(), Unmet> {
+        match finding {
+            None => Err(Unmet::Missed { bug, check }),
+            Some(f) if f.check == check && f.implementation == bug.implementation() => Ok(()),
+            Some(finding) => Err(Unmet::Other { bug, check, finding: Box::new(finding) }),
         }
     }
 }

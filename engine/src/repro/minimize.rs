@@ -1,10 +1,11 @@
 //! The minimizer: turns a failing scenario into the smallest one that still fails the same way
 //! (same check, same implementation), by dropping operations, simplifying operands and
-//! simplifying the configuration. Deterministic and bounded by a run budget.
+//! simplifying the configuration. Deterministic and bounded by a run budget. It runs whatever
+//! tables it is given ([`minimize_with`]); [`minimize`] runs the built-in ones.
 
 use crate::check::finding::{Check, Finding};
+use crate::lineup::Lineup;
 use crate::plant::Plant;
-use crate::run::run;
 use crate::scenario::{Op, Scenario};
 use ptdiff_reference::Perm;
 
@@ -21,28 +22,36 @@ pub struct Minimized {
     pub runs: usize,
 }
 
-struct Search {
+struct Search<'a> {
+    tables: &'a Lineup,
     plant: Plant,
     target: (Check, String),
     runs: usize,
 }
 
-impl Search {
+impl Search<'_> {
     /// The finding of `candidate` if it is valid and fails the same way, within budget.
     fn still_fails(&mut self, candidate: &Scenario) -> Option<Finding> {
         if self.runs >= RUN_BUDGET {
             return None;
         }
         self.runs += 1;
-        let finding = run(candidate, self.plant).ok()?.finding?;
+        let finding = self.tables.run(candidate, self.plant).ok()?.finding?;
         (finding.signature() == self.target).then_some(finding)
     }
 }
 
-/// Minimizes `scenario`, which must produce a finding with `plant`; `None` when it does not.
+/// Minimizes `scenario`, which must produce a finding on the built-in tables with `plant`;
+/// `None` when it does not.
 pub fn minimize(scenario: &Scenario, plant: Plant) -> Option<Minimized> {
-    let first = run(scenario, plant).ok()?.finding?;
-    let mut search = Search { plant, target: first.signature(), runs: 1 };
+    minimize_with(scenario, &Lineup::built_in(), plant)
+}
+
+/// Minimizes `scenario`, which must produce a finding on `tables` with `plant`; `None` when it
+/// does not. Every candidate runs on fresh tables of `tables`.
+pub fn minimize_with(scenario: &Scenario, tables: &Lineup, plant: Plant) -> Option<Minimized> {
+    let first = tables.run(scenario, plant).ok()?.finding?;
+    let mut search = Search { tables, plant, target: first.signature(), runs: 1 };
     let mut best = scenario.clone();
     let mut finding = first;
     loop {

@@ -11,10 +11,13 @@
 //! # catches: SPLIT-RW translation   only for a planted bug: with it, the check still fires
 //! ```
 //!
-//! The `catches` line keeps the check itself from silently regressing.
+//! The `catches` line keeps the check itself from silently regressing. `cargo test` replays
+//! `corpus/regressions/` on the built-in tables; a regression of your own table replays on
+//! your tables ([`Regression::verify_with`], [`replay_dir`]).
 
 use super::expectation::{self, Expect, HeaderError, Unmet};
 use crate::check::finding::Check;
+use crate::lineup::Lineup;
 use crate::plant::PlantedBug;
 use crate::scenario::text::{self, ParseError};
 use crate::scenario::Scenario;
@@ -109,15 +112,54 @@ impl Regression {
         std::iter::once(Expect::Clean).chain(catches).collect()
     }
 
-    /// Replays the regression: every expectation, skipping a planted bug the build lacks.
+    /// Replays the regression on the built-in tables: every expectation, skipping a planted
+    /// bug the build lacks.
     pub fn verify(&self) -> Result<(), Unmet> {
+        self.verify_with(&Lineup::built_in())
+    }
+
+    /// Replays the regression on fresh tables of `tables` (yours, for a regression your table
+    /// was minimized on): every expectation, skipping a planted bug the build lacks.
+    pub fn verify_with(&self, tables: &Lineup) -> Result<(), Unmet> {
         let compiled = cfg!(feature = "planted-bugs");
         for expect in self.expectations() {
             if compiled || !expect.needs_planted_bugs() {
-                expect.verify(&self.scenario)?;
+                expect.verify_with(&self.scenario, tables)?;
             }
         }
         Ok(())
+    }
+}
+
+/// Replays every `.scn` file of `dir` (in name order) with `tables`
+/// ([`Regression::verify_with`]): `Ok` with how many replayed as expected, else one message
+/// per file that did not (unreadable, not a regression file, or an expectation unmet), each
+/// starting with the file's path. A missing `dir` holds no regression.
+pub fn replay_dir(dir: &Path, tables: &Lineup) -> Result<usize, Vec<String>> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|e| e.eq_ignore_ascii_case("scn")))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(vec![format!("{}: {e}", dir.display())]),
+    };
+    files.sort();
+    let failures: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            let replayed = std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|source| Regression::parse(&source).map_err(|e| e.to_string()))
+                .and_then(|regression| regression.verify_with(tables).map_err(|e| e.to_string()));
+            replayed.err().map(|e| format!("{}: {e}", path.display()))
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(files.len())
+    } else {
+        Err(failures)
     }
 }
 

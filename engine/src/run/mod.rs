@@ -112,6 +112,18 @@ pub fn run_tables(
     Ok(Runner::with_tables(scenario.config, tables).run_ops(&scenario.ops))
 }
 
+/// What every table of a run of `config` is created with: the scenario's heights and table
+/// placement, and the domain [`DOMAIN`].
+pub fn table_config(config: &Config) -> TableConfig {
+    TableConfig {
+        initial_levels: config.initial_levels,
+        max_levels: config.max_levels,
+        domain: DOMAIN,
+        placement: config.placement(),
+        all_page_sizes: config.all_page_sizes,
+    }
+}
+
 /// Which results an operation must have, per implementation, and how the runner applies it.
 type Apply<'a> = dyn FnMut(&mut Subject) -> (Result<(), ErrorClass>, Result<(), PagesError>) + 'a;
 
@@ -122,13 +134,7 @@ impl Runner {
     /// The built-in tables ([`crate::tables::BUILT_IN`], growing from `initial_levels` to
     /// `max_levels` where they grow), with `plant` planted in its implementation.
     pub fn new(config: Config, plant: Plant) -> Result<Runner, Box<Finding>> {
-        let table_config = TableConfig {
-            initial_levels: config.initial_levels,
-            max_levels: config.max_levels,
-            domain: DOMAIN,
-            placement: config.placement(),
-            all_page_sizes: config.all_page_sizes,
-        };
+        let table_config = table_config(&config);
         let mut tables = Vec::with_capacity(BUILT_IN.len());
         for table in BUILT_IN {
             tables.push(plant.build(table, table_config).map_err(|error| {
@@ -156,6 +162,12 @@ impl Runner {
         };
         runner.note_heights();
         runner
+    }
+
+    /// Records a trace line per operation in [`Report::trace`].
+    pub fn traced(mut self) -> Runner {
+        self.trace = Some(Vec::new());
+        self
     }
 
     /// Runs `ops` then the final checks; stops at the first finding.
