@@ -17,6 +17,11 @@ pub enum Phase {
     Op { index: usize },
     /// The final sweep after the last operation.
     Sweep,
+    /// The concurrent phase: thread `task`'s op number `op` (0-based in its program), or the
+    /// phase as a whole (`op` is then `None` in the finding).
+    Concurrent { task: u8, op: usize },
+    /// The quiescent point after the concurrent phase.
+    Quiescent,
 }
 
 /// What another implementation gave at the point of a finding.
@@ -65,7 +70,7 @@ impl Finding {
     /// A finding of `violation` in `implementation`; `op` is dropped for setup and sweep phases.
     pub fn new(implementation: &str, phase: Phase, op: &Op, violation: Violation) -> Box<Finding> {
         let op = match phase {
-            Phase::Setup | Phase::Sweep => None,
+            Phase::Setup | Phase::Sweep | Phase::Quiescent => None,
             _ => Some(*op),
         };
         Box::new(Finding {
@@ -85,7 +90,7 @@ impl Finding {
     pub fn op_index(&self) -> Option<usize> {
         match self.phase {
             Phase::NotifyBefore { index } | Phase::Op { index } => Some(index),
-            Phase::Setup | Phase::Sweep => None,
+            Phase::Setup | Phase::Sweep | Phase::Concurrent { .. } | Phase::Quiescent => None,
         }
     }
 
@@ -113,6 +118,13 @@ impl fmt::Display for Finding {
             (Phase::Op { index }, Some(op)) => writeln!(f, "  at:       op #{index}: `{op}`")?,
             (Phase::NotifyBefore { index } | Phase::Op { index }, None) => {
                 writeln!(f, "  at:       op #{index}")?
+            }
+            (Phase::Concurrent { task, op: index }, Some(op)) => {
+                writeln!(f, "  at:       concurrent phase, t{task} op #{index}: `{op}`")?
+            }
+            (Phase::Concurrent { .. }, None) => writeln!(f, "  at:       concurrent phase")?,
+            (Phase::Quiescent, _) => {
+                writeln!(f, "  at:       the quiescent point after the concurrent phase")?
             }
         }
         if let Some(dev) = self.device {

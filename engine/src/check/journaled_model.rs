@@ -66,6 +66,13 @@ impl JournaledModel {
         self.model.unmap_range(dfn, frames);
     }
 
+    /// Replaces the whole model by `model`, not journaled: for a harness that states what the
+    /// model is after operations it judged itself (a concurrent phase).
+    pub fn replace(&mut self, model: Model) {
+        self.generation += 1;
+        self.model = model;
+    }
+
     /// [`Model::clear`], journaled: O(n), for teardown.
     pub fn clear(&mut self) {
         self.generation += 1;

@@ -38,6 +38,9 @@ pub enum Check {
     Ledger,
     /// A live table frame of the domain is not reachable from its root (leaked).
     Leak,
+    /// An observed translation or a returned result that no order of the operations in flight
+    /// explains (a concurrent run).
+    Linearizability,
     /// An operation took more steps than its budget (an implementation that loops).
     StepBudget,
     /// An operation waits for a lock that can never be released.
@@ -66,6 +69,7 @@ impl Check {
             Check::Dma => "dma",
             Check::Ledger => "ledger",
             Check::Leak => "leak",
+            Check::Linearizability => "linearizability",
             Check::StepBudget => "step-budget",
             Check::Deadlock => "deadlock",
             Check::Flush => "flush",
@@ -90,6 +94,7 @@ impl Check {
             Check::Dma => "a device's DMA through the IOMMU and its caches differs from the model",
             Check::Ledger => "a device can reach a frame that is not a live page table of the domain",
             Check::Leak => "a live page-table frame is not reachable from the root (leaked)",
+            Check::Linearizability => "a translation or result no order of the concurrent operations explains",
             Check::StepBudget => "an operation took more steps than its budget (it loops?)",
             Check::Deadlock => "an operation waits forever for a lock",
             Check::Flush => "a translation was removed, narrowed or redirected without a completed invalidation covering it",
@@ -97,7 +102,7 @@ impl Check {
     }
 
     /// Every check, in declaration order.
-    pub const ALL: [Check; 18] = [
+    pub const ALL: [Check; 19] = [
         Check::Setup,
         Check::Outcome,
         Check::Height,
@@ -113,6 +118,7 @@ impl Check {
         Check::Dma,
         Check::Ledger,
         Check::Leak,
+        Check::Linearizability,
         Check::StepBudget,
         Check::Deadlock,
         Check::Flush,

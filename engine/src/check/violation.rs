@@ -120,6 +120,9 @@ pub enum Violation {
     TableMappedAsData { dfn: u64, pfn: u64 },
     /// The set of leaves differs from the model.
     SweepDifference { dfn: u64, expected: Mapping, got: Mapping },
+    /// In a concurrent run, `event` saw or returned `got`, and only `allowed` is explained by
+    /// some order of the operations in flight; `schedule` says how the run got there.
+    Linearizability { event: String, allowed: String, got: String, schedule: String },
     /// The operation ran out of steps.
     StepBudget { steps: u64 },
     /// The operation waits forever for a lock.
@@ -155,6 +158,7 @@ impl Violation {
             | Violation::SweepNotTranslating { .. }
             | Violation::SweepDifference { .. } => Check::Sweep,
             Violation::Leak { .. } => Check::Leak,
+            Violation::Linearizability { .. } => Check::Linearizability,
             Violation::StepBudget { .. } => Check::StepBudget,
             Violation::Deadlock { .. } => Check::Deadlock,
         }
@@ -256,6 +260,9 @@ impl Violation {
                 "every live table frame of the domain is reachable from its root".into()
             }
             Violation::TableMappedAsData { .. } => "no page-table frame mapped as data".into(),
+            Violation::Linearizability { event, allowed, .. } => {
+                format!("{event}: one of {allowed}")
+            }
             Violation::StepBudget { .. } => "an operation that ends within its step budget".into(),
             Violation::Deadlock { .. } => "every lock taken is eventually free".into(),
         }
@@ -323,6 +330,7 @@ impl Violation {
             Violation::TableMappedAsData { dfn, pfn } => {
                 format!("dfn {dfn:#x} translates to the live table frame {pfn:#x}")
             }
+            Violation::Linearizability { got, schedule, .. } => format!("{got}\n{schedule}"),
             Violation::StepBudget { steps } => format!("still running after {steps} steps"),
             Violation::Deadlock { lock } => format!("waits forever for the {lock} lock"),
         }

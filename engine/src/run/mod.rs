@@ -202,6 +202,42 @@ impl Runner {
         &self.subjects
     }
 
+    /// The implementations, for a harness that drives them itself between two checked points
+    /// (the concurrent runner), and then states what they must hold in their subjects.
+    pub fn subjects_mut(&mut self) -> &mut [Subject] {
+        &mut self.subjects
+    }
+
+    /// The scenario's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// How the oracle walks (the hardware's maximum height).
+    pub fn walk_config(&self) -> &WalkConfig {
+        &self.walk
+    }
+
+    /// The per-op checks at a quiescent point reached outside [`Runner::step`] (after a
+    /// concurrent phase), probing the DFN ranges `ranges` and the usual context around them.
+    pub fn check_quiescent(&mut self, ranges: &[(u64, u64)]) -> Result<(), Box<Finding>> {
+        self.probe_dfns.clear();
+        let mut more = Vec::new();
+        for &(first, last) in ranges {
+            more.clear();
+            probes(&mut more, first, last, &self.recent);
+            for dfn in more.drain(..) {
+                if !self.probe_dfns.contains(&dfn) && self.probe_dfns.len() < 2 * MAX_PROBES {
+                    self.probe_dfns.push(dfn);
+                }
+            }
+        }
+        if ranges.is_empty() {
+            probes(&mut self.probe_dfns, 0, 0, &self.recent);
+        }
+        self.check_state(Phase::Quiescent, &Op::Teardown)
+    }
+
     fn note_heights(&mut self) {
         for subject in &self.subjects {
             self.stats.highest_levels = self.stats.highest_levels.max(subject.table.levels());
@@ -543,7 +579,9 @@ impl Runner {
             let what = match phase {
                 Phase::NotifyBefore { index } => format!("op #{index} (notify before) `{op}`"),
                 Phase::Op { index } => format!("op #{index} `{op}`"),
-                Phase::Setup | Phase::Sweep => format!("`{op}`"),
+                Phase::Setup | Phase::Sweep | Phase::Concurrent { .. } | Phase::Quiescent => {
+                    format!("`{op}`")
+                }
             };
             let outcomes: Vec<String> = self
                 .subjects
