@@ -137,6 +137,8 @@ mod tests {
             Check::Dma,
             Check::StepBudget,
             Check::Deadlock,
+            // Judged by the concurrent runner (`crate::conc`).
+            Check::Linearizability,
         ];
         for check in Check::ALL {
             assert!(
