@@ -19,6 +19,7 @@
 use super::entry::{self, Entry};
 use super::geometry::{entry_order, index, low_mask, slot_spa, ENTRIES};
 use super::{Dynamic, Seams, Top};
+use crate::step::Cx;
 use crate::substrate::commands::ALL_PAGES_ORDER;
 use crate::table::{PagesError, Perm, PtError};
 
@@ -82,24 +83,34 @@ fn covering(lo: u64, hi: u64) -> (u64, u32) {
 impl<S: Seams> Dynamic<S> {
     /// Runs `range` from the root of `top`, then flushes what changed and frees what was
     /// unlinked, whether or not the range completed.
-    pub(super) fn apply_range(&mut self, top: Top, mut range: Range) -> Result<(), PagesError> {
+    pub(super) async fn apply_range(
+        &self,
+        cx: &Cx<'_>,
+        top: Top,
+        mut range: Range,
+    ) -> Result<(), PagesError> {
         let (first, last) = (range.first, range.last);
-        let walked = self.range_table(&mut range, top.root, top.levels, first, last);
+        let walked = self.range_table(cx, &mut range, top.root, top.levels, first, last).await;
         if let Some((lo, hi)) = range.changed {
             let first_page = (range.first, range.order);
             let (dfn, order) = self.seams.invalidated(covering(lo, hi), first_page);
-            self.flush(dfn, order);
+            self.flush(cx, dfn, order).await;
         }
-        let freed = std::mem::take(&mut range.orphans)
-            .into_iter()
-            .try_for_each(|(table, level)| self.free_subtree(table, level));
+        let mut freed = Ok(());
+        for (table, level) in std::mem::take(&mut range.orphans) {
+            freed = self.free_subtree(cx, table, level).await;
+            if freed.is_err() {
+                break;
+            }
+        }
         walked.and(freed).map_err(|error| PagesError { error, done: range.pages_done() })
     }
 
     /// The part `[lo, hi]` of the range inside the level-`level` table at `table`, entry by
     /// entry.
-    fn range_table(
-        &mut self,
+    async fn range_table(
+        &self,
+        cx: &Cx<'_>,
         r: &mut Range,
         table: u64,
         level: u8,
@@ -111,7 +122,8 @@ impl<S: Seams> Dynamic<S> {
         loop {
             let part_last = (at | span_mask).min(hi);
             let block = at & !span_mask;
-            self.range_entry(r, slot_spa(table, index(at, level)), level, block, at, part_last)?;
+            let slot = slot_spa(table, index(at, level));
+            self.range_entry(cx, r, slot, level, block, at, part_last).await?;
             r.done_to = part_last + 1;
             if part_last >= hi {
                 return Ok(());
@@ -122,8 +134,10 @@ impl<S: Seams> Dynamic<S> {
 
     /// The part `[s, e]` of the range inside the entry at `slot` of a level-`level` table,
     /// which covers DFNs from `block`.
-    fn range_entry(
-        &mut self,
+    #[allow(clippy::too_many_arguments)]
+    async fn range_entry(
+        &self,
+        cx: &Cx<'_>,
         r: &mut Range,
         slot: u64,
         level: u8,
@@ -132,34 +146,34 @@ impl<S: Seams> Dynamic<S> {
         e: u64,
     ) -> Result<(), PtError> {
         let block_last = block | low_mask(entry_order(level));
-        let mut raw = self.iommu.read_entry(slot)?;
+        let mut raw = cx.read(slot).await?;
         if let Entry::Sized { mfn, order, perm } = entry::decode(raw, level) {
-            self.split_sized(r, slot, level, block, (mfn, order, perm))?;
-            raw = self.iommu.read_entry(slot)?;
+            self.split_sized(cx, r, slot, level, block, (mfn, order, perm)).await?;
+            raw = cx.read(slot).await?;
         }
         let old = entry::decode(raw, level);
         match r.write {
             Write::Map { mfn, perm, level: leaf_level } if level <= leaf_level => {
                 if let Some(leaf) = self.leaf(r, block, level, mfn, perm) {
-                    self.iommu.write_entry(slot, leaf)?;
+                    cx.write(slot, leaf).await?;
                     self.unlinked(r, old, level, block, block_last);
                 }
                 Ok(())
             }
             Write::Unmap if s == block && e == block_last => {
                 if old != Entry::Empty {
-                    self.iommu.write_entry(slot, 0)?;
+                    cx.write(slot, 0).await?;
                     self.unlinked(r, old, level, block, block_last);
                 }
                 Ok(())
             }
-            _ => self.range_below(r, slot, level, raw, block, s, e),
+            _ => self.range_below(cx, r, slot, level, raw, block, s, e).await,
         }
     }
 
     /// Notes what replacing `old` in the entry covering `block..=block_last` changed: a
     /// present entry's translations, and a subtree to free.
-    fn unlinked(&mut self, r: &mut Range, old: Entry, level: u8, block: u64, block_last: u64) {
+    fn unlinked(&self, r: &mut Range, old: Entry, level: u8, block: u64, block_last: u64) {
         match old {
             Entry::Empty => {}
             Entry::Pte { .. } | Entry::Sized { .. } => r.note_change(block, block_last),
@@ -175,7 +189,7 @@ impl<S: Seams> Dynamic<S> {
     /// the entries of their level: a page as large is one NL = 0 leaf, a larger one (up to
     /// the next level's size) that many NL = 7 replicas, a page as large as a whole root that
     /// many NL = 0 leaves.
-    fn leaf(&mut self, r: &Range, block: u64, level: u8, mfn: u64, perm: Perm) -> Option<u64> {
+    fn leaf(&self, r: &Range, block: u64, level: u8, mfn: u64, perm: Perm) -> Option<u64> {
         let entry_order = entry_order(level);
         let offset = block - r.first;
         if r.order > entry_order && r.order < entry_order + 9 {
@@ -194,8 +208,9 @@ impl<S: Seams> Dynamic<S> {
     /// pieces of its leaf). A table linked here that ends up holding nothing of the range
     /// because the range stopped is put back.
     #[allow(clippy::too_many_arguments)]
-    fn range_below(
-        &mut self,
+    async fn range_below(
+        &self,
+        cx: &Cx<'_>,
         r: &mut Range,
         slot: u64,
         level: u8,
@@ -208,24 +223,25 @@ impl<S: Seams> Dynamic<S> {
         let child = match entry::decode(raw, level) {
             Entry::Pde { table } => Ok((table, false)),
             Entry::Empty if matches!(r.write, Write::Unmap) => return Ok(()),
-            Entry::Empty => self.link_table(slot, level, None).map(|t| (t, true)),
+            Entry::Empty => self.link_table(cx, slot, level, None).await.map(|t| (t, true)),
             Entry::Pte { mfn, perm } => {
                 r.note_change(block, block_last);
-                self.link_table(slot, level, Some((mfn, perm))).map(|t| (t, true))
+                self.link_table(cx, slot, level, Some((mfn, perm))).await.map(|t| (t, true))
             }
             Entry::Sized { mfn, order, perm } => {
                 // Not met after `split_sized`; the piece this entry maps, if it were.
                 r.note_change(block, block_last);
                 let piece = mfn + (block & low_mask(order));
-                self.link_table(slot, level, Some((piece, perm))).map(|t| (t, true))
+                self.link_table(cx, slot, level, Some((piece, perm))).await.map(|t| (t, true))
             }
         };
         let (child, linked) = child?;
         let done_before = r.done_to;
-        let below = self.range_table(r, child, level - 1, s, e);
+        // The descent recurses: the table below is a boxed future of its own.
+        let below = Box::pin(self.range_table(cx, r, child, level - 1, s, e)).await;
         if below.is_err() && linked && r.done_to == done_before {
             // Nothing of the range got into the new table: put the slot back.
-            self.iommu.write_entry(slot, raw)?;
+            cx.write(slot, raw).await?;
             r.note_change(block, block_last);
             r.orphans.push((child, level - 1));
         }
@@ -234,21 +250,24 @@ impl<S: Seams> Dynamic<S> {
 
     /// Allocates a table for the level-`level` entry at `slot`, fills it with the 512 pieces
     /// of `superpage` (frame, permissions) if any, and links it. Returns its SPA.
-    fn link_table(
-        &mut self,
+    async fn link_table(
+        &self,
+        cx: &Cx<'_>,
         slot: u64,
         level: u8,
         superpage: Option<(u64, Perm)>,
     ) -> Result<u64, PtError> {
-        let table = self.iommu.alloc_table(self.domain())?;
+        let table = cx.alloc_table(self.domain()).await?;
         let filled = match superpage {
-            Some((mfn, perm)) => self.fill_shattered(table, level - 1, mfn, perm),
+            Some((mfn, perm)) => self.fill_shattered(cx, table, level - 1, mfn, perm).await,
             None => Ok(()),
         };
-        let linked =
-            filled.and_then(|()| Ok(self.iommu.write_entry(slot, entry::pde(table, level - 1))?));
+        let linked = match filled {
+            Ok(()) => cx.write(slot, entry::pde(table, level - 1)).await.map_err(PtError::from),
+            Err(error) => Err(error),
+        };
         if let Err(error) = linked {
-            self.iommu.free_table(table)?;
+            cx.free_table(table).await?;
             return Err(error);
         }
         Ok(table)
@@ -256,8 +275,9 @@ impl<S: Seams> Dynamic<S> {
 
     /// Fills the level-`level` table at `table` with the 512 pages of the superpage at `mfn`,
     /// keeping its permissions (Xen b8238afd07).
-    fn fill_shattered(
-        &mut self,
+    async fn fill_shattered(
+        &self,
+        cx: &Cx<'_>,
         table: u64,
         level: u8,
         mfn: u64,
@@ -266,8 +286,7 @@ impl<S: Seams> Dynamic<S> {
         let perm = self.seams.piece_perm(perm);
         let page_order = entry_order(level);
         for i in 0..ENTRIES {
-            self.iommu
-                .write_entry(slot_spa(table, i), entry::pte(mfn + (i << page_order), perm))?;
+            cx.write(slot_spa(table, i), entry::pte(mfn + (i << page_order), perm)).await?;
         }
         Ok(())
     }
@@ -275,8 +294,9 @@ impl<S: Seams> Dynamic<S> {
     /// Rewrites every replica of the NL = 7 page (`mfn`, `order`, `perm`) that the entry at
     /// `slot` (covering DFNs from `block`) belongs to as the default-size leaf of its own
     /// piece: the same translations, no replica group left to change in part.
-    fn split_sized(
-        &mut self,
+    async fn split_sized(
+        &self,
+        cx: &Cx<'_>,
         r: &mut Range,
         slot: u64,
         level: u8,
@@ -291,7 +311,7 @@ impl<S: Seams> Dynamic<S> {
             if self.seams.split_whole_page() { first..first + replicas } else { index..index + 1 };
         for i in pieces {
             let piece = entry::pte(mfn + ((i - first) << entry_order), perm);
-            self.iommu.write_entry(slot_spa(table, i), piece)?;
+            cx.write(slot_spa(table, i), piece).await?;
         }
         let group = block - ((index - first) << entry_order);
         r.note_change(group, group + (replicas << entry_order) - 1);
