@@ -19,7 +19,7 @@ use crate::substrate::commands::Command;
 use crate::substrate::device_set::DeviceSet;
 use crate::substrate::device_table::{dte_spa, DteSetting};
 use crate::substrate::iommu::IommuError;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -106,6 +106,10 @@ pub struct Cx<'s> {
     shared: RefCell<&'s mut Shared>,
     sched: RefCell<Sched>,
     observer: RefCell<Option<&'s mut dyn StepObserver>>,
+    /// Whether an observer is set (checked at every step without borrowing it).
+    observing: Cell<bool>,
+    /// Whether steps can be taken at once: the run never yields and nobody observes.
+    quiet: Cell<bool>,
 }
 
 impl<'s> Cx<'s> {
@@ -125,6 +129,8 @@ impl<'s> Cx<'s> {
                 total: 0,
             }),
             observer: RefCell::new(None),
+            observing: Cell::new(false),
+            quiet: Cell::new(!preemptible),
         }
     }
 
@@ -136,6 +142,8 @@ impl<'s> Cx<'s> {
     /// Sends every access, after it took effect, to `observer`.
     pub fn observe(&self, observer: &'s mut dyn StepObserver) {
         *self.observer.borrow_mut() = Some(observer);
+        self.observing.set(true);
+        self.quiet.set(false);
     }
 
     // ----- for the executor and the adapter -----
@@ -196,7 +204,16 @@ impl<'s> Cx<'s> {
     }
 
     /// After an access took effect: the observer sees it.
+    #[inline(always)]
     fn observed(&self, access: Access) {
+        if self.observing.get() {
+            self.notify_observer(access);
+        }
+    }
+
+    /// The observer sees `access`.
+    #[inline(never)]
+    fn notify_observer(&self, access: Access) {
         let (task, held) = {
             let s = self.sched.borrow();
             (s.current, s.tasks.get(s.current).map_or(LockSet::EMPTY, |t| t.held))
@@ -209,7 +226,9 @@ impl<'s> Cx<'s> {
     /// Loads the qword at `spa`.
     pub async fn read(&self, spa: u64) -> Result<u64, IommuError> {
         let access = Access::Load { spa };
-        self.step(access).await;
+        if !self.take_quiet(access) {
+            self.step(access).await;
+        }
         let value = self.shared.borrow().iommu.read_entry(spa);
         self.observed(access);
         value
@@ -218,16 +237,134 @@ impl<'s> Cx<'s> {
     /// Stores `value` at `spa` (one 64-bit store).
     pub async fn write(&self, spa: u64, value: u64) -> Result<(), IommuError> {
         let access = Access::Store { spa, value };
-        self.step(access).await;
+        if !self.take_quiet(access) {
+            self.step(access).await;
+        }
         let done = self.shared.borrow_mut().iommu.write_entry(spa, value);
         self.observed(access);
         done
     }
 
+    /// Loads the `out.len()` consecutive qwords from `spa` into `out`, in address order, each
+    /// load a step of its own: the same steps as that many [`Cx::read`]s, at less cost per
+    /// load. Stops at the first load that fails.
+    pub async fn read_into(&self, spa: u64, out: &mut [u64]) -> Result<(), IommuError> {
+        if self.quiet(out.len()) {
+            let (mut taken, mut result) = (0, Ok(()));
+            {
+                let shared = self.shared.borrow();
+                for (slot, at) in out.iter_mut().zip((spa..).step_by(8)) {
+                    taken += 1;
+                    match shared.iommu.read_entry(at) {
+                        Ok(value) => *slot = value,
+                        Err(error) => {
+                            result = Err(error);
+                            break;
+                        }
+                    }
+                }
+            }
+            self.count_quiet(taken, |i| Access::Load { spa: spa + 8 * i });
+            return result;
+        }
+        for (slot, at) in out.iter_mut().zip((spa..).step_by(8)) {
+            *slot = self.read(at).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores `value(i)` at `spa + 8 i` for `i` in `0..count`, in that order, each store a step
+    /// of its own: the same steps as that many [`Cx::write`]s, at less cost per store. Stops
+    /// at the first store that fails.
+    pub async fn write_each(
+        &self,
+        spa: u64,
+        count: u64,
+        mut value: impl FnMut(u64) -> u64,
+    ) -> Result<(), IommuError> {
+        if self.quiet(usize::try_from(count).unwrap_or(usize::MAX)) {
+            let (mut taken, mut result, mut last) = (0, Ok(()), 0);
+            {
+                let mut shared = self.shared.borrow_mut();
+                for i in 0..count {
+                    taken += 1;
+                    last = value(i);
+                    result = shared.iommu.write_entry(spa + 8 * i, last);
+                    if result.is_err() {
+                        break;
+                    }
+                }
+            }
+            self.count_quiet(taken, |i| Access::Store { spa: spa + 8 * i, value: last });
+            return result;
+        }
+        for i in 0..count {
+            self.write(spa + 8 * i, value(i)).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes the step of `access` at once, without yielding, when that is the same as
+    /// stepping: in a run that never yields and that nobody observes, within the budget
+    /// ([`Cx::quiet`]; never for a lock step, which may block). Returns false, having counted
+    /// nothing, when the access must go through [`Step`].
+    #[inline]
+    fn take_quiet(&self, access: Access) -> bool {
+        if !self.quiet.get() {
+            return false;
+        }
+        let mut s = self.sched.borrow_mut();
+        let (current, budget) = (s.current, s.budget);
+        if s.over_budget.is_some() {
+            return false;
+        }
+        let Some(task) = s.tasks.get_mut(current) else { return false };
+        if u64::from(task.access) >= budget.min(u64::from(u32::MAX)) {
+            return false;
+        }
+        task.access += 1;
+        s.total += 1;
+        s.announced = Some(access);
+        true
+    }
+
+    /// True when the next `steps` steps of the current task can be taken at once: the run
+    /// never yields (not preemptible), nobody observes, and they stay within the operation's
+    /// budget. Then none of them could switch tasks or be seen one by one, so performing the
+    /// accesses in a loop and counting them ([`Cx::count_quiet`]) is the same as stepping.
+    fn quiet(&self, steps: usize) -> bool {
+        if !self.quiet.get() {
+            return false;
+        }
+        let s = self.sched.borrow();
+        let Some(task) = s.tasks.get(s.current) else { return false };
+        !s.preemptible
+            && s.over_budget.is_none()
+            && u64::from(task.access).saturating_add(steps as u64)
+                <= s.budget.min(u64::from(u32::MAX))
+    }
+
+    /// Counts `taken` steps taken at once after [`Cx::quiet`] allowed them; `access(i)` is
+    /// the `i`-th access (the last one is recorded as announced).
+    fn count_quiet(&self, taken: u64, access: impl FnOnce(u64) -> Access) {
+        if taken == 0 {
+            return;
+        }
+        let mut s = self.sched.borrow_mut();
+        s.total += taken;
+        s.announced = Some(access(taken - 1));
+        let current = s.current;
+        if let Some(task) = s.tasks.get_mut(current) {
+            task.access += taken as u32;
+        }
+    }
+
     /// Stores `new` at `spa` if it holds `old`; returns what it held.
     pub async fn cmpxchg(&self, spa: u64, old: u64, new: u64) -> Result<u64, IommuError> {
         let access = Access::Cas { spa, new };
-        self.step(access).await;
+        if !self.take_quiet(access) {
+            self.step(access).await;
+        }
         let result = {
             let mut shared = self.shared.borrow_mut();
             shared.iommu.read_entry(spa).and_then(|current| {
@@ -243,7 +380,9 @@ impl<'s> Cx<'s> {
 
     /// Allocates a zeroed table frame for `domain`; returns its SPA.
     pub async fn alloc_table(&self, domain: u16) -> Result<u64, IommuError> {
-        self.step(Access::Alloc).await;
+        if !self.take_quiet(Access::Alloc) {
+            self.step(Access::Alloc).await;
+        }
         let spa = self.shared.borrow_mut().iommu.alloc_table(domain);
         self.observed(Access::Alloc);
         spa
@@ -252,7 +391,9 @@ impl<'s> Cx<'s> {
     /// Frees (and poisons) the table frame at `spa`.
     pub async fn free_table(&self, spa: u64) -> Result<(), IommuError> {
         let access = Access::Free { spa };
-        self.step(access).await;
+        if !self.take_quiet(access) {
+            self.step(access).await;
+        }
         let done = self.shared.borrow_mut().iommu.free_table(spa);
         self.observed(access);
         done
@@ -261,7 +402,9 @@ impl<'s> Cx<'s> {
     /// Issues an IOMMU command.
     pub async fn issue(&self, command: Command) {
         let access = Access::Issue { command };
-        self.step(access).await;
+        if !self.take_quiet(access) {
+            self.step(access).await;
+        }
         self.shared.borrow_mut().iommu.issue(command);
         self.observed(access);
     }
@@ -279,7 +422,9 @@ impl<'s> Cx<'s> {
 
     /// Reads the top cell.
     pub async fn top(&self) -> Option<Top> {
-        self.step(Access::ReadTop).await;
+        if !self.take_quiet(Access::ReadTop) {
+            self.step(Access::ReadTop).await;
+        }
         let top = self.shared.borrow().top;
         self.observed(Access::ReadTop);
         top
@@ -287,7 +432,9 @@ impl<'s> Cx<'s> {
 
     /// Writes the top cell.
     pub async fn set_top(&self, top: Option<Top>) {
-        self.step(Access::WriteTop).await;
+        if !self.take_quiet(Access::WriteTop) {
+            self.step(Access::WriteTop).await;
+        }
         self.shared.borrow_mut().top = top;
         self.observed(Access::WriteTop);
     }
@@ -295,7 +442,9 @@ impl<'s> Cx<'s> {
     /// Reads spare cell `cell` (0 when there is no such cell).
     pub async fn cell(&self, cell: u8) -> u64 {
         let access = Access::ReadCell { cell };
-        self.step(access).await;
+        if !self.take_quiet(access) {
+            self.step(access).await;
+        }
         let value = self.shared.borrow().cells.get(usize::from(cell)).copied().unwrap_or(0);
         self.observed(access);
         value
@@ -304,7 +453,9 @@ impl<'s> Cx<'s> {
     /// Writes spare cell `cell` (ignored when there is no such cell).
     pub async fn set_cell(&self, cell: u8, value: u64) {
         let access = Access::WriteCell { cell };
-        self.step(access).await;
+        if !self.take_quiet(access) {
+            self.step(access).await;
+        }
         if usize::from(cell) < CELLS {
             self.shared.borrow_mut().cells[usize::from(cell)] = value;
         }
@@ -313,7 +464,9 @@ impl<'s> Cx<'s> {
 
     /// Reads the domain's device list.
     pub async fn devices(&self) -> DeviceSet {
-        self.step(Access::ReadDevices).await;
+        if !self.take_quiet(Access::ReadDevices) {
+            self.step(Access::ReadDevices).await;
+        }
         let devices = self.shared.borrow().devices;
         self.observed(Access::ReadDevices);
         devices
@@ -321,7 +474,9 @@ impl<'s> Cx<'s> {
 
     /// Adds `dev` to the domain's device list (`joined`) or removes it.
     pub async fn set_device(&self, dev: u16, joined: bool) {
-        self.step(Access::WriteDevices).await;
+        if !self.take_quiet(Access::WriteDevices) {
+            self.step(Access::WriteDevices).await;
+        }
         {
             let mut shared = self.shared.borrow_mut();
             if joined {
@@ -382,6 +537,7 @@ struct Step<'c, 's> {
 impl Future for Step<'_, '_> {
     type Output = ();
 
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
         let access = self.access;
         let mut s = self.cx.sched.borrow_mut();

@@ -98,7 +98,7 @@ impl<S: Seams> Dynamic<S> {
         }
         let mut freed = Ok(());
         for (table, level) in std::mem::take(&mut range.orphans) {
-            freed = self.free_subtree(cx, table, level).await;
+            freed = Box::pin(self.free_subtree(cx, table, level)).await;
             if freed.is_err() {
                 break;
             }
@@ -148,7 +148,8 @@ impl<S: Seams> Dynamic<S> {
         let block_last = block | low_mask(entry_order(level));
         let mut raw = cx.read(slot).await?;
         if let Entry::Sized { mfn, order, perm } = entry::decode(raw, level) {
-            self.split_sized(cx, r, slot, level, block, (mfn, order, perm)).await?;
+            // Rare (NL = 7 pages only): boxed, keeping this future small.
+            Box::pin(self.split_sized(cx, r, slot, level, block, (mfn, order, perm))).await?;
             raw = cx.read(slot).await?;
         }
         let old = entry::decode(raw, level);
@@ -220,19 +221,25 @@ impl<S: Seams> Dynamic<S> {
         e: u64,
     ) -> Result<(), PtError> {
         let block_last = block | low_mask(entry_order(level));
-        let child = match entry::decode(raw, level) {
-            Entry::Pde { table } => Ok((table, false)),
+        let superpage = match entry::decode(raw, level) {
+            Entry::Pde { table } => Err(table),
             Entry::Empty if matches!(r.write, Write::Unmap) => return Ok(()),
-            Entry::Empty => self.link_table(cx, slot, level, None).await.map(|t| (t, true)),
+            Entry::Empty => Ok(None),
             Entry::Pte { mfn, perm } => {
                 r.note_change(block, block_last);
-                self.link_table(cx, slot, level, Some((mfn, perm))).await.map(|t| (t, true))
+                Ok(Some((mfn, perm)))
             }
             Entry::Sized { mfn, order, perm } => {
                 // Not met after `split_sized`; the piece this entry maps, if it were.
                 r.note_change(block, block_last);
-                let piece = mfn + (block & low_mask(order));
-                self.link_table(cx, slot, level, Some((piece, perm))).await.map(|t| (t, true))
+                Ok(Some((mfn + (block & low_mask(order)), perm)))
+            }
+        };
+        // Linking is the less common path: its future is boxed, keeping this one small.
+        let child = match superpage {
+            Err(table) => Ok((table, false)),
+            Ok(superpage) => {
+                Box::pin(self.link_table(cx, slot, level, superpage)).await.map(|t| (t, true))
             }
         };
         let (child, linked) = child?;
@@ -285,10 +292,8 @@ impl<S: Seams> Dynamic<S> {
     ) -> Result<(), PtError> {
         let perm = self.seams.piece_perm(perm);
         let page_order = entry_order(level);
-        for i in 0..ENTRIES {
-            cx.write(slot_spa(table, i), entry::pte(mfn + (i << page_order), perm)).await?;
-        }
-        Ok(())
+        let piece = |i: u64| entry::pte(mfn + (i << page_order), perm);
+        Ok(cx.write_each(slot_spa(table, 0), ENTRIES, piece).await?)
     }
 
     /// Rewrites every replica of the NL = 7 page (`mfn`, `order`, `perm`) that the entry at
@@ -307,12 +312,10 @@ impl<S: Seams> Dynamic<S> {
         let replicas = 1u64 << order.saturating_sub(entry_order).min(9);
         let (table, index) = (slot & !0xfff, (slot & 0xfff) / 8);
         let first = index & !(replicas - 1);
-        let pieces =
-            if self.seams.split_whole_page() { first..first + replicas } else { index..index + 1 };
-        for i in pieces {
-            let piece = entry::pte(mfn + ((i - first) << entry_order), perm);
-            cx.write(slot_spa(table, i), piece).await?;
-        }
+        let (from, count) =
+            if self.seams.split_whole_page() { (first, replicas) } else { (index, 1) };
+        let piece = |k: u64| entry::pte(mfn + ((from + k - first) << entry_order), perm);
+        cx.write_each(slot_spa(table, from), count, piece).await?;
         let group = block - ((index - first) << entry_order);
         r.note_change(group, group + (replicas << entry_order) - 1);
         Ok(())

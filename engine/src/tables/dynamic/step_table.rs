@@ -10,20 +10,17 @@ use super::{read_top, Dynamic, Seams};
 use crate::step::{Cx, LockClass, OpFuture, PagesFuture, Shared, StepTable, Top};
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::DteSetting;
+use crate::substrate::iommu::IommuError;
 use crate::table::{PageOrders, PagesError, Perm, PtError};
-use std::future::Future;
 
-/// Runs `work` holding the `Domain` lock, released on every path; an error of the work comes
-/// before an error of the release.
-async fn under_domain_lock<E: From<PtError>>(
-    cx: &Cx<'_>,
-    work: impl Future<Output = Result<(), E>>,
+/// The result of an operation that ran under a lock, given the result of releasing it: an
+/// error of the work comes before an error of the release.
+fn released<E: From<PtError>>(
+    result: Result<(), E>,
+    release: Result<(), IommuError>,
 ) -> Result<(), E> {
-    cx.lock(LockClass::Domain).await;
-    let result = work.await;
-    let released = cx.unlock(LockClass::Domain).await;
     result?;
-    Ok(released.map_err(PtError::from)?)
+    Ok(release.map_err(PtError::from)?)
 }
 
 impl<S: Seams> Dynamic<S> {
@@ -126,15 +123,17 @@ impl<S: Seams> StepTable for Dynamic<S> {
         perm: Perm,
     ) -> OpFuture<'a> {
         Box::pin(async move {
-            let work = self.map_locked(cx, (dfn, mfn, order, 1), perm);
-            under_domain_lock(cx, async { work.await.map_err(|e| e.error) }).await
+            cx.lock(LockClass::Domain).await;
+            let result = self.map_locked(cx, (dfn, mfn, order, 1), perm).await;
+            released(result.map_err(|e| e.error), cx.unlock(LockClass::Domain).await)
         })
     }
 
     fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a> {
         Box::pin(async move {
-            let work = self.unmap_locked(cx, dfn, order, 1);
-            under_domain_lock(cx, async { work.await.map_err(|e| e.error) }).await
+            cx.lock(LockClass::Domain).await;
+            let result = self.unmap_locked(cx, dfn, order, 1).await;
+            released(result.map_err(|e| e.error), cx.unlock(LockClass::Domain).await)
         })
     }
 
@@ -152,7 +151,11 @@ impl<S: Seams> StepTable for Dynamic<S> {
         count: u64,
         perm: Perm,
     ) -> PagesFuture<'a> {
-        Box::pin(under_domain_lock(cx, self.map_locked(cx, (dfn, mfn, order, count), perm)))
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let result = self.map_locked(cx, (dfn, mfn, order, count), perm).await;
+            released(result, cx.unlock(LockClass::Domain).await)
+        })
     }
 
     fn unmap_pages<'a, 's: 'a>(
@@ -162,13 +165,21 @@ impl<S: Seams> StepTable for Dynamic<S> {
         order: u32,
         count: u64,
     ) -> PagesFuture<'a> {
-        Box::pin(under_domain_lock(cx, self.unmap_locked(cx, dfn, order, count)))
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let result = self.unmap_locked(cx, dfn, order, count).await;
+            released(result, cx.unlock(LockClass::Domain).await)
+        })
     }
 
     /// [`PtError::OutOfRange`] beyond the span of the maximum height; otherwise grows to the
     /// smallest height covering `dfn` (never shrinks, no growth when already covered).
     fn notify_dfn<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64) -> OpFuture<'a> {
-        Box::pin(under_domain_lock(cx, self.grow_to_cover(cx, dfn)))
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let result = self.grow_to_cover(cx, dfn).await;
+            released(result, cx.unlock(LockClass::Domain).await)
+        })
     }
 
     /// Joins `dev` (the caller holds the `Devices` lock): reads the top in one step, writes
