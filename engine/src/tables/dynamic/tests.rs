@@ -1,6 +1,8 @@
 //! Unit tests of the dynamic table: exact entries, commands and frames per operation, and a
 //! randomized run against the model and the oracle.
 
+mod interleaved;
+
 use super::geometry::{span, ENTRIES};
 use super::*;
 use crate::step::Sequential;
