@@ -1,5 +1,5 @@
 //! `Cx`, the step substrate: every access an implementation makes to shared state goes through
-//! one of its `async` methods and is one **step**.
+//! one of its methods (each a future to await) and is one **step**.
 //!
 //! A step first announces its access and, when the run is preemptible, yields once
 //! (`Poll::Pending`): the executor decides, *before* the access takes effect, whether another
@@ -12,9 +12,15 @@
 //! never completes (the executor or the adapter reports `step-budget`), and a lock held by
 //! another task, or by the task itself, blocks the step (the executor reports a deadlock when
 //! nothing can run).
+//!
+//! Cost: a run that never yields and that nobody observes (a sequential run) takes each step
+//! at once, counting it, without the yield machinery; [`Cx::read_into`] and [`Cx::write_each`]
+//! take a run of qword steps in one loop. Both are exactly what stepping would do there (no
+//! step could yield or be seen one by one, and the budget is checked first), so the count of
+//! steps, the budget and the accesses are the same.
 
 use super::access::{Access, LockClass};
-use super::shared::{Shared, Top, CELLS};
+use super::shared::{Shared, Top};
 use crate::substrate::commands::Command;
 use crate::substrate::device_set::DeviceSet;
 use crate::substrate::device_table::{dte_spa, DteSetting};
@@ -224,25 +230,29 @@ impl<'s> Cx<'s> {
     }
 
     /// Loads the qword at `spa`.
-    pub async fn read(&self, spa: u64) -> Result<u64, IommuError> {
-        let access = Access::Load { spa };
-        if !self.take_quiet(access) {
-            self.step(access).await;
-        }
-        let value = self.shared.borrow().iommu.read_entry(spa);
-        self.observed(access);
-        value
+    pub fn read(&self, spa: u64) -> impl Future<Output = Result<u64, IommuError>> + use<'_, 's> {
+        self.access(Access::Load { spa }, move |shared| shared.iommu.read_entry(spa))
     }
 
     /// Stores `value` at `spa` (one 64-bit store).
-    pub async fn write(&self, spa: u64, value: u64) -> Result<(), IommuError> {
-        let access = Access::Store { spa, value };
-        if !self.take_quiet(access) {
-            self.step(access).await;
-        }
-        let done = self.shared.borrow_mut().iommu.write_entry(spa, value);
-        self.observed(access);
-        done
+    pub fn write(
+        &self,
+        spa: u64,
+        value: u64,
+    ) -> impl Future<Output = Result<(), IommuError>> + use<'_, 's> {
+        self.access(Access::Store { spa, value }, move |shared| {
+            shared.iommu.write_entry(spa, value)
+        })
+    }
+
+    /// The step of `access`, then `act` on the shared state, then the observer.
+    #[inline(always)]
+    fn access<R, F: FnOnce(&mut Shared) -> R + Unpin>(
+        &self,
+        access: Access,
+        act: F,
+    ) -> Act<'_, 's, F> {
+        Act { step: Step { cx: self, access, announced: false }, quiet: false, act: Some(act) }
     }
 
     /// Loads the `out.len()` consecutive qwords from `spa` into `out`, in address order, each
@@ -328,6 +338,22 @@ impl<'s> Cx<'s> {
         true
     }
 
+    /// [`Cx::take_quiet`] for acquiring `class`, which then takes it; false (the step may
+    /// block) while any task holds it.
+    fn take_quiet_lock(&self, class: LockClass) -> bool {
+        if self.holder(class).is_some() || !self.take_quiet(Access::Lock { class }) {
+            return false;
+        }
+        let mut s = self.sched.borrow_mut();
+        let current = s.current;
+        s.holders[class.index()] = Some(current);
+        if let Some(t) = s.tasks.get_mut(current) {
+            t.blocked_on = None;
+            t.held = t.held.with(class);
+        }
+        true
+    }
+
     /// True when the next `steps` steps of the current task can be taken at once: the run
     /// never yields (not preemptible), nobody observes, and they stay within the operation's
     /// budget. Then none of them could switch tasks or be seen one by one, so performing the
@@ -360,53 +386,41 @@ impl<'s> Cx<'s> {
     }
 
     /// Stores `new` at `spa` if it holds `old`; returns what it held.
-    pub async fn cmpxchg(&self, spa: u64, old: u64, new: u64) -> Result<u64, IommuError> {
-        let access = Access::Cas { spa, new };
-        if !self.take_quiet(access) {
-            self.step(access).await;
-        }
-        let result = {
-            let mut shared = self.shared.borrow_mut();
+    pub fn cmpxchg(
+        &self,
+        spa: u64,
+        old: u64,
+        new: u64,
+    ) -> impl Future<Output = Result<u64, IommuError>> + use<'_, 's> {
+        self.access(Access::Cas { spa, new }, move |shared| {
             shared.iommu.read_entry(spa).and_then(|current| {
                 if current == old {
                     shared.iommu.write_entry(spa, new)?;
                 }
                 Ok(current)
             })
-        };
-        self.observed(access);
-        result
+        })
     }
 
     /// Allocates a zeroed table frame for `domain`; returns its SPA.
-    pub async fn alloc_table(&self, domain: u16) -> Result<u64, IommuError> {
-        if !self.take_quiet(Access::Alloc) {
-            self.step(Access::Alloc).await;
-        }
-        let spa = self.shared.borrow_mut().iommu.alloc_table(domain);
-        self.observed(Access::Alloc);
-        spa
+    pub fn alloc_table(
+        &self,
+        domain: u16,
+    ) -> impl Future<Output = Result<u64, IommuError>> + use<'_, 's> {
+        self.access(Access::Alloc, move |shared| shared.iommu.alloc_table(domain))
     }
 
     /// Frees (and poisons) the table frame at `spa`.
-    pub async fn free_table(&self, spa: u64) -> Result<(), IommuError> {
-        let access = Access::Free { spa };
-        if !self.take_quiet(access) {
-            self.step(access).await;
-        }
-        let done = self.shared.borrow_mut().iommu.free_table(spa);
-        self.observed(access);
-        done
+    pub fn free_table(
+        &self,
+        spa: u64,
+    ) -> impl Future<Output = Result<(), IommuError>> + use<'_, 's> {
+        self.access(Access::Free { spa }, move |shared| shared.iommu.free_table(spa))
     }
 
     /// Issues an IOMMU command.
-    pub async fn issue(&self, command: Command) {
-        let access = Access::Issue { command };
-        if !self.take_quiet(access) {
-            self.step(access).await;
-        }
-        self.shared.borrow_mut().iommu.issue(command);
-        self.observed(access);
+    pub fn issue(&self, command: Command) -> impl Future<Output = ()> + use<'_, 's> {
+        self.access(Access::Issue { command }, move |shared| shared.iommu.issue(command))
     }
 
     /// Programs device `dev`'s DTE: qwords 3 to 1, then qword 0 (V, TV, mode, root) last,
@@ -421,84 +435,62 @@ impl<'s> Cx<'s> {
     }
 
     /// Reads the top cell.
-    pub async fn top(&self) -> Option<Top> {
-        if !self.take_quiet(Access::ReadTop) {
-            self.step(Access::ReadTop).await;
-        }
-        let top = self.shared.borrow().top;
-        self.observed(Access::ReadTop);
-        top
+    pub fn top(&self) -> impl Future<Output = Option<Top>> + use<'_, 's> {
+        self.access(Access::ReadTop, |shared| shared.top)
     }
 
     /// Writes the top cell.
-    pub async fn set_top(&self, top: Option<Top>) {
-        if !self.take_quiet(Access::WriteTop) {
-            self.step(Access::WriteTop).await;
-        }
-        self.shared.borrow_mut().top = top;
-        self.observed(Access::WriteTop);
+    pub fn set_top(&self, top: Option<Top>) -> impl Future<Output = ()> + use<'_, 's> {
+        self.access(Access::WriteTop, move |shared| shared.top = top)
     }
 
     /// Reads spare cell `cell` (0 when there is no such cell).
-    pub async fn cell(&self, cell: u8) -> u64 {
-        let access = Access::ReadCell { cell };
-        if !self.take_quiet(access) {
-            self.step(access).await;
-        }
-        let value = self.shared.borrow().cells.get(usize::from(cell)).copied().unwrap_or(0);
-        self.observed(access);
-        value
+    pub fn cell(&self, cell: u8) -> impl Future<Output = u64> + use<'_, 's> {
+        self.access(Access::ReadCell { cell }, move |shared| {
+            shared.cells.get(usize::from(cell)).copied().unwrap_or(0)
+        })
     }
 
     /// Writes spare cell `cell` (ignored when there is no such cell).
-    pub async fn set_cell(&self, cell: u8, value: u64) {
-        let access = Access::WriteCell { cell };
-        if !self.take_quiet(access) {
-            self.step(access).await;
-        }
-        if usize::from(cell) < CELLS {
-            self.shared.borrow_mut().cells[usize::from(cell)] = value;
-        }
-        self.observed(access);
+    pub fn set_cell(&self, cell: u8, value: u64) -> impl Future<Output = ()> + use<'_, 's> {
+        self.access(Access::WriteCell { cell }, move |shared| {
+            if let Some(slot) = shared.cells.get_mut(usize::from(cell)) {
+                *slot = value;
+            }
+        })
     }
 
     /// Reads the domain's device list.
-    pub async fn devices(&self) -> DeviceSet {
-        if !self.take_quiet(Access::ReadDevices) {
-            self.step(Access::ReadDevices).await;
-        }
-        let devices = self.shared.borrow().devices;
-        self.observed(Access::ReadDevices);
-        devices
+    pub fn devices(&self) -> impl Future<Output = DeviceSet> + use<'_, 's> {
+        self.access(Access::ReadDevices, |shared| shared.devices)
     }
 
     /// Adds `dev` to the domain's device list (`joined`) or removes it.
-    pub async fn set_device(&self, dev: u16, joined: bool) {
-        if !self.take_quiet(Access::WriteDevices) {
-            self.step(Access::WriteDevices).await;
-        }
-        {
-            let mut shared = self.shared.borrow_mut();
+    pub fn set_device(&self, dev: u16, joined: bool) -> impl Future<Output = ()> + use<'_, 's> {
+        self.access(Access::WriteDevices, move |shared| {
             if joined {
                 shared.devices.insert(dev);
             } else {
                 shared.devices.remove(dev);
             }
-        }
-        self.observed(Access::WriteDevices);
+        })
     }
 
     /// Acquires `class`, waiting while another task holds it.
     pub async fn lock(&self, class: LockClass) {
         let access = Access::Lock { class };
-        self.step(access).await;
+        if !self.take_quiet_lock(class) {
+            self.step(access).await;
+        }
         self.observed(access);
     }
 
     /// Releases `class`; an error when the task does not hold it.
     pub async fn unlock(&self, class: LockClass) -> Result<(), IommuError> {
         let access = Access::Unlock { class };
-        self.step(access).await;
+        if !self.take_quiet(access) {
+            self.step(access).await;
+        }
         let held = {
             let mut s = self.sched.borrow_mut();
             let current = s.current;
@@ -523,6 +515,34 @@ impl<'s> Cx<'s> {
     pub fn held(&self) -> LockSet {
         let s = self.sched.borrow();
         s.tasks.get(s.current).map_or(LockSet::EMPTY, |t| t.held)
+    }
+}
+
+/// The future of one access: its step (taken at once when quiet), then its action.
+struct Act<'c, 's, F> {
+    step: Step<'c, 's>,
+    quiet: bool,
+    act: Option<F>,
+}
+
+impl<R, F: FnOnce(&mut Shared) -> R + Unpin> Future for Act<'_, '_, F> {
+    type Output = R;
+
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<R> {
+        let this = &mut *self;
+        let cx = this.step.cx;
+        if !this.quiet {
+            if !this.step.announced && cx.take_quiet(this.step.access) {
+                this.quiet = true;
+            } else if Pin::new(&mut this.step).poll(context).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let Some(act) = this.act.take() else { return Poll::Pending };
+        let result = act(&mut cx.shared.borrow_mut());
+        cx.observed(this.step.access);
+        Poll::Ready(result)
     }
 }
 

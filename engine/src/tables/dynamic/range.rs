@@ -1,5 +1,6 @@
-//! Ranges (`map_pages`, `unmap_pages`): one recursive descent from the root over every table a
-//! range of pages touches, entry by entry in DFN order, continuing across table boundaries.
+//! Ranges (`map_pages`, `unmap_pages`): one descent from the root over every table a range of
+//! pages touches, entry by entry in DFN order, continuing across table boundaries (depth first,
+//! with an explicit stack of the tables it is in).
 //! On the way, Xen-style (`iommu_pde_from_dfn`), missing tables are linked (map only: an unmap
 //! finds nothing below an empty entry), a default-size leaf the range covers only in part is
 //! shattered into a table of its pieces (filled before it is linked, keeping its
@@ -80,6 +81,39 @@ fn covering(lo: u64, hi: u64) -> (u64, u32) {
     }
 }
 
+/// A table the descent is in: the part `[at, hi]` of the range still to do inside the
+/// level-`level` table at `table`, and the entry it hangs from (`None` for the root).
+#[derive(Debug)]
+struct Frame {
+    table: u64,
+    level: u8,
+    at: u64,
+    hi: u64,
+    above: Option<Above>,
+}
+
+/// The entry a table of the descent hangs from: its slot in a level-`level` table, what it
+/// held before (`raw`), the first DFN it covers, whether the table was linked for this range,
+/// and where the range stood when the descent entered the table.
+#[derive(Debug)]
+struct Above {
+    slot: u64,
+    raw: u64,
+    block: u64,
+    level: u8,
+    linked: bool,
+    done_before: u64,
+}
+
+/// What an entry needs after its own work.
+enum Next {
+    /// Nothing: the range is done in it.
+    Done,
+    /// The descent into the table at `child` (`linked` for this range), the entry having held
+    /// `raw`.
+    Below { child: u64, linked: bool, raw: u64 },
+}
+
 impl<S: Seams> Dynamic<S> {
     /// Runs `range` from the root of `top`, then flushes what changed and frees what was
     /// unlinked, whether or not the range completed.
@@ -89,8 +123,7 @@ impl<S: Seams> Dynamic<S> {
         top: Top,
         mut range: Range,
     ) -> Result<(), PagesError> {
-        let (first, last) = (range.first, range.last);
-        let walked = self.range_table(cx, &mut range, top.root, top.levels, first, last).await;
+        let walked = self.walk(cx, &mut range, top).await;
         if let Some((lo, hi)) = range.changed {
             let first_page = (range.first, range.order);
             let (dfn, order) = self.seams.invalidated(covering(lo, hi), first_page);
@@ -98,7 +131,7 @@ impl<S: Seams> Dynamic<S> {
         }
         let mut freed = Ok(());
         for (table, level) in std::mem::take(&mut range.orphans) {
-            freed = Box::pin(self.free_subtree(cx, table, level)).await;
+            freed = self.free_subtree(cx, table, level).await;
             if freed.is_err() {
                 break;
             }
@@ -106,30 +139,61 @@ impl<S: Seams> Dynamic<S> {
         walked.and(freed).map_err(|error| PagesError { error, done: range.pages_done() })
     }
 
-    /// The part `[lo, hi]` of the range inside the level-`level` table at `table`, entry by
-    /// entry.
-    async fn range_table(
+    /// The descent over the range from the root of `top`, entry by entry, each table's part
+    /// of the range before the next entry of the table above it.
+    async fn walk(&self, cx: &Cx<'_>, r: &mut Range, top: Top) -> Result<(), PtError> {
+        let mut stack = Vec::with_capacity(usize::from(top.levels));
+        let root =
+            Frame { table: top.root, level: top.levels, at: r.first, hi: r.last, above: None };
+        stack.push(root);
+        while let Some(frame) = stack.last() {
+            let (table, level, at, hi) = (frame.table, frame.level, frame.at, frame.hi);
+            let span_mask = low_mask(entry_order(level));
+            let (part_last, block) = ((at | span_mask).min(hi), at & !span_mask);
+            let slot = slot_spa(table, index(at, level));
+            match self.range_entry(cx, r, slot, level, block, at, part_last).await {
+                Ok(Next::Done) => entry_done(&mut stack, r, part_last),
+                Ok(Next::Below { child, linked, raw }) => {
+                    let done_before = r.done_to;
+                    let above = Above { slot, raw, block, level, linked, done_before };
+                    let below = Frame {
+                        table: child,
+                        level: level - 1,
+                        at,
+                        hi: part_last,
+                        above: Some(above),
+                    };
+                    stack.push(below);
+                }
+                Err(error) => return self.unwind(cx, &mut stack, r, error).await,
+            }
+        }
+        Ok(())
+    }
+
+    /// Leaves the descent after `error`, table by table from the deepest: a table linked for
+    /// this range that holds nothing of it (the range stopped before getting into it) is put
+    /// back: its slot restored, the table freed after the flush. A failed restore replaces
+    /// the error.
+    async fn unwind(
         &self,
         cx: &Cx<'_>,
+        stack: &mut Vec<Frame>,
         r: &mut Range,
-        table: u64,
-        level: u8,
-        lo: u64,
-        hi: u64,
+        mut error: PtError,
     ) -> Result<(), PtError> {
-        let span_mask = low_mask(entry_order(level));
-        let mut at = lo;
-        loop {
-            let part_last = (at | span_mask).min(hi);
-            let block = at & !span_mask;
-            let slot = slot_spa(table, index(at, level));
-            self.range_entry(cx, r, slot, level, block, at, part_last).await?;
-            r.done_to = part_last + 1;
-            if part_last >= hi {
-                return Ok(());
+        while let Some(frame) = stack.pop() {
+            let Some(a) = frame.above else { continue };
+            if a.linked && r.done_to == a.done_before {
+                if let Err(failed) = cx.write(a.slot, a.raw).await {
+                    error = failed.into();
+                    continue;
+                }
+                r.note_change(a.block, a.block | low_mask(entry_order(a.level)));
+                r.orphans.push((frame.table, frame.level));
             }
-            at = part_last + 1;
         }
+        Err(error)
     }
 
     /// The part `[s, e]` of the range inside the entry at `slot` of a level-`level` table,
@@ -144,12 +208,11 @@ impl<S: Seams> Dynamic<S> {
         block: u64,
         s: u64,
         e: u64,
-    ) -> Result<(), PtError> {
+    ) -> Result<Next, PtError> {
         let block_last = block | low_mask(entry_order(level));
         let mut raw = cx.read(slot).await?;
         if let Entry::Sized { mfn, order, perm } = entry::decode(raw, level) {
-            // Rare (NL = 7 pages only): boxed, keeping this future small.
-            Box::pin(self.split_sized(cx, r, slot, level, block, (mfn, order, perm))).await?;
+            self.split_sized(cx, r, slot, level, block, (mfn, order, perm)).await?;
             raw = cx.read(slot).await?;
         }
         let old = entry::decode(raw, level);
@@ -159,16 +222,16 @@ impl<S: Seams> Dynamic<S> {
                     cx.write(slot, leaf).await?;
                     self.unlinked(r, old, level, block, block_last);
                 }
-                Ok(())
+                Ok(Next::Done)
             }
             Write::Unmap if s == block && e == block_last => {
                 if old != Entry::Empty {
                     cx.write(slot, 0).await?;
                     self.unlinked(r, old, level, block, block_last);
                 }
-                Ok(())
+                Ok(Next::Done)
             }
-            _ => self.range_below(cx, r, slot, level, raw, block, s, e).await,
+            _ => self.below(cx, r, slot, level, raw, block).await,
         }
     }
 
@@ -204,12 +267,10 @@ impl<S: Seams> Dynamic<S> {
         }
     }
 
-    /// Descends below the entry at `slot` (holding `raw`, covering DFNs from `block`) for the
-    /// part `[s, e]` of the range: through its table, or a table linked for it (empty, or the
-    /// pieces of its leaf). A table linked here that ends up holding nothing of the range
-    /// because the range stopped is put back.
-    #[allow(clippy::too_many_arguments)]
-    async fn range_below(
+    /// The table below the entry at `slot` (holding `raw`, covering DFNs from `block`) that the
+    /// range descends into: its table, or a table linked for it (empty, or the pieces of its
+    /// leaf); none for an unmap of an empty entry (nothing is mapped there).
+    async fn below(
         &self,
         cx: &Cx<'_>,
         r: &mut Range,
@@ -217,42 +278,24 @@ impl<S: Seams> Dynamic<S> {
         level: u8,
         raw: u64,
         block: u64,
-        s: u64,
-        e: u64,
-    ) -> Result<(), PtError> {
+    ) -> Result<Next, PtError> {
         let block_last = block | low_mask(entry_order(level));
         let superpage = match entry::decode(raw, level) {
-            Entry::Pde { table } => Err(table),
-            Entry::Empty if matches!(r.write, Write::Unmap) => return Ok(()),
-            Entry::Empty => Ok(None),
+            Entry::Pde { table } => return Ok(Next::Below { child: table, linked: false, raw }),
+            Entry::Empty if matches!(r.write, Write::Unmap) => return Ok(Next::Done),
+            Entry::Empty => None,
             Entry::Pte { mfn, perm } => {
                 r.note_change(block, block_last);
-                Ok(Some((mfn, perm)))
+                Some((mfn, perm))
             }
             Entry::Sized { mfn, order, perm } => {
                 // Not met after `split_sized`; the piece this entry maps, if it were.
                 r.note_change(block, block_last);
-                Ok(Some((mfn + (block & low_mask(order)), perm)))
+                Some((mfn + (block & low_mask(order)), perm))
             }
         };
-        // Linking is the less common path: its future is boxed, keeping this one small.
-        let child = match superpage {
-            Err(table) => Ok((table, false)),
-            Ok(superpage) => {
-                Box::pin(self.link_table(cx, slot, level, superpage)).await.map(|t| (t, true))
-            }
-        };
-        let (child, linked) = child?;
-        let done_before = r.done_to;
-        // The descent recurses: the table below is a boxed future of its own.
-        let below = Box::pin(self.range_table(cx, r, child, level - 1, s, e)).await;
-        if below.is_err() && linked && r.done_to == done_before {
-            // Nothing of the range got into the new table: put the slot back.
-            cx.write(slot, raw).await?;
-            r.note_change(block, block_last);
-            r.orphans.push((child, level - 1));
-        }
-        below
+        let child = self.link_table(cx, slot, level, superpage).await?;
+        Ok(Next::Below { child, linked: true, raw })
     }
 
     /// Allocates a table for the level-`level` entry at `slot`, fills it with the 512 pieces
@@ -319,5 +362,19 @@ impl<S: Seams> Dynamic<S> {
         let group = block - ((index - first) << entry_order);
         r.note_change(group, group + (replicas << entry_order) - 1);
         Ok(())
+    }
+}
+
+/// The entry being walked in the deepest table of `stack` is done up to `part_last`: the
+/// range is complete below `part_last + 1`; the walk goes on at the table's next entry, or,
+/// the table's part being done, returns to the entry above it, which is then done too.
+fn entry_done(stack: &mut Vec<Frame>, r: &mut Range, part_last: u64) {
+    while let Some(frame) = stack.last_mut() {
+        r.done_to = part_last + 1;
+        if part_last < frame.hi {
+            frame.at = part_last + 1;
+            return;
+        }
+        stack.pop();
     }
 }
