@@ -131,7 +131,8 @@ impl<S: Seams> Dynamic<S> {
         }
         let mut freed = Ok(());
         for (table, level) in std::mem::take(&mut range.orphans) {
-            freed = self.free_subtree(cx, table, level).await;
+            // Rare (only what an operation unlinked): boxed, keeping this future small.
+            freed = Box::pin(self.free_subtree(cx, table, level)).await;
             if freed.is_err() {
                 break;
             }
@@ -212,7 +213,8 @@ impl<S: Seams> Dynamic<S> {
         let block_last = block | low_mask(entry_order(level));
         let mut raw = cx.read(slot).await?;
         if let Entry::Sized { mfn, order, perm } = entry::decode(raw, level) {
-            self.split_sized(cx, r, slot, level, block, (mfn, order, perm)).await?;
+            // Rare (NL = 7 pages only): boxed, keeping this future small.
+            Box::pin(self.split_sized(cx, r, slot, level, block, (mfn, order, perm))).await?;
             raw = cx.read(slot).await?;
         }
         let old = entry::decode(raw, level);
@@ -294,7 +296,8 @@ impl<S: Seams> Dynamic<S> {
                 Some((mfn + (block & low_mask(order)), perm))
             }
         };
-        let child = self.link_table(cx, slot, level, superpage).await?;
+        // Less common (a table missing or shattered): boxed, keeping this future small.
+        let child = Box::pin(self.link_table(cx, slot, level, superpage)).await?;
         Ok(Next::Below { child, linked: true, raw })
     }
 
