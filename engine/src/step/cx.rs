@@ -101,7 +101,8 @@ struct Sched {
     budget: u64,
     /// The task that exceeded its operation's budget.
     over_budget: Option<TaskId>,
-    /// The access the current task announced last.
+    /// The access the current task announced last (in a quiet run, whose steps are taken at
+    /// once without being announced, the last one announced before).
     announced: Option<Access>,
     total: u64,
 }
@@ -274,7 +275,7 @@ impl<'s> Cx<'s> {
                     }
                 }
             }
-            self.count_quiet(taken, |i| Access::Load { spa: spa + 8 * i });
+            self.count_quiet(taken);
             return result;
         }
         for (slot, at) in out.iter_mut().zip((spa..).step_by(8)) {
@@ -293,19 +294,18 @@ impl<'s> Cx<'s> {
         mut value: impl FnMut(u64) -> u64,
     ) -> Result<(), IommuError> {
         if self.quiet(usize::try_from(count).unwrap_or(usize::MAX)) {
-            let (mut taken, mut result, mut last) = (0, Ok(()), 0);
+            let (mut taken, mut result) = (0, Ok(()));
             {
                 let mut shared = self.shared.borrow_mut();
                 for i in 0..count {
                     taken += 1;
-                    last = value(i);
-                    result = shared.iommu.write_entry(spa + 8 * i, last);
+                    result = shared.iommu.write_entry(spa + 8 * i, value(i));
                     if result.is_err() {
                         break;
                     }
                 }
             }
-            self.count_quiet(taken, |i| Access::Store { spa: spa + 8 * i, value: last });
+            self.count_quiet(taken);
             return result;
         }
         for i in 0..count {
@@ -314,12 +314,12 @@ impl<'s> Cx<'s> {
         Ok(())
     }
 
-    /// Takes the step of `access` at once, without yielding, when that is the same as
-    /// stepping: in a run that never yields and that nobody observes, within the budget
+    /// Takes the current task's next step at once, without yielding or announcing it, when
+    /// that is the same as stepping: in a run that never yields and that nobody observes, within the budget
     /// ([`Cx::quiet`]; never for a lock step, which may block). Returns false, having counted
     /// nothing, when the access must go through [`Step`].
     #[inline]
-    fn take_quiet(&self, access: Access) -> bool {
+    fn take_quiet(&self) -> bool {
         if !self.quiet.get() {
             return false;
         }
@@ -334,14 +334,13 @@ impl<'s> Cx<'s> {
         }
         task.access += 1;
         s.total += 1;
-        s.announced = Some(access);
         true
     }
 
     /// [`Cx::take_quiet`] for acquiring `class`, which then takes it; false (the step may
     /// block) while any task holds it.
     fn take_quiet_lock(&self, class: LockClass) -> bool {
-        if self.holder(class).is_some() || !self.take_quiet(Access::Lock { class }) {
+        if self.holder(class).is_some() || !self.take_quiet() {
             return false;
         }
         let mut s = self.sched.borrow_mut();
@@ -370,15 +369,13 @@ impl<'s> Cx<'s> {
                 <= s.budget.min(u64::from(u32::MAX))
     }
 
-    /// Counts `taken` steps taken at once after [`Cx::quiet`] allowed them; `access(i)` is
-    /// the `i`-th access (the last one is recorded as announced).
-    fn count_quiet(&self, taken: u64, access: impl FnOnce(u64) -> Access) {
+    /// Counts `taken` steps taken at once after [`Cx::quiet`] allowed them.
+    fn count_quiet(&self, taken: u64) {
         if taken == 0 {
             return;
         }
         let mut s = self.sched.borrow_mut();
         s.total += taken;
-        s.announced = Some(access(taken - 1));
         let current = s.current;
         if let Some(task) = s.tasks.get_mut(current) {
             task.access += taken as u32;
@@ -488,7 +485,7 @@ impl<'s> Cx<'s> {
     /// Releases `class`; an error when the task does not hold it.
     pub async fn unlock(&self, class: LockClass) -> Result<(), IommuError> {
         let access = Access::Unlock { class };
-        if !self.take_quiet(access) {
+        if !self.take_quiet() {
             self.step(access).await;
         }
         let held = {
@@ -533,7 +530,7 @@ impl<R, F: FnOnce(&mut Shared) -> R + Unpin> Future for Act<'_, '_, F> {
         let this = &mut *self;
         let cx = this.step.cx;
         if !this.quiet {
-            if !this.step.announced && cx.take_quiet(this.step.access) {
+            if !this.step.announced && cx.take_quiet() {
                 this.quiet = true;
             } else if Pin::new(&mut this.step).poll(context).is_pending() {
                 return Poll::Pending;
