@@ -212,7 +212,7 @@ impl<'s> Cx<'s> {
 
     /// After an access took effect: the observer sees it.
     #[inline(always)]
-    fn observed(&self, access: Access) {
+    fn observed(&self, access: &Access) {
         if self.observing.get() {
             self.notify_observer(access);
         }
@@ -220,13 +220,13 @@ impl<'s> Cx<'s> {
 
     /// The observer sees `access`.
     #[inline(never)]
-    fn notify_observer(&self, access: Access) {
+    fn notify_observer(&self, access: &Access) {
         let (task, held) = {
             let s = self.sched.borrow();
             (s.current, s.tasks.get(s.current).map_or(LockSet::EMPTY, |t| t.held))
         };
         if let Some(observer) = self.observer.borrow_mut().as_mut() {
-            observer.after(task, &access, held, &self.shared.borrow());
+            observer.after(task, access, held, &self.shared.borrow());
         }
     }
 
@@ -479,7 +479,7 @@ impl<'s> Cx<'s> {
         if !self.take_quiet_lock(class) {
             self.step(access).await;
         }
-        self.observed(access);
+        self.observed(&access);
     }
 
     /// Releases `class`; an error when the task does not hold it.
@@ -500,7 +500,7 @@ impl<'s> Cx<'s> {
             }
             held
         };
-        self.observed(access);
+        self.observed(&access);
         if held {
             Ok(())
         } else {
@@ -538,7 +538,7 @@ impl<R, F: FnOnce(&mut Shared) -> R + Unpin> Future for Act<'_, '_, F> {
         }
         let Some(act) = this.act.take() else { return Poll::Pending };
         let result = act(&mut cx.shared.borrow_mut());
-        cx.observed(this.step.access);
+        cx.observed(&this.step.access);
         Poll::Ready(result)
     }
 }
