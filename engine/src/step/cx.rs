@@ -315,9 +315,9 @@ impl<'s> Cx<'s> {
     }
 
     /// Takes the current task's next step at once, without yielding or announcing it, when
-    /// that is the same as stepping: in a run that never yields and that nobody observes, within the budget
-    /// ([`Cx::quiet`]; never for a lock step, which may block). Returns false, having counted
-    /// nothing, when the access must go through [`Step`].
+    /// that is the same as stepping: in a run that never yields and that nobody observes,
+    /// within the operation's budget. Returns false, having counted nothing, when the access
+    /// must go through [`Step`]. (A lock step uses [`Cx::take_quiet_lock`].)
     #[inline]
     fn take_quiet(&self) -> bool {
         if !self.quiet.get() {
@@ -363,8 +363,7 @@ impl<'s> Cx<'s> {
         }
         let s = self.sched.borrow();
         let Some(task) = s.tasks.get(s.current) else { return false };
-        !s.preemptible
-            && s.over_budget.is_none()
+        s.over_budget.is_none()
             && u64::from(task.access).saturating_add(steps as u64)
                 <= s.budget.min(u64::from(u32::MAX))
     }

@@ -6,9 +6,10 @@
 //! but only when told that a fresh DFN is about to be mapped
 //! ([`notify_dfn`](crate::table::PageTable::notify_dfn)); a map never grows it and fails with
 //! [`PtError::BeyondHeight`] instead (the "non-working guest" outcome of a missed
-//! notification). Growth builds the whole chain of new roots first, each holding only entry 0 = PDE to the previous root, frees that chain if an
-//! allocation fails (the XSA-311 leak), and then publishes the new root: every assigned
-//! device's DTE first, then the domain's own root and height, then a flush of every page.
+//! notification). Growth builds the whole chain of new roots first, each holding only
+//! entry 0 = PDE to the previous root, frees that chain if an allocation fails (the XSA-311
+//! leak), and then publishes the new root: every assigned device's DTE first, then the
+//! domain's own root and height (one cell), then a flush of every page.
 //!
 //! Map and unmap take ranges of pages natively: one descent from the root over every table
 //! the range touches (`range`), Xen-style (`iommu_pde_from_dfn`): map allocates missing
