@@ -89,6 +89,17 @@ catalogue! {
         summary: "notify grows even when the DFN is covered; fails at max height",
         planted: super::dynamic::variant::<super::dynamic::GrowNoRecheck>(),
     },
+    /// D7 (Linux 5b8a9a047b6c, the bug it fixed): `dynamic` growth loops until the table is
+    /// as high as needed, and a round never builds the last level: a notify that needs the
+    /// maximum height re-reads the top forever. The step budget stops it.
+    D7GrowLoopForever {
+        id: "D7",
+        implementation: "dynamic",
+        check: StepBudget,
+        scenario: "growth_to_max_height.scn",
+        summary: "growth never builds the last level and loops forever",
+        planted: super::dynamic::variant::<super::dynamic::GrowLoop>(),
+    },
     /// R2 (XSA-445): `fixed` builds 4 levels but programs DTEs with mode 3, so the walk stops
     /// one level early and translates to table frames.
     R2QuarantineLevels {

@@ -1,10 +1,14 @@
 //! Planted bugs of the `dynamic` table, each a variant: one of its [`Seams`] chosen wrongly.
+//! A variant that remembers something keeps it behind a [`Mutex`]: the planted bug's own
+//! memory, not the table's (the table holds only configuration; its shared state is the
+//! step substrate's).
 
 use super::Mechanism;
+use crate::substrate::device_set::DeviceSet;
 use crate::table::{Perm, PtError};
 use crate::tables::dynamic::{Dynamic, Seams};
 use crate::tables::TableConfig;
-use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
 
 /// The catalogue's mechanism for the variant `V` of the dynamic table.
 pub(super) fn variant<V: Seams + Default + 'static>() -> Mechanism {
@@ -18,12 +22,13 @@ pub(super) fn variant<V: Seams + Default + 'static>() -> Mechanism {
 #[derive(Debug, Default)]
 pub(super) struct StaleDeviceList {
     /// The device list seen at the first growth.
-    first_growth: Option<BTreeSet<u16>>,
+    first_growth: Mutex<Option<DeviceSet>>,
 }
 
 impl Seams for StaleDeviceList {
-    fn growth_devices(&mut self, assigned: &BTreeSet<u16>) -> Vec<u16> {
-        self.first_growth.get_or_insert_with(|| assigned.clone()).iter().copied().collect()
+    fn growth_devices(&self, assigned: DeviceSet) -> DeviceSet {
+        let mut first = self.first_growth.lock().unwrap_or_else(PoisonError::into_inner);
+        *first.get_or_insert(assigned)
     }
 }
 
@@ -34,11 +39,24 @@ impl Seams for StaleDeviceList {
 pub(super) struct GrowNoRecheck;
 
 impl Seams for GrowNoRecheck {
-    fn growth_target(&mut self, levels: u8, needed: u8, max_levels: u8) -> Result<u8, PtError> {
+    fn growth_target(&self, levels: u8, needed: u8, max_levels: u8) -> Result<u8, PtError> {
         if levels >= max_levels {
             return Err(PtError::NoMemory);
         }
         Ok(needed.max(levels + 1))
+    }
+}
+
+/// D7 LNX-AMD-GROW-LOOP-FOREVER (Linux 5b8a9a047b6c, the bug it fixed): growth runs in
+/// rounds until the table is as high as needed, re-reading the top after each; a round
+/// refuses to build the last level (its maximum-height check one level low), making no
+/// progress, so a notify that needs the maximum height loops forever.
+#[derive(Debug, Default)]
+pub(super) struct GrowLoop;
+
+impl Seams for GrowLoop {
+    fn growth_round(&self, _: u8, target: u8, max_levels: u8) -> u8 {
+        target.min(max_levels.saturating_sub(1))
     }
 }
 
@@ -48,7 +66,7 @@ impl Seams for GrowNoRecheck {
 pub(super) struct GrowLeak;
 
 impl Seams for GrowLeak {
-    fn free_unfinished_growth(&mut self) -> bool {
+    fn free_unfinished_growth(&self) -> bool {
         false
     }
 }
@@ -59,7 +77,7 @@ impl Seams for GrowLeak {
 pub(super) struct SplitGrantsRw;
 
 impl Seams for SplitGrantsRw {
-    fn piece_perm(&mut self, _: Perm) -> Perm {
+    fn piece_perm(&self, _: Perm) -> Perm {
         Perm::RW
     }
 }
@@ -70,7 +88,7 @@ impl Seams for SplitGrantsRw {
 pub(super) struct StaleDteCache;
 
 impl Seams for StaleDteCache {
-    fn invalidate_blocked_dte(&mut self) -> bool {
+    fn invalidate_blocked_dte(&self) -> bool {
         false
     }
 }
@@ -81,7 +99,7 @@ impl Seams for StaleDteCache {
 pub(super) struct ReplicaShort;
 
 impl Seams for ReplicaShort {
-    fn replicas_written(&mut self, replicas: u64) -> u64 {
+    fn replicas_written(&self, replicas: u64) -> u64 {
         replicas - 1
     }
 }
@@ -93,7 +111,7 @@ impl Seams for ReplicaShort {
 pub(super) struct FlushFirstPage;
 
 impl Seams for FlushFirstPage {
-    fn invalidated(&mut self, _: (u64, u32), first_page: (u64, u32)) -> (u64, u32) {
+    fn invalidated(&self, _: (u64, u32), first_page: (u64, u32)) -> (u64, u32) {
         first_page
     }
 }
@@ -106,7 +124,7 @@ impl Seams for FlushFirstPage {
 pub(super) struct PartialSplit;
 
 impl Seams for PartialSplit {
-    fn split_whole_page(&mut self) -> bool {
+    fn split_whole_page(&self) -> bool {
         false
     }
 }

@@ -21,7 +21,7 @@ fn ids_round_trip_and_are_unique() {
     assert_eq!("X9".parse::<PlantedBug>(), Err(PlantError::Unknown("X9".into())));
     assert_eq!(
         PlantError::Unknown("X9".into()).to_string(),
-        "unknown planted bug `X9` (known: D1, D4, R2, S5, T2, SPLIT-RW, UNMAP-GROW, F2, \
+        "unknown planted bug `X9` (known: D1, D4, D7, R2, S5, T2, SPLIT-RW, UNMAP-GROW, F2, \
          T2-CACHE, D1-LEAK, FLUSH-LAST, PDE-32, RANGE-STOP, NL7-SHORT, NL7-PARTIAL, F2-RANGE, \
          RANGE-DONE)"
     );
@@ -29,7 +29,7 @@ fn ids_round_trip_and_are_unique() {
 
 #[test]
 fn the_catalogue_names_built_in_tables_and_real_checks() {
-    assert_eq!(PlantedBug::ALL.len(), 17);
+    assert_eq!(PlantedBug::ALL.len(), 18);
     for bug in PlantedBug::ALL {
         assert!(crate::tables::built_in(bug.implementation()).is_some(), "{bug}");
         assert!(bug.scenario().ends_with(".scn"), "{bug}");
@@ -37,6 +37,7 @@ fn the_catalogue_names_built_in_tables_and_real_checks() {
         assert!(!bug.summary().is_empty() && !bug.summary().contains('|'), "{bug}");
     }
     assert_eq!(PlantedBug::D4GrowNoRecheck.check(), Check::Height);
+    assert_eq!(PlantedBug::D7GrowLoopForever.check(), Check::StepBudget);
     assert_eq!(PlantedBug::S5SuperpageOverclear.implementation(), "fixed");
 }
 

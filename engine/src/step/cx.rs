@@ -1,5 +1,5 @@
 //! `Cx`, the step substrate: every access an implementation makes to shared state goes through
-//! one of its `async` methods and is one **step**.
+//! one of its methods (each a future to await) and is one **step**.
 //!
 //! A step first announces its access and, when the run is preemptible, yields once
 //! (`Poll::Pending`): the executor decides, *before* the access takes effect, whether another
@@ -12,14 +12,20 @@
 //! never completes (the executor or the adapter reports `step-budget`), and a lock held by
 //! another task, or by the task itself, blocks the step (the executor reports a deadlock when
 //! nothing can run).
+//!
+//! Cost: a run that never yields and that nobody observes (a sequential run) takes each step
+//! at once, counting it, without the yield machinery; [`Cx::read_into`] and [`Cx::write_each`]
+//! take a run of qword steps in one loop. Both are exactly what stepping would do there (no
+//! step could yield or be seen one by one, and the budget is checked first), so the count of
+//! steps, the budget and the accesses are the same.
 
 use super::access::{Access, LockClass};
-use super::shared::{Shared, Top, CELLS};
+use super::shared::{Shared, Top};
 use crate::substrate::commands::Command;
 use crate::substrate::device_set::DeviceSet;
 use crate::substrate::device_table::{dte_spa, DteSetting};
 use crate::substrate::iommu::IommuError;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -95,7 +101,8 @@ struct Sched {
     budget: u64,
     /// The task that exceeded its operation's budget.
     over_budget: Option<TaskId>,
-    /// The access the current task announced last.
+    /// The access the current task announced last (in a quiet run, whose steps are taken at
+    /// once without being announced, the last one announced before).
     announced: Option<Access>,
     total: u64,
 }
@@ -106,6 +113,10 @@ pub struct Cx<'s> {
     shared: RefCell<&'s mut Shared>,
     sched: RefCell<Sched>,
     observer: RefCell<Option<&'s mut dyn StepObserver>>,
+    /// Whether an observer is set (checked at every step without borrowing it).
+    observing: Cell<bool>,
+    /// Whether steps can be taken at once: the run never yields and nobody observes.
+    quiet: Cell<bool>,
 }
 
 impl<'s> Cx<'s> {
@@ -125,6 +136,8 @@ impl<'s> Cx<'s> {
                 total: 0,
             }),
             observer: RefCell::new(None),
+            observing: Cell::new(false),
+            quiet: Cell::new(!preemptible),
         }
     }
 
@@ -136,6 +149,8 @@ impl<'s> Cx<'s> {
     /// Sends every access, after it took effect, to `observer`.
     pub fn observe(&self, observer: &'s mut dyn StepObserver) {
         *self.observer.borrow_mut() = Some(observer);
+        self.observing.set(true);
+        self.quiet.set(false);
     }
 
     // ----- for the executor and the adapter -----
@@ -196,23 +211,28 @@ impl<'s> Cx<'s> {
     }
 
     /// After an access took effect: the observer sees it.
-    fn observed(&self, access: Access) {
+    #[inline(always)]
+    fn observed(&self, access: &Access) {
+        if self.observing.get() {
+            self.notify_observer(access);
+        }
+    }
+
+    /// The observer sees `access`.
+    #[inline(never)]
+    fn notify_observer(&self, access: &Access) {
         let (task, held) = {
             let s = self.sched.borrow();
             (s.current, s.tasks.get(s.current).map_or(LockSet::EMPTY, |t| t.held))
         };
         if let Some(observer) = self.observer.borrow_mut().as_mut() {
-            observer.after(task, &access, held, &self.shared.borrow());
+            observer.after(task, access, held, &self.shared.borrow());
         }
     }
 
     /// Loads the qword at `spa`.
-    pub async fn read(&self, spa: u64) -> Result<u64, IommuError> {
-        let access = Access::Load { spa };
-        self.step(access).await;
-        let value = self.shared.borrow().iommu.read_entry(spa);
-        self.observed(access);
-        value
+    pub fn read(&self, spa: u64) -> impl Future<Output = Result<u64, IommuError>> + use<'_, 's> {
+        self.access(Access::Load { spa }, move |shared| shared.iommu.read_entry(spa))
     }
 
     /// Loads `out.len()` consecutive qwords from `spa` in ONE step (a wide read, as hardware
@@ -232,54 +252,187 @@ impl<'s> Cx<'s> {
     }
 
     /// Stores `value` at `spa` (one 64-bit store).
-    pub async fn write(&self, spa: u64, value: u64) -> Result<(), IommuError> {
-        let access = Access::Store { spa, value };
-        self.step(access).await;
-        let done = self.shared.borrow_mut().iommu.write_entry(spa, value);
-        self.observed(access);
-        done
+    pub fn write(
+        &self,
+        spa: u64,
+        value: u64,
+    ) -> impl Future<Output = Result<(), IommuError>> + use<'_, 's> {
+        self.access(Access::Store { spa, value }, move |shared| {
+            shared.iommu.write_entry(spa, value)
+        })
+    }
+
+    /// The step of `access`, then `act` on the shared state, then the observer.
+    #[inline(always)]
+    fn access<R, F: FnOnce(&mut Shared) -> R + Unpin>(
+        &self,
+        access: Access,
+        act: F,
+    ) -> Act<'_, 's, F> {
+        Act { step: Step { cx: self, access, announced: false }, quiet: false, act: Some(act) }
+    }
+
+    /// Loads the `out.len()` consecutive qwords from `spa` into `out`, in address order, each
+    /// load a step of its own: the same steps as that many [`Cx::read`]s, at less cost per
+    /// load. Stops at the first load that fails.
+    pub async fn read_into(&self, spa: u64, out: &mut [u64]) -> Result<(), IommuError> {
+        if self.quiet(out.len()) {
+            let (mut taken, mut result) = (0, Ok(()));
+            {
+                let shared = self.shared.borrow();
+                for (slot, at) in out.iter_mut().zip((spa..).step_by(8)) {
+                    taken += 1;
+                    match shared.iommu.read_entry(at) {
+                        Ok(value) => *slot = value,
+                        Err(error) => {
+                            result = Err(error);
+                            break;
+                        }
+                    }
+                }
+            }
+            self.count_quiet(taken);
+            return result;
+        }
+        for (slot, at) in out.iter_mut().zip((spa..).step_by(8)) {
+            *slot = self.read(at).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores `value(i)` at `spa + 8 i` for `i` in `0..count`, in that order, each store a step
+    /// of its own: the same steps as that many [`Cx::write`]s, at less cost per store. Stops
+    /// at the first store that fails.
+    pub async fn write_each(
+        &self,
+        spa: u64,
+        count: u64,
+        mut value: impl FnMut(u64) -> u64,
+    ) -> Result<(), IommuError> {
+        if self.quiet(usize::try_from(count).unwrap_or(usize::MAX)) {
+            let (mut taken, mut result) = (0, Ok(()));
+            {
+                let mut shared = self.shared.borrow_mut();
+                for i in 0..count {
+                    taken += 1;
+                    result = shared.iommu.write_entry(spa + 8 * i, value(i));
+                    if result.is_err() {
+                        break;
+                    }
+                }
+            }
+            self.count_quiet(taken);
+            return result;
+        }
+        for i in 0..count {
+            self.write(spa + 8 * i, value(i)).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes the current task's next step at once, without yielding or announcing it, when
+    /// that is the same as stepping: in a run that never yields and that nobody observes,
+    /// within the operation's budget. Returns false, having counted nothing, when the access
+    /// must go through [`Step`]. (A lock step uses [`Cx::take_quiet_lock`].)
+    #[inline]
+    fn take_quiet(&self) -> bool {
+        if !self.quiet.get() {
+            return false;
+        }
+        let mut s = self.sched.borrow_mut();
+        let (current, budget) = (s.current, s.budget);
+        if s.over_budget.is_some() {
+            return false;
+        }
+        let Some(task) = s.tasks.get_mut(current) else { return false };
+        if u64::from(task.access) >= budget.min(u64::from(u32::MAX)) {
+            return false;
+        }
+        task.access += 1;
+        s.total += 1;
+        true
+    }
+
+    /// [`Cx::take_quiet`] for acquiring `class`, which then takes it; false (the step may
+    /// block) while any task holds it.
+    fn take_quiet_lock(&self, class: LockClass) -> bool {
+        if self.holder(class).is_some() || !self.take_quiet() {
+            return false;
+        }
+        let mut s = self.sched.borrow_mut();
+        let current = s.current;
+        s.holders[class.index()] = Some(current);
+        if let Some(t) = s.tasks.get_mut(current) {
+            t.blocked_on = None;
+            t.held = t.held.with(class);
+        }
+        true
+    }
+
+    /// True when the next `steps` steps of the current task can be taken at once: the run
+    /// never yields (not preemptible), nobody observes, and they stay within the operation's
+    /// budget. Then none of them could switch tasks or be seen one by one, so performing the
+    /// accesses in a loop and counting them ([`Cx::count_quiet`]) is the same as stepping.
+    fn quiet(&self, steps: usize) -> bool {
+        if !self.quiet.get() {
+            return false;
+        }
+        let s = self.sched.borrow();
+        let Some(task) = s.tasks.get(s.current) else { return false };
+        s.over_budget.is_none()
+            && u64::from(task.access).saturating_add(steps as u64)
+                <= s.budget.min(u64::from(u32::MAX))
+    }
+
+    /// Counts `taken` steps taken at once after [`Cx::quiet`] allowed them.
+    fn count_quiet(&self, taken: u64) {
+        if taken == 0 {
+            return;
+        }
+        let mut s = self.sched.borrow_mut();
+        s.total += taken;
+        let current = s.current;
+        if let Some(task) = s.tasks.get_mut(current) {
+            task.access += taken as u32;
+        }
     }
 
     /// Stores `new` at `spa` if it holds `old`; returns what it held.
-    pub async fn cmpxchg(&self, spa: u64, old: u64, new: u64) -> Result<u64, IommuError> {
-        let access = Access::Cas { spa, new };
-        self.step(access).await;
-        let result = {
-            let mut shared = self.shared.borrow_mut();
+    pub fn cmpxchg(
+        &self,
+        spa: u64,
+        old: u64,
+        new: u64,
+    ) -> impl Future<Output = Result<u64, IommuError>> + use<'_, 's> {
+        self.access(Access::Cas { spa, new }, move |shared| {
             shared.iommu.read_entry(spa).and_then(|current| {
                 if current == old {
                     shared.iommu.write_entry(spa, new)?;
                 }
                 Ok(current)
             })
-        };
-        self.observed(access);
-        result
+        })
     }
 
     /// Allocates a zeroed table frame for `domain`; returns its SPA.
-    pub async fn alloc_table(&self, domain: u16) -> Result<u64, IommuError> {
-        self.step(Access::Alloc).await;
-        let spa = self.shared.borrow_mut().iommu.alloc_table(domain);
-        self.observed(Access::Alloc);
-        spa
+    pub fn alloc_table(
+        &self,
+        domain: u16,
+    ) -> impl Future<Output = Result<u64, IommuError>> + use<'_, 's> {
+        self.access(Access::Alloc, move |shared| shared.iommu.alloc_table(domain))
     }
 
     /// Frees (and poisons) the table frame at `spa`.
-    pub async fn free_table(&self, spa: u64) -> Result<(), IommuError> {
-        let access = Access::Free { spa };
-        self.step(access).await;
-        let done = self.shared.borrow_mut().iommu.free_table(spa);
-        self.observed(access);
-        done
+    pub fn free_table(
+        &self,
+        spa: u64,
+    ) -> impl Future<Output = Result<(), IommuError>> + use<'_, 's> {
+        self.access(Access::Free { spa }, move |shared| shared.iommu.free_table(spa))
     }
 
     /// Issues an IOMMU command.
-    pub async fn issue(&self, command: Command) {
-        let access = Access::Issue { command };
-        self.step(access).await;
-        self.shared.borrow_mut().iommu.issue(command);
-        self.observed(access);
+    pub fn issue(&self, command: Command) -> impl Future<Output = ()> + use<'_, 's> {
+        self.access(Access::Issue { command }, move |shared| shared.iommu.issue(command))
     }
 
     /// Programs device `dev`'s DTE: qwords 3 to 1, then qword 0 (V, TV, mode, root) last,
@@ -294,72 +447,62 @@ impl<'s> Cx<'s> {
     }
 
     /// Reads the top cell.
-    pub async fn top(&self) -> Option<Top> {
-        self.step(Access::ReadTop).await;
-        let top = self.shared.borrow().top;
-        self.observed(Access::ReadTop);
-        top
+    pub fn top(&self) -> impl Future<Output = Option<Top>> + use<'_, 's> {
+        self.access(Access::ReadTop, |shared| shared.top)
     }
 
     /// Writes the top cell.
-    pub async fn set_top(&self, top: Option<Top>) {
-        self.step(Access::WriteTop).await;
-        self.shared.borrow_mut().top = top;
-        self.observed(Access::WriteTop);
+    pub fn set_top(&self, top: Option<Top>) -> impl Future<Output = ()> + use<'_, 's> {
+        self.access(Access::WriteTop, move |shared| shared.top = top)
     }
 
     /// Reads spare cell `cell` (0 when there is no such cell).
-    pub async fn cell(&self, cell: u8) -> u64 {
-        let access = Access::ReadCell { cell };
-        self.step(access).await;
-        let value = self.shared.borrow().cells.get(usize::from(cell)).copied().unwrap_or(0);
-        self.observed(access);
-        value
+    pub fn cell(&self, cell: u8) -> impl Future<Output = u64> + use<'_, 's> {
+        self.access(Access::ReadCell { cell }, move |shared| {
+            shared.cells.get(usize::from(cell)).copied().unwrap_or(0)
+        })
     }
 
     /// Writes spare cell `cell` (ignored when there is no such cell).
-    pub async fn set_cell(&self, cell: u8, value: u64) {
-        let access = Access::WriteCell { cell };
-        self.step(access).await;
-        if usize::from(cell) < CELLS {
-            self.shared.borrow_mut().cells[usize::from(cell)] = value;
-        }
-        self.observed(access);
+    pub fn set_cell(&self, cell: u8, value: u64) -> impl Future<Output = ()> + use<'_, 's> {
+        self.access(Access::WriteCell { cell }, move |shared| {
+            if let Some(slot) = shared.cells.get_mut(usize::from(cell)) {
+                *slot = value;
+            }
+        })
     }
 
     /// Reads the domain's device list.
-    pub async fn devices(&self) -> DeviceSet {
-        self.step(Access::ReadDevices).await;
-        let devices = self.shared.borrow().devices;
-        self.observed(Access::ReadDevices);
-        devices
+    pub fn devices(&self) -> impl Future<Output = DeviceSet> + use<'_, 's> {
+        self.access(Access::ReadDevices, |shared| shared.devices)
     }
 
     /// Adds `dev` to the domain's device list (`joined`) or removes it.
-    pub async fn set_device(&self, dev: u16, joined: bool) {
-        self.step(Access::WriteDevices).await;
-        {
-            let mut shared = self.shared.borrow_mut();
+    pub fn set_device(&self, dev: u16, joined: bool) -> impl Future<Output = ()> + use<'_, 's> {
+        self.access(Access::WriteDevices, move |shared| {
             if joined {
                 shared.devices.insert(dev);
             } else {
                 shared.devices.remove(dev);
             }
-        }
-        self.observed(Access::WriteDevices);
+        })
     }
 
     /// Acquires `class`, waiting while another task holds it.
     pub async fn lock(&self, class: LockClass) {
         let access = Access::Lock { class };
-        self.step(access).await;
-        self.observed(access);
+        if !self.take_quiet_lock(class) {
+            self.step(access).await;
+        }
+        self.observed(&access);
     }
 
     /// Releases `class`; an error when the task does not hold it.
     pub async fn unlock(&self, class: LockClass) -> Result<(), IommuError> {
         let access = Access::Unlock { class };
-        self.step(access).await;
+        if !self.take_quiet() {
+            self.step(access).await;
+        }
         let held = {
             let mut s = self.sched.borrow_mut();
             let current = s.current;
@@ -372,7 +515,7 @@ impl<'s> Cx<'s> {
             }
             held
         };
-        self.observed(access);
+        self.observed(&access);
         if held {
             Ok(())
         } else {
@@ -387,6 +530,34 @@ impl<'s> Cx<'s> {
     }
 }
 
+/// The future of one access: its step (taken at once when quiet), then its action.
+struct Act<'c, 's, F> {
+    step: Step<'c, 's>,
+    quiet: bool,
+    act: Option<F>,
+}
+
+impl<R, F: FnOnce(&mut Shared) -> R + Unpin> Future for Act<'_, '_, F> {
+    type Output = R;
+
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<R> {
+        let this = &mut *self;
+        let cx = this.step.cx;
+        if !this.quiet {
+            if !this.step.announced && cx.take_quiet() {
+                this.quiet = true;
+            } else if Pin::new(&mut this.step).poll(context).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let Some(act) = this.act.take() else { return Poll::Pending };
+        let result = act(&mut cx.shared.borrow_mut());
+        cx.observed(&this.step.access);
+        Poll::Ready(result)
+    }
+}
+
 /// The future of one step: announces the access, yields when the run is preemptible, then
 /// lets the access happen (after acquiring the lock, for a lock step).
 struct Step<'c, 's> {
@@ -398,6 +569,7 @@ struct Step<'c, 's> {
 impl Future for Step<'_, '_> {
     type Output = ();
 
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
         let access = self.access;
         let mut s = self.cx.sched.borrow_mut();

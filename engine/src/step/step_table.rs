@@ -13,12 +13,15 @@
 
 use super::cx::Cx;
 use super::shared::{Shared, Top};
-use crate::table::{Perm, PtError};
+use crate::table::{PageOrders, PagesError, Perm, PtError};
 use std::future::Future;
 use std::pin::Pin;
 
-/// The future of one operation.
-pub type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PtError>> + 'a>>;
+/// The future of one operation (`E`: its error; [`PagesError`] for ranges).
+pub type OpFuture<'a, E = PtError> = Pin<Box<dyn Future<Output = Result<(), E>> + 'a>>;
+
+/// The future of one range operation.
+pub type PagesFuture<'a> = OpFuture<'a, PagesError>;
 
 /// A domain's I/O page table as step machines. See the module doc for the contract.
 pub trait StepTable: Sync {
@@ -51,6 +54,31 @@ pub trait StepTable: Sync {
 
     /// [`crate::table::PageTable::unmap`].
     fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a>;
+
+    /// [`crate::table::PageTable::page_orders`]. Default: [`PageOrders::BASE`].
+    fn page_orders(&self) -> PageOrders {
+        PageOrders::BASE
+    }
+
+    /// [`crate::table::PageTable::map_pages`].
+    fn map_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> PagesFuture<'a>;
+
+    /// [`crate::table::PageTable::unmap_pages`].
+    fn unmap_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> PagesFuture<'a>;
 
     /// [`crate::table::PageTable::notify_dfn`].
     fn notify_dfn<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64) -> OpFuture<'a>;

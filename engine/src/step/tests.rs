@@ -5,7 +5,7 @@
 use super::exec::{run, Outcome, RunToCompletion, SwitchEveryStep, TaskFuture};
 use super::*;
 use crate::substrate::iommu::Iommu;
-use crate::table::{PageTable, Perm, PtError};
+use crate::table::{PageTable, PagesError, Perm, PtError};
 
 /// A one-level table: DFNs 0..512, leaves only, under the domain lock. `spin` makes `notify`
 /// read the root forever (a table that loops); `lock_twice` makes `assign` take the domain
@@ -56,6 +56,38 @@ impl StepTable for Toy {
         Box::pin(async move {
             let top = cx.top().await.ok_or(PtError::TornDown)?;
             cx.write(top.root + 8 * (dfn % 512), 0).await?;
+            Ok(())
+        })
+    }
+    fn map_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> PagesFuture<'a> {
+        Box::pin(async move {
+            for done in 0..count {
+                let map = self.map(cx, dfn + done, mfn + done, order, perm);
+                map.await.map_err(|error| PagesError { error, done })?;
+            }
+            Ok(())
+        })
+    }
+    fn unmap_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> PagesFuture<'a> {
+        Box::pin(async move {
+            for done in 0..count {
+                let unmap = self.unmap(cx, dfn + done, order);
+                unmap.await.map_err(|error| PagesError { error, done })?;
+            }
             Ok(())
         })
     }
@@ -110,6 +142,12 @@ fn sequential_adapter_runs_operations_as_a_page_table() {
     t.map(5, 0x77, 0, Perm::RW).unwrap();
     assert_eq!(t.lookup(5), Some((0x77, Perm::RW)));
     assert_eq!(t.iommu().read_entry(root + 40), Ok((0x77 << 12) | RW | PR));
+    // Ranges and page orders reach the table's own range operations.
+    assert_eq!(t.page_orders(), crate::table::PageOrders::BASE);
+    t.map_pages(6, 0x80, 0, 2, Perm::RW).unwrap();
+    assert_eq!((t.lookup(6), t.lookup(7)), (Some((0x80, Perm::RW)), Some((0x81, Perm::RW))));
+    t.unmap_pages(5, 0, 2).unwrap();
+    assert_eq!((t.lookup(5), t.lookup(6), t.lookup(7)), (None, None, Some((0x81, Perm::RW))));
     t.assign(3).unwrap();
     assert!(t.shared().devices.contains(3));
     t.teardown().unwrap();
@@ -204,5 +242,117 @@ fn locks_block_another_task_until_released() {
         Outcome::Deadlock {
             waiting: vec![(0, LockClass::Devices, Some(1)), (1, LockClass::Domain, Some(0))]
         }
+    );
+}
+
+/// Records every access it sees, with its task.
+#[derive(Default)]
+struct Seen(Vec<(TaskId, Access)>);
+
+impl StepObserver for Seen {
+    fn after(&mut self, task: TaskId, access: &Access, _: LockSet, _: &Shared) {
+        self.0.push((task, *access));
+    }
+}
+
+/// A run of 3 stores from `table + 8`, then a run of 4 loads from `table`.
+async fn store_then_load(
+    cx: &Cx<'_>,
+    table: u64,
+) -> Result<[u64; 4], crate::substrate::iommu::IommuError> {
+    cx.write_each(table + 8, 3, |i| 10 + i).await?;
+    let mut loaded = [0; 4];
+    cx.read_into(table, &mut loaded).await?;
+    Ok(loaded)
+}
+
+#[test]
+fn runs_of_loads_and_stores_take_one_step_per_qword() {
+    let mut shared = Shared::new(Iommu::new());
+    let table = shared.iommu.alloc_table(1).unwrap();
+    let expected: Vec<(TaskId, Access)> = (0..3)
+        .map(|i| Access::Store { spa: table + 8 + 8 * i, value: 10 + i })
+        .chain((0..4).map(|i| Access::Load { spa: table + 8 * i }))
+        .map(|a| (0, a))
+        .collect();
+    // Unobserved (the steps are taken at once) and observed (one by one): the same steps.
+    for observed in [false, true] {
+        let mut seen = Seen::default();
+        let cx = Cx::sequential(&mut shared);
+        if observed {
+            cx.observe(&mut seen);
+        }
+        cx.begin_op(0);
+        let mut op = Box::pin(store_then_load(&cx, table));
+        assert_eq!(exec::poll_once(op.as_mut()), std::task::Poll::Ready(Ok([0, 10, 11, 12])));
+        drop(op);
+        assert_eq!((cx.total_steps(), cx.position(0).access), (7, 7));
+        drop(cx);
+        assert_eq!(seen.0, if observed { expected.clone() } else { vec![] });
+    }
+}
+
+#[test]
+fn a_run_of_stores_stops_at_the_step_budget_as_single_stores_do() {
+    let outcomes: Vec<(Vec<u64>, u32, Option<TaskId>)> = [true, false]
+        .into_iter()
+        .map(|run| {
+            let mut shared = Shared::new(Iommu::new());
+            let table = shared.iommu.alloc_table(1).unwrap();
+            let cx = Cx::new(&mut shared, 1, false, 5);
+            cx.begin_op(0);
+            let mut op: TaskFuture<'_> = if run {
+                Box::pin(async { cx.write_each(table, 8, |i| i + 1).await.unwrap() })
+            } else {
+                Box::pin(async {
+                    for i in 0..8 {
+                        cx.write(table + 8 * i, i + 1).await.unwrap();
+                    }
+                })
+            };
+            assert!(exec::poll_once(op.as_mut()).is_pending());
+            drop(op);
+            let (access, over) = (cx.position(0).access, cx.over_budget());
+            let memory = cx.with_shared(|s| {
+                (0..8).map(|i| s.iommu.read_entry(table + 8 * i).unwrap()).collect()
+            });
+            (memory, access, over)
+        })
+        .collect();
+    // The sixth store is announced and stopped; the first five took effect.
+    assert_eq!(outcomes[0], (vec![1, 2, 3, 4, 5, 0, 0, 0], 6, Some(0)));
+    assert_eq!(outcomes[0], outcomes[1]);
+}
+
+#[test]
+fn a_run_yields_at_every_qword_in_a_preemptible_run() {
+    let mut shared = Shared::new(Iommu::new());
+    let table = shared.iommu.alloc_table(1).unwrap();
+    let mut seen = Seen::default();
+    let cx = Cx::new(&mut shared, 2, true, DEFAULT_STEP_BUDGET);
+    cx.observe(&mut seen);
+    let c = &cx;
+    let tasks: Vec<TaskFuture<'_>> = vec![
+        Box::pin(async move {
+            c.begin_op(0);
+            c.write_each(table, 3, |i| i + 1).await.unwrap();
+        }),
+        Box::pin(async move {
+            c.begin_op(1);
+            let mut loaded = [0; 3];
+            c.read_into(table + 8, &mut loaded[..2]).await.unwrap();
+        }),
+    ];
+    assert_eq!(run(&cx, tasks, &mut SwitchEveryStep, 100), Outcome::Done);
+    drop(cx);
+    assert_eq!(
+        seen.0,
+        [
+            (0, Access::Store { spa: table, value: 1 }),
+            (1, Access::Load { spa: table + 8 }),
+            (0, Access::Store { spa: table + 8, value: 2 }),
+            (1, Access::Load { spa: table + 16 }),
+            (0, Access::Store { spa: table + 16, value: 3 }),
+        ]
     );
 }

@@ -1,6 +1,7 @@
 //! Devices: DTE settings and their invalidation.
 
 use super::{Dynamic, Seams, Top};
+use crate::step::Cx;
 use crate::substrate::commands::Command;
 use crate::substrate::device_table::{DteSetting, DEVICE_TABLE_ENTRIES};
 use crate::table::PtError;
@@ -12,9 +13,14 @@ impl<S: Seams> Dynamic<S> {
     }
 
     /// Writes `dev`'s DTE and invalidates the IOMMU's copy (the caller waits for completion).
-    pub(super) fn program_dte(&mut self, dev: u16, setting: DteSetting) -> Result<(), PtError> {
-        self.iommu.set_dte(dev, setting)?;
-        self.iommu.issue(Command::InvalidateDevtabEntry { dev });
+    pub(super) async fn program_dte(
+        &self,
+        cx: &Cx<'_>,
+        dev: u16,
+        setting: DteSetting,
+    ) -> Result<(), PtError> {
+        cx.set_dte(dev, setting).await?;
+        cx.issue(Command::InvalidateDevtabEntry { dev }).await;
         Ok(())
     }
 

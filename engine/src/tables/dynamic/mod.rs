@@ -6,9 +6,10 @@
 //! but only when told that a fresh DFN is about to be mapped
 //! ([`notify_dfn`](crate::table::PageTable::notify_dfn)); a map never grows it and fails with
 //! [`PtError::BeyondHeight`] instead (the "non-working guest" outcome of a missed
-//! notification). Growth builds the whole chain of new roots first, each holding only entry 0 = PDE to the previous root, frees that chain if an
-//! allocation fails (the XSA-311 leak), and then publishes the new root: every assigned
-//! device's DTE first, then the domain's own root and height, then a flush of every page.
+//! notification). Growth builds the whole chain of new roots first, each holding only
+//! entry 0 = PDE to the previous root, frees that chain if an allocation fails (the XSA-311
+//! leak), and then publishes the new root: every assigned device's DTE first, then the
+//! domain's own root and height (one cell), then a flush of every page.
 //!
 //! Map and unmap take ranges of pages natively: one descent from the root over every table
 //! the range touches (`range`), Xen-style (`iommu_pde_from_dfn`): map allocates missing
@@ -37,28 +38,45 @@
 //!   starting beyond the current height is a no-op.
 //! - Teardown blocks every DTE, flushes all pages of the domain, then frees the tables.
 //!
+//! Operations are step machines ([`crate::step::StepTable`], `../shared/CONCURRENCY.md`
+//! 5.2): every access to state shared between operations — table memory, frames, commands,
+//! DTEs, the top (root and height, one [`crate::step::Shared::top`] cell) and the domain's
+//! device list — is a step through [`crate::step::Cx`]; [`Dynamic`] itself holds only its
+//! configuration and seams. Locking protocol: map, unmap and notify take the `Domain` lock
+//! for their whole work (released on every path, errors included); assign and deassign are
+//! called with the `Devices` lock held by their caller and take none, reading the top in one
+//! step; teardown, run when no other operation of the domain can, takes none. `lookup` reads
+//! the shared state directly.
+//!
+//! The page table users call is the sequential adapter over it: [`Dynamic::new`] and
+//! [`Dynamic::with_seams`] return a [`Sequential<Dynamic>`](Sequential), a
+//! [`PageTable`](crate::table::PageTable) whose operations each run to completion, within the
+//! step budget. [`Dynamic::with_config`] gives the step table alone, for executors that
+//! interleave it with other tasks.
+//!
 //! Files: `entry` (the entry format), `geometry` (spans and indices), `growth`, `devices`,
 //! `range` (the descent of map and unmap: link, shatter, split, undo), `leaves` (free, flush),
-//! `page_table` (the [`PageTable`](crate::table::PageTable) impl), [`Seams`] (the table's named decision points).
+//! `step_table` (the [`StepTable`](crate::step::StepTable) impl), [`Seams`] (the table's named
+//! decision points).
 
 mod devices;
 mod entry;
 mod geometry;
 mod growth;
 mod leaves;
-mod page_table;
 mod range;
 mod seams;
+mod step_table;
 #[cfg(test)]
 mod tests;
 
 pub use seams::{Correct, Seams};
 
+use crate::step::{Sequential, Top};
 use crate::substrate::frames::Placement;
 use crate::substrate::iommu::Iommu;
 use crate::table::{PageOrders, PtError};
 use geometry::{LEVELS, MAX_LEVELS};
-use std::collections::BTreeSet;
 
 /// Heights and domain of a [`Dynamic`] table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,69 +92,53 @@ pub struct DynamicConfig {
     pub all_page_sizes: bool,
 }
 
-/// The root and height, always read and published together (what generic_pt keeps in one
-/// word and Linux's 2020 fix merged into one atomic).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Top {
-    root: u64,
-    levels: u8,
-}
-
-/// A page table that starts low and grows on notification.
+/// A page table that starts low and grows on notification, as a step table: its
+/// configuration and decision points only (the top and the device list are shared state).
 ///
 /// `S` names the table's decision points ([`Seams`]); the default, [`Correct`], is the table
 /// as designed, and the only one [`Dynamic::new`] builds.
 #[derive(Debug)]
 pub struct Dynamic<S: Seams = Correct> {
-    iommu: Iommu,
     config: DynamicConfig,
     seams: S,
-    /// `None` once torn down.
-    top: Option<Top>,
-    /// Assigned devices, in device-ID order.
-    devices: BTreeSet<u16>,
 }
 
 impl Dynamic {
     /// Creates the domain with an empty root of `config.initial_levels` levels, its frames
-    /// placed low.
+    /// placed low: the page table, run by the sequential adapter.
     ///
     /// Errors: [`PtError::BadHeight`] unless `1 <= initial_levels <= max_levels` and
     /// `4 <= max_levels <= 6`; [`PtError::NoMemory`] if the root cannot be allocated.
-    pub fn new(config: DynamicConfig) -> Result<Dynamic, PtError> {
+    pub fn new(config: DynamicConfig) -> Result<Sequential<Dynamic>, PtError> {
         Dynamic::with_seams(config, Placement::Low, Correct)
     }
 }
 
 impl<S: Seams> Dynamic<S> {
-    /// Like [`Dynamic::new`], placing table frames by `placement`, with the decision points
-    /// of `seams`.
-    pub fn with_seams(
-        config: DynamicConfig,
-        placement: Placement,
-        seams: S,
-    ) -> Result<Dynamic<S>, PtError> {
-        let DynamicConfig { initial_levels, max_levels, domain, .. } = config;
+    /// The step table for `config` with the decision points of `seams`; its domain's root is
+    /// built by [`StepTable::create`](crate::step::StepTable::create).
+    ///
+    /// Errors: [`PtError::BadHeight`] as for [`Dynamic::new`].
+    pub fn with_config(config: DynamicConfig, seams: S) -> Result<Dynamic<S>, PtError> {
+        let DynamicConfig { initial_levels, max_levels, .. } = config;
         if !LEVELS.contains(&initial_levels)
             || !MAX_LEVELS.contains(&max_levels)
             || initial_levels > max_levels
         {
             return Err(PtError::BadHeight { initial_levels, max_levels });
         }
-        let mut iommu = Iommu::with_placement(placement);
-        let root = iommu.alloc_table(domain)?;
-        Ok(Dynamic {
-            iommu,
-            config,
-            seams,
-            top: Some(Top { root, levels: initial_levels }),
-            devices: BTreeSet::new(),
-        })
+        Ok(Dynamic { config, seams })
     }
 
-    /// The current root and height, or [`PtError::TornDown`].
-    fn top(&self) -> Result<Top, PtError> {
-        self.top.ok_or(PtError::TornDown)
+    /// Like [`Dynamic::new`], placing table frames by `placement`, with the decision points
+    /// of `seams`.
+    pub fn with_seams(
+        config: DynamicConfig,
+        placement: Placement,
+        seams: S,
+    ) -> Result<Sequential<Dynamic<S>>, PtError> {
+        let table = Dynamic::with_config(config, seams)?;
+        Sequential::new(table, Iommu::with_placement(placement))
     }
 
     fn domain(&self) -> u16 {
@@ -151,4 +153,9 @@ impl<S: Seams> Dynamic<S> {
             PageOrders::BASE
         }
     }
+}
+
+/// The current root and height read in one step, or [`PtError::TornDown`].
+async fn read_top(cx: &crate::step::Cx<'_>) -> Result<Top, PtError> {
+    cx.top().await.ok_or(PtError::TornDown)
 }

@@ -3,62 +3,73 @@
 //! constants they return, so [`Dynamic`](super::Dynamic) pays nothing for having seams.
 //!
 //! Another type implementing [`Seams`] makes a *variant* of the table: the same algorithm with
-//! one choice made differently, for showing which check notices the difference. Variants keep
-//! any state they need in themselves, never in the table.
+//! one choice made differently, for showing which check notices the difference. Seams take
+//! `&self` (the table holds only configuration); a variant that needs memory of its own keeps
+//! it in itself, behind a lock, never in the table or its shared state.
 
+use crate::substrate::device_set::DeviceSet;
 use crate::table::{Perm, PtError};
-use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 /// The decision points of the dynamic table, in the order an operation meets them.
-pub trait Seams: Debug {
+pub trait Seams: Debug + Sync {
     /// The height a notify grows a `levels`-level table to, for a DFN that needs `needed`
     /// levels (`needed <= max_levels`). A height not above `levels` means no growth; an error
     /// fails the notify, which then changes nothing. Default: `needed`.
     #[inline]
-    fn growth_target(&mut self, levels: u8, needed: u8, max_levels: u8) -> Result<u8, PtError> {
+    fn growth_target(&self, levels: u8, needed: u8, max_levels: u8) -> Result<u8, PtError> {
         let _ = (levels, max_levels);
         Ok(needed)
+    }
+
+    /// The height one round of growth builds a `levels`-level table up to, on its way to
+    /// `target` (`levels < target <= max_levels`); a height not above `levels` builds
+    /// nothing. Growth repeats rounds, re-reading the top after each, until the table is
+    /// `target` high. Default: `target` (one round).
+    #[inline]
+    fn growth_round(&self, levels: u8, target: u8, max_levels: u8) -> u8 {
+        let _ = (levels, max_levels);
+        target
     }
 
     /// Whether a growth whose allocation failed part-way frees the levels it already built.
     /// Default: yes.
     #[inline]
-    fn free_unfinished_growth(&mut self) -> bool {
+    fn free_unfinished_growth(&self) -> bool {
         true
     }
 
     /// The devices whose DTEs a growth retargets at the new root, given the devices assigned
     /// now. Default: all of them.
     #[inline]
-    fn growth_devices(&mut self, assigned: &BTreeSet<u16>) -> Vec<u16> {
-        assigned.iter().copied().collect()
+    fn growth_devices(&self, assigned: DeviceSet) -> DeviceSet {
+        assigned
     }
 
     /// The permissions the pieces of a shattered superpage of permissions `perm` get.
     /// Default: `perm`.
     #[inline]
-    fn piece_perm(&mut self, perm: Perm) -> Perm {
+    fn piece_perm(&self, perm: Perm) -> Perm {
         perm
     }
 
     /// Whether changing one entry of an NL = 7 page first rewrites every replica of the page
     /// as its own default-size piece (else only the entry about to change). Default: yes.
     #[inline]
-    fn split_whole_page(&mut self) -> bool {
+    fn split_whole_page(&self) -> bool {
         true
     }
 
     /// How many of the `replicas` entries of an NL = 7 page a map writes. Default: all.
     #[inline]
-    fn replicas_written(&mut self, replicas: u64) -> u64 {
+    fn replicas_written(&self, replicas: u64) -> u64 {
         replicas
     }
 
     /// The `(dfn, order)` block a map or unmap invalidates, given the block `covering`
     /// everything it changed and the range's `first_page`. Default: `covering`.
     #[inline]
-    fn invalidated(&mut self, covering: (u64, u32), first_page: (u64, u32)) -> (u64, u32) {
+    fn invalidated(&self, covering: (u64, u32), first_page: (u64, u32)) -> (u64, u32) {
         let _ = first_page;
         covering
     }
@@ -66,7 +77,7 @@ pub trait Seams: Debug {
     /// Whether deassign invalidates the IOMMU's cached copy of the DTE it blocks.
     /// Default: yes.
     #[inline]
-    fn invalidate_blocked_dte(&mut self) -> bool {
+    fn invalidate_blocked_dte(&self) -> bool {
         true
     }
 }

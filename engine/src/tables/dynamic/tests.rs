@@ -1,8 +1,11 @@
 //! Unit tests of the dynamic table: exact entries, commands and frames per operation, and a
 //! randomized run against the model and the oracle.
 
+mod interleaved;
+
 use super::geometry::{span, ENTRIES};
 use super::*;
+use crate::step::Sequential;
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::frames::{POISON_MFN, TABLE_POOL_FIRST_PFN};
 use crate::table::{PageOrders, PageTable, PagesError, Perm, PtError};
@@ -22,12 +25,12 @@ fn config(initial_levels: u8, max_levels: u8) -> DynamicConfig {
     DynamicConfig { initial_levels, max_levels, domain: DOMAIN, all_page_sizes: false }
 }
 
-fn table(initial_levels: u8, max_levels: u8) -> Dynamic {
+fn table(initial_levels: u8, max_levels: u8) -> Sequential<Dynamic> {
     Dynamic::new(config(initial_levels, max_levels)).unwrap()
 }
 
 /// A table that maps every page size (NL = 7 leaves).
-fn sized_table(initial_levels: u8, max_levels: u8) -> Dynamic {
+fn sized_table(initial_levels: u8, max_levels: u8) -> Sequential<Dynamic> {
     Dynamic::new(DynamicConfig { all_page_sizes: true, ..config(initial_levels, max_levels) })
         .unwrap()
 }
@@ -43,20 +46,20 @@ fn addr(raw: u64) -> u64 {
 }
 
 /// The oracle's view: device `dev` reads DFN `dfn` (no permission check).
-fn walk_dfn(t: &Dynamic, dev: u16, dfn: u64) -> Result<Translation, Fault> {
+fn walk_dfn(t: &Sequential<Dynamic>, dev: u16, dfn: u64) -> Result<Translation, Fault> {
     let cfg = WalkConfig { max_levels: t.max_levels(), ..Default::default() };
     let iova = dfn.wrapping_shl(12);
     walk(t.iommu().memory(), &cfg, &t.iommu().device_table(), dev, iova, Perm::NONE)
 }
 
 /// What device `dev` translates `dfn` to through the table per the oracle, as (mfn, perm).
-fn hw(t: &Dynamic, dev: u16, dfn: u64) -> Option<(u64, Perm)> {
+fn hw(t: &Sequential<Dynamic>, dev: u16, dfn: u64) -> Option<(u64, Perm)> {
     let tr = walk_dfn(t, dev, dfn).ok()?;
     matches!(tr.kind, TranslationKind::Table { .. }).then_some((tr.spa >> 12, tr.perm))
 }
 
 /// Whether a DMA read or write by `dev` to `dfn` gets through (oracle).
-fn dma_reaches(t: &Dynamic, dev: u16, dfn: u64) -> bool {
+fn dma_reaches(t: &Sequential<Dynamic>, dev: u16, dfn: u64) -> bool {
     let cfg = WalkConfig { max_levels: t.max_levels(), ..Default::default() };
     let devtab = t.iommu().device_table();
     [Perm::R, Perm::W]
@@ -64,15 +67,15 @@ fn dma_reaches(t: &Dynamic, dev: u16, dfn: u64) -> bool {
         .any(|access| walk(t.iommu().memory(), &cfg, &devtab, dev, dfn << 12, access).is_ok())
 }
 
-fn raw(t: &Dynamic, table: u64, index: u64) -> u64 {
+fn raw(t: &Sequential<Dynamic>, table: u64, index: u64) -> u64 {
     t.iommu().read_entry(table + 8 * index).unwrap()
 }
 
-fn live_tables(t: &Dynamic) -> usize {
+fn live_tables(t: &Sequential<Dynamic>) -> usize {
     t.iommu().frames().live_tables(DOMAIN).count()
 }
 
-fn commands_since(t: &Dynamic, cursor: usize) -> Vec<Command> {
+fn commands_since(t: &Sequential<Dynamic>, cursor: usize) -> Vec<Command> {
     t.iommu().commands().since(cursor).to_vec()
 }
 
@@ -80,7 +83,7 @@ fn pde(table: u64, next_level: u64) -> u64 {
     PR | (next_level << 9) | table | IR | IW
 }
 
-fn dte_mode_and_root(t: &Dynamic, dev: u16) -> (u8, u64) {
+fn dte_mode_and_root(t: &Sequential<Dynamic>, dev: u16) -> (u8, u64) {
     let dte = t.iommu().device_table().read(t.iommu().memory(), dev).unwrap();
     (dte.mode(), dte.root())
 }
@@ -844,8 +847,8 @@ impl Rng {
 }
 
 /// Tables reachable from the root, counted by this test's own traversal.
-fn reachable_tables(t: &Dynamic) -> usize {
-    fn count(t: &Dynamic, table: u64, level: u8) -> usize {
+fn reachable_tables(t: &Sequential<Dynamic>) -> usize {
+    fn count(t: &Sequential<Dynamic>, table: u64, level: u8) -> usize {
         let mut n = 1;
         if level > 1 {
             for i in 0..ENTRIES {
@@ -960,7 +963,7 @@ fn test_random_ops_agree_with_model_and_oracle() {
                 assert_eq!(hw(&t, 0, dfn), expected, "seed {seed} step {step} dfn {dfn:#x}");
             }
             for dev in 1..4u16 {
-                if t.devices.contains(&dev) {
+                if t.shared().devices.contains(dev) {
                     let (mode, root) = dte_mode_and_root(&t, dev);
                     assert_eq!((mode, Some(root)), (t.levels(), t.root()));
                 }

@@ -1,0 +1,265 @@
+//! The [`StepTable`] contract, implemented on the parts above: each operation an `async`
+//! step machine over [`Cx`].
+
+use super::entry::{self, Entry};
+use super::geometry::{
+    check_order, entry_order, index, leaf_level, low_mask, slot_spa, span, MFN_LIMIT,
+};
+use super::range::{Range, Write};
+use super::{read_top, Dynamic, Seams};
+use crate::step::{Cx, LockClass, OpFuture, PagesFuture, Shared, StepTable, Top};
+use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
+use crate::substrate::device_table::DteSetting;
+use crate::substrate::iommu::IommuError;
+use crate::table::{PageOrders, PagesError, Perm, PtError};
+
+/// The result of an operation that ran under a lock, given the result of releasing it: an
+/// error of the work comes before an error of the release.
+fn released<E: From<PtError>>(
+    result: Result<(), E>,
+    release: Result<(), IommuError>,
+) -> Result<(), E> {
+    result?;
+    Ok(release.map_err(PtError::from)?)
+}
+
+impl<S: Seams> Dynamic<S> {
+    /// `map_pages` under the lock: checks in the contract's order, then one descent over the
+    /// range writing its leaves (allocating and shattering on the way), one flush if anything
+    /// present changed, and the replaced subtrees freed. Never grows the table.
+    async fn map_locked(
+        &self,
+        cx: &Cx<'_>,
+        (dfn, mfn, order, count): (u64, u64, u32, u64),
+        perm: Perm,
+    ) -> Result<(), PagesError> {
+        let top = read_top(cx).await?;
+        check_order(order, self.orders())?;
+        if perm.is_empty() {
+            return Err(PtError::NoPermission.into());
+        }
+        if count == 0 {
+            return Err(PtError::EmptyRange.into());
+        }
+        let mask = low_mask(order);
+        if dfn & mask != 0 || mfn & mask != 0 {
+            return Err(PtError::Misaligned { dfn, mfn, order }.into());
+        }
+        let frames = count.saturating_mul(1 << order);
+        if mfn.checked_add(frames).map_or(true, |end| end > MFN_LIMIT) {
+            return Err(PtError::MfnTooLarge { mfn, order }.into());
+        }
+        let last = dfn.saturating_add(frames - 1);
+        let max_levels = self.config.max_levels;
+        if last >= span(max_levels) {
+            return Err(PtError::OutOfRange { dfn: last, max_levels }.into());
+        }
+        if last >= span(top.levels) {
+            return Err(PtError::BeyondHeight { dfn: last, levels: top.levels }.into());
+        }
+        let level = leaf_level(order, top.levels);
+        let write = Write::Map { mfn, perm, level };
+        self.apply_range(cx, top, Range::new(dfn, last, order, write)).await
+    }
+
+    /// `unmap_pages` under the lock: argument checks, then the part within the current height
+    /// (none: a no-op, never grows) in one descent that links no table for a hole (nothing
+    /// is mapped there), shatters a superpage covered only in part and clears the covered
+    /// entries, freeing subtrees wholly unmapped. Tables that merely become empty stay (Xen
+    /// 4.13).
+    async fn unmap_locked(
+        &self,
+        cx: &Cx<'_>,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> Result<(), PagesError> {
+        let top = read_top(cx).await?;
+        check_order(order, self.orders())?;
+        if count == 0 {
+            return Err(PtError::EmptyRange.into());
+        }
+        if dfn & low_mask(order) != 0 {
+            return Err(PtError::Misaligned { dfn, mfn: 0, order }.into());
+        }
+        let table_span = span(top.levels);
+        if dfn >= table_span {
+            return Ok(());
+        }
+        let frames = count.saturating_mul(1 << order);
+        let last = dfn.saturating_add(frames - 1).min(table_span - 1);
+        self.apply_range(cx, top, Range::new(dfn, last, order, Write::Unmap)).await
+    }
+}
+
+impl<S: Seams> StepTable for Dynamic<S> {
+    fn name(&self) -> &str {
+        "dynamic"
+    }
+
+    fn domain_id(&self) -> u16 {
+        self.config.domain
+    }
+
+    fn max_levels(&self) -> u8 {
+        self.config.max_levels
+    }
+
+    /// Allocates the empty root of `initial_levels` levels and publishes it.
+    fn create<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a> {
+        Box::pin(async move {
+            let root = cx.alloc_table(self.domain()).await?;
+            cx.set_top(Some(Top { root, levels: self.config.initial_levels })).await;
+            Ok(())
+        })
+    }
+
+    fn map<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        perm: Perm,
+    ) -> OpFuture<'a> {
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let result = self.map_locked(cx, (dfn, mfn, order, 1), perm).await;
+            released(result.map_err(|e| e.error), cx.unlock(LockClass::Domain).await)
+        })
+    }
+
+    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a> {
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let result = self.unmap_locked(cx, dfn, order, 1).await;
+            released(result.map_err(|e| e.error), cx.unlock(LockClass::Domain).await)
+        })
+    }
+
+    /// 4 KiB, 2 MiB and 1 GiB; with `all_page_sizes`, every size AMD-Vi v1 encodes.
+    fn page_orders(&self) -> PageOrders {
+        self.orders()
+    }
+
+    fn map_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> PagesFuture<'a> {
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let result = self.map_locked(cx, (dfn, mfn, order, count), perm).await;
+            released(result, cx.unlock(LockClass::Domain).await)
+        })
+    }
+
+    fn unmap_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> PagesFuture<'a> {
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let result = self.unmap_locked(cx, dfn, order, count).await;
+            released(result, cx.unlock(LockClass::Domain).await)
+        })
+    }
+
+    /// [`PtError::OutOfRange`] beyond the span of the maximum height; otherwise grows to the
+    /// smallest height covering `dfn` (never shrinks, no growth when already covered).
+    fn notify_dfn<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64) -> OpFuture<'a> {
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let result = self.grow_to_cover(cx, dfn).await;
+            released(result, cx.unlock(LockClass::Domain).await)
+        })
+    }
+
+    /// Joins `dev` (the caller holds the `Devices` lock): reads the top in one step, writes
+    /// the DTE and invalidates it, waits, then adds `dev` to the device list.
+    fn assign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a> {
+        Box::pin(async move {
+            let top = read_top(cx).await?;
+            Self::check_device(dev)?;
+            if cx.devices().await.contains(dev) {
+                return Err(PtError::AlreadyAssigned { dev });
+            }
+            self.program_dte(cx, dev, self.translate_setting(top)).await?;
+            cx.issue(Command::CompletionWait).await;
+            cx.set_device(dev, true).await;
+            Ok(())
+        })
+    }
+
+    /// Blocks `dev`'s DTE (the caller holds the `Devices` lock), waits, then removes `dev`
+    /// from the device list.
+    fn deassign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a> {
+        Box::pin(async move {
+            read_top(cx).await?;
+            Self::check_device(dev)?;
+            if !cx.devices().await.contains(dev) {
+                return Err(PtError::NotAssigned { dev });
+            }
+            if self.seams.invalidate_blocked_dte() {
+                self.program_dte(cx, dev, DteSetting::Blocked).await?;
+            } else {
+                cx.set_dte(dev, DteSetting::Blocked).await?;
+            }
+            cx.issue(Command::CompletionWait).await;
+            cx.set_device(dev, false).await;
+            Ok(())
+        })
+    }
+
+    /// Empties the device list and blocks every device on it, flushes the domain's pages,
+    /// clears the top, then frees every table.
+    fn teardown<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a> {
+        Box::pin(async move {
+            let top = read_top(cx).await?;
+            let devices = cx.devices().await;
+            for dev in devices.iter() {
+                cx.set_device(dev, false).await;
+            }
+            for dev in devices.iter() {
+                self.program_dte(cx, dev, DteSetting::Blocked).await?;
+            }
+            cx.issue(Command::CompletionWait).await;
+            self.flush(cx, 0, ALL_PAGES_ORDER).await;
+            cx.set_top(None).await;
+            self.free_subtree(cx, top.root, top.levels).await
+        })
+    }
+
+    /// Walks the table in memory for `dfn`: the exact frame and the leaf's permissions.
+    fn lookup(&self, shared: &Shared, dfn: u64) -> Option<(u64, Perm)> {
+        let top = shared.top?;
+        if dfn >= span(top.levels) {
+            return None;
+        }
+        let mut table = top.root;
+        let mut level = top.levels;
+        loop {
+            let raw = shared.iommu.read_entry(slot_spa(table, index(dfn, level))).ok()?;
+            match entry::decode(raw, level) {
+                Entry::Empty => return None,
+                Entry::Pte { mfn, perm } => {
+                    return Some((mfn.checked_add(dfn & low_mask(entry_order(level)))?, perm));
+                }
+                Entry::Sized { mfn, order, perm } => {
+                    return Some((mfn.checked_add(dfn & low_mask(order))?, perm));
+                }
+                Entry::Pde { table: next } => {
+                    table = next;
+                    level -= 1;
+                }
+            }
+        }
+    }
+}
