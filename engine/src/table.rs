@@ -281,7 +281,7 @@ pub trait PageTable {
         if !aligned(dfn, order) || !aligned(mfn, order) {
             return Err(PtError::Misaligned { dfn, mfn, order }.into());
         }
-        if mfn.checked_add(frames).map_or(true, |end| end > MFN_LIMIT) {
+        if mfn.checked_add(frames).is_none_or(|end| end > MFN_LIMIT) {
             return Err(PtError::MfnTooLarge { mfn, order }.into());
         }
         let last = dfn.saturating_add(frames - 1);

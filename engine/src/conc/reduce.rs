@@ -116,7 +116,7 @@ impl Renumbering {
         let mut next = 0u8;
         for (w, walk) in s.walks.iter().enumerate() {
             // Anchors name threads or earlier walks, already renumbered.
-            let anchored = walk.at.map_or(true, |a| map.anchor(a).is_some());
+            let anchored = walk.at.is_none_or(|a| map.anchor(a).is_some());
             let kept = removal.walk != Some(w) && anchored;
             map.walks.push(kept.then(|| {
                 next += 1;

@@ -247,7 +247,7 @@ impl<'s> Cx<'s> {
                 Ok(())
             })
         };
-        self.observed(access);
+        self.observed(&access);
         result
     }
 

@@ -265,7 +265,7 @@ impl Parser {
                 .collect(),
             walks: self.walks.iter().map(|(w, _)| *w).collect(),
             preempts: self.preempts.iter().map(|(p, _)| *p).collect(),
-            shadow_walks: self.shadow.map_or(true, |(on, _)| on),
+            shadow_walks: self.shadow.is_none_or(|(on, _)| on),
         };
         match scenario.validate() {
             Ok(()) => Ok(scenario),

@@ -46,7 +46,7 @@ impl<S: Seams> Dynamic<S> {
             return Err(PtError::Misaligned { dfn, mfn, order }.into());
         }
         let frames = count.saturating_mul(1 << order);
-        if mfn.checked_add(frames).map_or(true, |end| end > MFN_LIMIT) {
+        if mfn.checked_add(frames).is_none_or(|end| end > MFN_LIMIT) {
             return Err(PtError::MfnTooLarge { mfn, order }.into());
         }
         let last = dfn.saturating_add(frames - 1);

@@ -53,7 +53,7 @@ impl<S: Seams> Fixed<S> {
         Self::check_count(count)?;
         Self::check_aligned(dfn, mfn, order)?;
         let frames = Self::frames(order, count);
-        if mfn.checked_add(frames).map_or(true, |end| end > MFN_LIMIT) {
+        if mfn.checked_add(frames).is_none_or(|end| end > MFN_LIMIT) {
             return Err(PtError::MfnTooLarge { mfn, order });
         }
         match dfn.checked_add(frames - 1) {
