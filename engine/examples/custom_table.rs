@@ -6,13 +6,14 @@
 //! clean; replace the delegation with your own code.
 
 use ptdiff::scenario::text;
+use ptdiff::step::Sequential;
 use ptdiff::tables::fixed::Fixed;
 use ptdiff::{run_tables, Iommu, PageTable, Perm, PtError};
 
 /// Your implementation. It owns an [`Iommu`] (memory, frame allocator, device table, command
 /// log) and writes real AMD-Vi entries into it; the oracle reads them from there.
 struct MyTable {
-    inner: Fixed,
+    inner: Sequential<Fixed>,
 }
 
 impl PageTable for MyTable {

@@ -29,7 +29,7 @@ pub use access::{Access, LockClass};
 pub use cx::{Cx, LockSet, StepObserver, TaskId, DEFAULT_STEP_BUDGET};
 pub use sequential::Sequential;
 pub use shared::{Shared, Top};
-pub use step_table::{OpFuture, StepTable};
+pub use step_table::{OpFuture, PagesFuture, StepTable};
 
 #[cfg(test)]
 mod tests;

@@ -5,9 +5,11 @@
 use super::cx::{Cx, DEFAULT_STEP_BUDGET};
 use super::exec::poll_once;
 use super::shared::Shared;
-use super::step_table::{OpFuture, StepTable};
+use super::step_table::StepTable;
 use crate::substrate::iommu::Iommu;
-use crate::table::{PageTable, Perm, PtError};
+use crate::table::{PageOrders, PageTable, PagesError, Perm, PtError};
+use std::future::Future;
+use std::pin::Pin;
 use std::task::Poll;
 
 /// A [`StepTable`] with its domain's shared state, driven one operation at a time.
@@ -20,17 +22,21 @@ pub struct Sequential<T> {
 
 /// Polls the operation `op` on `cx` once: a sequential operation completes in that poll unless
 /// it ran out of steps or waits for a lock it can never get.
-fn finish(cx: &Cx<'_>, mut op: OpFuture<'_>) -> Result<(), PtError> {
+fn finish<E: From<PtError>>(
+    cx: &Cx<'_>,
+    mut op: Pin<Box<dyn Future<Output = Result<(), E>> + '_>>,
+) -> Result<(), E> {
     cx.begin_op(0);
     match poll_once(op.as_mut()) {
         Poll::Ready(result) => result,
-        Poll::Pending => match cx.position(0).blocked_on {
+        Poll::Pending => Err(match cx.position(0).blocked_on {
             _ if cx.over_budget().is_some() => {
-                Err(PtError::StepBudget { steps: u64::from(cx.position(0).access) })
+                PtError::StepBudget { steps: u64::from(cx.position(0).access) }
             }
-            Some(lock) => Err(PtError::Deadlock { lock: lock.name() }),
-            None => Err(PtError::StepBudget { steps: u64::from(cx.position(0).access) }),
-        },
+            Some(lock) => PtError::Deadlock { lock: lock.name() },
+            None => PtError::StepBudget { steps: u64::from(cx.position(0).access) },
+        }
+        .into()),
     }
 }
 
@@ -57,10 +63,13 @@ impl<T: StepTable> Sequential<T> {
         &self.shared
     }
 
-    fn drive(
+    fn drive<E: From<PtError>>(
         &mut self,
-        op: impl for<'a, 's> FnOnce(&'a T, &'a Cx<'s>) -> OpFuture<'a>,
-    ) -> Result<(), PtError> {
+        op: impl for<'a, 's> FnOnce(
+            &'a T,
+            &'a Cx<'s>,
+        ) -> Pin<Box<dyn Future<Output = Result<(), E>> + 'a>>,
+    ) -> Result<(), E> {
         let cx = Cx::new(&mut self.shared, 1, false, self.budget);
         let future = op(&self.table, &cx);
         finish(&cx, future)
@@ -102,6 +111,25 @@ impl<T: StepTable> PageTable for Sequential<T> {
 
     fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
         self.drive(|t, cx| t.unmap(cx, dfn, order))
+    }
+
+    fn page_orders(&self) -> PageOrders {
+        self.table.page_orders()
+    }
+
+    fn map_pages(
+        &mut self,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> Result<(), PagesError> {
+        self.drive(|t, cx| t.map_pages(cx, dfn, mfn, order, count, perm))
+    }
+
+    fn unmap_pages(&mut self, dfn: u64, order: u32, count: u64) -> Result<(), PagesError> {
+        self.drive(|t, cx| t.unmap_pages(cx, dfn, order, count))
     }
 
     fn notify_dfn(&mut self, dfn: u64) -> Result<(), PtError> {

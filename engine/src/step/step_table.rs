@@ -9,16 +9,21 @@
 //!   `RefCell` fields, so hidden mutable state does not compile);
 //! - an operation that takes locks releases them before it returns;
 //! - `lookup` and `top` read the state directly (they are the implementation's view, used at
-//!   quiescent points, not steps).
+//!   quiescent points, not steps);
+//! - ranges are native: a step table implements `map_pages` and `unmap_pages`, and `map` and
+//!   `unmap` are their one-page cases unless it overrides them.
 
 use super::cx::Cx;
 use super::shared::{Shared, Top};
-use crate::table::{Perm, PtError};
+use crate::table::{PageOrders, PagesError, Perm, PtError};
 use std::future::Future;
 use std::pin::Pin;
 
 /// The future of one operation.
 pub type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PtError>> + 'a>>;
+
+/// The future of one range operation.
+pub type PagesFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PagesError>> + 'a>>;
 
 /// A domain's I/O page table as step machines. See the module doc for the contract.
 pub trait StepTable: Sync {
@@ -39,7 +44,12 @@ pub trait StepTable: Sync {
     /// Builds the empty table of a new domain (its root); run once, before any operation.
     fn create<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a>;
 
-    /// [`crate::table::PageTable::map`].
+    /// [`crate::table::PageTable::page_orders`].
+    fn page_orders(&self) -> PageOrders {
+        PageOrders::BASE
+    }
+
+    /// [`crate::table::PageTable::map`]. Default: [`StepTable::map_pages`] of one page.
     fn map<'a, 's: 'a>(
         &'a self,
         cx: &'a Cx<'s>,
@@ -47,10 +57,36 @@ pub trait StepTable: Sync {
         mfn: u64,
         order: u32,
         perm: Perm,
-    ) -> OpFuture<'a>;
+    ) -> OpFuture<'a> {
+        let pages = self.map_pages(cx, dfn, mfn, order, 1, perm);
+        Box::pin(async move { pages.await.map_err(|e| e.error) })
+    }
 
-    /// [`crate::table::PageTable::unmap`].
-    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a>;
+    /// [`crate::table::PageTable::unmap`]. Default: [`StepTable::unmap_pages`] of one page.
+    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a> {
+        let pages = self.unmap_pages(cx, dfn, order, 1);
+        Box::pin(async move { pages.await.map_err(|e| e.error) })
+    }
+
+    /// [`crate::table::PageTable::map_pages`].
+    fn map_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> PagesFuture<'a>;
+
+    /// [`crate::table::PageTable::unmap_pages`].
+    fn unmap_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> PagesFuture<'a>;
 
     /// [`crate::table::PageTable::notify_dfn`].
     fn notify_dfn<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64) -> OpFuture<'a>;

@@ -36,26 +36,35 @@ impl StepTable for Toy {
             Ok(())
         })
     }
-    fn map<'a, 's: 'a>(
+    fn map_pages<'a, 's: 'a>(
         &'a self,
         cx: &'a Cx<'s>,
         dfn: u64,
         mfn: u64,
         _: u32,
+        _: u64,
         _: Perm,
-    ) -> OpFuture<'a> {
+    ) -> PagesFuture<'a> {
         Box::pin(async move {
             cx.lock(LockClass::Domain).await;
             let top = cx.top().await.ok_or(PtError::TornDown)?;
-            cx.write(top.root + 8 * (dfn % 512), (mfn << 12) | RW | PR).await?;
-            cx.unlock(LockClass::Domain).await?;
+            cx.write(top.root + 8 * (dfn % 512), (mfn << 12) | RW | PR)
+                .await
+                .map_err(PtError::from)?;
+            cx.unlock(LockClass::Domain).await.map_err(PtError::from)?;
             Ok(())
         })
     }
-    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, _: u32) -> OpFuture<'a> {
+    fn unmap_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        _: u32,
+        _: u64,
+    ) -> PagesFuture<'a> {
         Box::pin(async move {
             let top = cx.top().await.ok_or(PtError::TornDown)?;
-            cx.write(top.root + 8 * (dfn % 512), 0).await?;
+            cx.write(top.root + 8 * (dfn % 512), 0).await.map_err(PtError::from)?;
             Ok(())
         })
     }
