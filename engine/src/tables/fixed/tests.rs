@@ -1,6 +1,8 @@
 //! Unit tests of the fixed table: exact entries, commands and frames per operation, failure
 //! atomicity, robustness against garbage memory, and a randomized run against the model.
 
+mod interleaved;
+
 use super::geometry::LEVELS;
 use super::*;
 use crate::step::Sequential;
