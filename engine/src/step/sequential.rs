@@ -5,11 +5,9 @@
 use super::cx::{Cx, DEFAULT_STEP_BUDGET};
 use super::exec::poll_once;
 use super::shared::Shared;
-use super::step_table::StepTable;
+use super::step_table::{OpFuture, StepTable};
 use crate::substrate::iommu::Iommu;
 use crate::table::{PageOrders, PageTable, PagesError, Perm, PtError};
-use std::future::Future;
-use std::pin::Pin;
 use std::task::Poll;
 
 /// A [`StepTable`] with its domain's shared state, driven one operation at a time.
@@ -22,10 +20,7 @@ pub struct Sequential<T> {
 
 /// Polls the operation `op` on `cx` once: a sequential operation completes in that poll unless
 /// it ran out of steps or waits for a lock it can never get.
-fn finish<E: From<PtError>>(
-    cx: &Cx<'_>,
-    mut op: Pin<Box<dyn Future<Output = Result<(), E>> + '_>>,
-) -> Result<(), E> {
+fn finish<E: From<PtError>>(cx: &Cx<'_>, mut op: OpFuture<'_, E>) -> Result<(), E> {
     cx.begin_op(0);
     match poll_once(op.as_mut()) {
         Poll::Ready(result) => result,
@@ -65,10 +60,7 @@ impl<T: StepTable> Sequential<T> {
 
     fn drive<E: From<PtError>>(
         &mut self,
-        op: impl for<'a, 's> FnOnce(
-            &'a T,
-            &'a Cx<'s>,
-        ) -> Pin<Box<dyn Future<Output = Result<(), E>> + 'a>>,
+        op: impl for<'a, 's> FnOnce(&'a T, &'a Cx<'s>) -> OpFuture<'a, E>,
     ) -> Result<(), E> {
         let cx = Cx::new(&mut self.shared, 1, false, self.budget);
         let future = op(&self.table, &cx);

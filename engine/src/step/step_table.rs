@@ -9,9 +9,7 @@
 //!   `RefCell` fields, so hidden mutable state does not compile);
 //! - an operation that takes locks releases them before it returns;
 //! - `lookup` and `top` read the state directly (they are the implementation's view, used at
-//!   quiescent points, not steps);
-//! - ranges are native: a step table implements `map_pages` and `unmap_pages`, and `map` and
-//!   `unmap` are their one-page cases unless it overrides them.
+//!   quiescent points, not steps).
 
 use super::cx::Cx;
 use super::shared::{Shared, Top};
@@ -19,11 +17,11 @@ use crate::table::{PageOrders, PagesError, Perm, PtError};
 use std::future::Future;
 use std::pin::Pin;
 
-/// The future of one operation.
-pub type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PtError>> + 'a>>;
+/// The future of one operation (`E`: its error; [`PagesError`] for ranges).
+pub type OpFuture<'a, E = PtError> = Pin<Box<dyn Future<Output = Result<(), E>> + 'a>>;
 
 /// The future of one range operation.
-pub type PagesFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PagesError>> + 'a>>;
+pub type PagesFuture<'a> = OpFuture<'a, PagesError>;
 
 /// A domain's I/O page table as step machines. See the module doc for the contract.
 pub trait StepTable: Sync {
@@ -44,12 +42,7 @@ pub trait StepTable: Sync {
     /// Builds the empty table of a new domain (its root); run once, before any operation.
     fn create<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a>;
 
-    /// [`crate::table::PageTable::page_orders`].
-    fn page_orders(&self) -> PageOrders {
-        PageOrders::BASE
-    }
-
-    /// [`crate::table::PageTable::map`]. Default: [`StepTable::map_pages`] of one page.
+    /// [`crate::table::PageTable::map`].
     fn map<'a, 's: 'a>(
         &'a self,
         cx: &'a Cx<'s>,
@@ -57,15 +50,14 @@ pub trait StepTable: Sync {
         mfn: u64,
         order: u32,
         perm: Perm,
-    ) -> OpFuture<'a> {
-        let pages = self.map_pages(cx, dfn, mfn, order, 1, perm);
-        Box::pin(async move { pages.await.map_err(|e| e.error) })
-    }
+    ) -> OpFuture<'a>;
 
-    /// [`crate::table::PageTable::unmap`]. Default: [`StepTable::unmap_pages`] of one page.
-    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a> {
-        let pages = self.unmap_pages(cx, dfn, order, 1);
-        Box::pin(async move { pages.await.map_err(|e| e.error) })
+    /// [`crate::table::PageTable::unmap`].
+    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a>;
+
+    /// [`crate::table::PageTable::page_orders`]. Default: [`PageOrders::BASE`].
+    fn page_orders(&self) -> PageOrders {
+        PageOrders::BASE
     }
 
     /// [`crate::table::PageTable::map_pages`].

@@ -5,7 +5,7 @@
 use super::exec::{run, Outcome, RunToCompletion, SwitchEveryStep, TaskFuture};
 use super::*;
 use crate::substrate::iommu::Iommu;
-use crate::table::{PageTable, Perm, PtError};
+use crate::table::{PageTable, PagesError, Perm, PtError};
 
 /// A one-level table: DFNs 0..512, leaves only, under the domain lock. `spin` makes `notify`
 /// read the root forever (a table that loops); `lock_twice` makes `assign` take the domain
@@ -36,22 +36,43 @@ impl StepTable for Toy {
             Ok(())
         })
     }
-    fn map_pages<'a, 's: 'a>(
+    fn map<'a, 's: 'a>(
         &'a self,
         cx: &'a Cx<'s>,
         dfn: u64,
         mfn: u64,
         _: u32,
-        _: u64,
         _: Perm,
-    ) -> PagesFuture<'a> {
+    ) -> OpFuture<'a> {
         Box::pin(async move {
             cx.lock(LockClass::Domain).await;
             let top = cx.top().await.ok_or(PtError::TornDown)?;
-            cx.write(top.root + 8 * (dfn % 512), (mfn << 12) | RW | PR)
-                .await
-                .map_err(PtError::from)?;
-            cx.unlock(LockClass::Domain).await.map_err(PtError::from)?;
+            cx.write(top.root + 8 * (dfn % 512), (mfn << 12) | RW | PR).await?;
+            cx.unlock(LockClass::Domain).await?;
+            Ok(())
+        })
+    }
+    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, _: u32) -> OpFuture<'a> {
+        Box::pin(async move {
+            let top = cx.top().await.ok_or(PtError::TornDown)?;
+            cx.write(top.root + 8 * (dfn % 512), 0).await?;
+            Ok(())
+        })
+    }
+    fn map_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> PagesFuture<'a> {
+        Box::pin(async move {
+            for done in 0..count {
+                let map = self.map(cx, dfn + done, mfn + done, order, perm);
+                map.await.map_err(|error| PagesError { error, done })?;
+            }
             Ok(())
         })
     }
@@ -59,12 +80,14 @@ impl StepTable for Toy {
         &'a self,
         cx: &'a Cx<'s>,
         dfn: u64,
-        _: u32,
-        _: u64,
+        order: u32,
+        count: u64,
     ) -> PagesFuture<'a> {
         Box::pin(async move {
-            let top = cx.top().await.ok_or(PtError::TornDown)?;
-            cx.write(top.root + 8 * (dfn % 512), 0).await.map_err(PtError::from)?;
+            for done in 0..count {
+                let unmap = self.unmap(cx, dfn + done, order);
+                unmap.await.map_err(|error| PagesError { error, done })?;
+            }
             Ok(())
         })
     }
@@ -119,6 +142,12 @@ fn sequential_adapter_runs_operations_as_a_page_table() {
     t.map(5, 0x77, 0, Perm::RW).unwrap();
     assert_eq!(t.lookup(5), Some((0x77, Perm::RW)));
     assert_eq!(t.iommu().read_entry(root + 40), Ok((0x77 << 12) | RW | PR));
+    // Ranges and page orders reach the table's own range operations.
+    assert_eq!(t.page_orders(), crate::table::PageOrders::BASE);
+    t.map_pages(6, 0x80, 0, 2, Perm::RW).unwrap();
+    assert_eq!((t.lookup(6), t.lookup(7)), (Some((0x80, Perm::RW)), Some((0x81, Perm::RW))));
+    t.unmap_pages(5, 0, 2).unwrap();
+    assert_eq!((t.lookup(5), t.lookup(6), t.lookup(7)), (None, None, Some((0x81, Perm::RW))));
     t.assign(3).unwrap();
     assert!(t.shared().devices.contains(3));
     t.teardown().unwrap();

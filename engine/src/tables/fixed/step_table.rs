@@ -104,6 +104,31 @@ impl<S: Seams> StepTable for Fixed<S> {
         })
     }
 
+    /// [`StepTable::map_pages`] of one page.
+    fn map<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        perm: Perm,
+    ) -> OpFuture<'a> {
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let mapped = self.map_locked(cx, dfn, mfn, order, 1, perm).await;
+            unlock_domain(cx, mapped.map_err(|e| e.error)).await
+        })
+    }
+
+    /// [`StepTable::unmap_pages`] of one page.
+    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a> {
+        Box::pin(async move {
+            cx.lock(LockClass::Domain).await;
+            let unmapped = self.unmap_locked(cx, dfn, order, 1).await;
+            unlock_domain(cx, unmapped.map_err(|e| e.error)).await
+        })
+    }
+
     /// Maps the range in one descent, writing one leaf of `order` per page (splitting a
     /// superpage a page lands in, replacing and freeing a table a page lands on), then
     /// invalidates the range if something present was replaced. A failed allocation drops
