@@ -124,14 +124,14 @@ impl<S: Seams> Fixed<S> {
         let cx = d.cx;
         let req = d.req;
         let slot = slot_spa(table, level, s);
-        let old = self.read(cx, slot, level).await?;
+        let old = Entry::decode(cx.read(slot).await?, level);
         let block = s & !low_mask(entry_order(level));
         let whole = s == block && e == block | low_mask(entry_order(level));
         if level <= req.level || (req.unmapping() && whole) {
             if !old.is_present() && req.unmapping() {
                 return Ok(false);
             }
-            self.write(cx, slot, req.entry_at(block)).await?;
+            cx.write(slot, req.entry_at(block).encode()).await?;
             d.after.flush |= old.is_present();
             if let Entry::Pde { table: subtree, .. } = old {
                 d.after.garbage.push((subtree, level - 1));
@@ -143,14 +143,15 @@ impl<S: Seams> Fixed<S> {
             Entry::Pde { table: child, .. } => {
                 let changed = self.descend(d, child, level - 1, s, e).await?;
                 if changed && req.unmapping() && self.table_is_empty(cx, child).await? {
-                    self.write(cx, slot, Entry::Empty).await?;
+                    cx.write(slot, Entry::Empty.encode()).await?;
                     d.after.garbage.push((child, level - 1));
                 }
                 Ok(changed)
             }
             Entry::Empty | Entry::Pte { .. } => {
-                let child = self.build_off_line(d, old, level, s, e).await?;
-                self.write(cx, slot, Entry::Pde { table: child, next_level: level - 1 }).await?;
+                let child = Box::pin(self.build_off_line(d, old, level, s, e)).await?;
+                let pde = Entry::Pde { table: child, next_level: level - 1 };
+                cx.write(slot, pde.encode()).await?;
                 d.after.flush |= old.is_present();
                 Ok(true)
             }
@@ -207,7 +208,7 @@ impl<S: Seams> Fixed<S> {
         let base = mfn & !((piece_frames << INDEX_BITS) - 1);
         for i in 0..ENTRIES {
             let piece = Entry::Pte { mfn: base.wrapping_add(i * piece_frames), perm };
-            self.write(cx, entry_spa(table, i), piece).await?;
+            cx.write(entry_spa(table, i), piece.encode()).await?;
         }
         Ok(())
     }
@@ -262,30 +263,31 @@ impl<S: Seams> Fixed<S> {
         Ok(())
     }
 
-    /// Frees the level-`level` table at `table` and every table below it, children in entry
-    /// order before their parent. Entries of level-1 tables are never followed, so the stack
-    /// is at most 4 deep whatever memory holds.
+    /// Frees the level-`level` table (`level` at most 4) at `table` and every table below it,
+    /// children in entry order before their parent. Entries of level-1 tables are never
+    /// followed, so the stack is at most 4 deep whatever memory holds.
     pub(super) async fn free_subtree(
         &self,
         cx: &Cx<'_>,
         table: u64,
         level: u8,
     ) -> Result<(), PtError> {
-        // (table, level, index of its next entry to look at)
-        let mut stack = Vec::with_capacity(usize::from(level));
-        stack.push((table, level, 0));
-        while let Some(&(table, level, next)) = stack.last() {
+        // (table, level, index of its next entry to look at); `depth` of them in use.
+        let mut stack = [(table, level, 0); LEVELS as usize];
+        let mut depth = 1;
+        while let Some(top) = usize::checked_sub(depth, 1).and_then(|i| stack.get_mut(i)) {
+            let (table, level, next) = *top;
             if level > 1 && next < ENTRIES {
-                if let Some(top) = stack.last_mut() {
-                    top.2 += 1;
-                }
-                if let Entry::Pde { table: child, .. } =
-                    self.read(cx, entry_spa(table, next), level).await?
+                top.2 += 1;
+                let entry = Entry::decode(cx.read(entry_spa(table, next)).await?, level);
+                if let (Entry::Pde { table: child, .. }, Some(below)) =
+                    (entry, stack.get_mut(depth))
                 {
-                    stack.push((child, level - 1, 0));
+                    *below = (child, level - 1, 0);
+                    depth += 1;
                 }
             } else {
-                stack.pop();
+                depth -= 1;
                 cx.free_table(table).await?;
             }
         }

@@ -39,11 +39,10 @@ mod tests;
 
 pub use seams::{Correct, Seams};
 
-use crate::step::{Cx, Sequential};
+use crate::step::Sequential;
 use crate::substrate::frames::Placement;
 use crate::substrate::iommu::Iommu;
 use crate::table::PtError;
-use entry::Entry;
 
 /// A page table that always has 4 levels, as a step table: configuration only.
 ///
@@ -74,14 +73,5 @@ impl<S: Seams> Fixed<S> {
         seams: S,
     ) -> Result<Sequential<Fixed<S>>, PtError> {
         Sequential::new(Fixed { domain, seams }, Iommu::with_placement(placement))
-    }
-
-    /// Reads and decodes the entry at `spa` of a level-`level` table.
-    async fn read(&self, cx: &Cx<'_>, spa: u64, level: u8) -> Result<Entry, PtError> {
-        Ok(Entry::decode(cx.read(spa).await?, level))
-    }
-
-    async fn write(&self, cx: &Cx<'_>, spa: u64, entry: Entry) -> Result<(), PtError> {
-        Ok(cx.write(spa, entry.encode()).await?)
     }
 }
