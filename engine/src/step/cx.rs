@@ -95,8 +95,6 @@ struct Sched {
     budget: u64,
     /// The task that exceeded its operation's budget.
     over_budget: Option<TaskId>,
-    /// The access the current task announced last.
-    announced: Option<Access>,
     total: u64,
 }
 
@@ -121,7 +119,6 @@ impl<'s> Cx<'s> {
                 preemptible,
                 budget,
                 over_budget: None,
-                announced: None,
                 total: 0,
             }),
             observer: RefCell::new(None),
@@ -142,9 +139,7 @@ impl<'s> Cx<'s> {
 
     /// Makes `task` the one whose steps follow.
     pub fn set_current(&self, task: TaskId) {
-        let mut s = self.sched.borrow_mut();
-        s.current = task;
-        s.announced = None;
+        self.sched.borrow_mut().current = task;
     }
 
     /// `task` starts its next operation.
@@ -196,7 +191,17 @@ impl<'s> Cx<'s> {
     }
 
     /// After an access took effect: the observer sees it.
+    #[inline(always)]
     fn observed(&self, access: Access) {
+        if self.observer.borrow().is_none() {
+            return;
+        }
+        self.observe_access(access);
+    }
+
+    /// [`Cx::observed`] with an observer.
+    #[cold]
+    fn observe_access(&self, access: Access) {
         let (task, held) = {
             let s = self.sched.borrow();
             (s.current, s.tasks.get(s.current).map_or(LockSet::EMPTY, |t| t.held))
@@ -207,21 +212,13 @@ impl<'s> Cx<'s> {
     }
 
     /// Loads the qword at `spa`.
-    pub async fn read(&self, spa: u64) -> Result<u64, IommuError> {
-        let access = Access::Load { spa };
-        self.step(access).await;
-        let value = self.shared.borrow().iommu.read_entry(spa);
-        self.observed(access);
-        value
+    pub fn read(&self, spa: u64) -> Load<'_, 's> {
+        Load { step: self.step(Access::Load { spa }), spa }
     }
 
     /// Stores `value` at `spa` (one 64-bit store).
-    pub async fn write(&self, spa: u64, value: u64) -> Result<(), IommuError> {
-        let access = Access::Store { spa, value };
-        self.step(access).await;
-        let done = self.shared.borrow_mut().iommu.write_entry(spa, value);
-        self.observed(access);
-        done
+    pub fn write(&self, spa: u64, value: u64) -> Store<'_, 's> {
+        Store { step: self.step(Access::Store { spa, value }), spa, value }
     }
 
     /// Stores `new` at `spa` if it holds `old`; returns what it held.
@@ -382,6 +379,7 @@ struct Step<'c, 's> {
 impl Future for Step<'_, '_> {
     type Output = ();
 
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
         let access = self.access;
         let mut s = self.cx.sched.borrow_mut();
@@ -389,7 +387,6 @@ impl Future for Step<'_, '_> {
         if !self.announced {
             self.announced = true;
             s.total += 1;
-            s.announced = Some(access);
             let budget = s.budget;
             let Some(task) = s.tasks.get_mut(current) else { return Poll::Pending };
             task.access += 1;
@@ -422,5 +419,49 @@ impl Future for Step<'_, '_> {
             }
         }
         Poll::Ready(())
+    }
+}
+
+/// The future of [`Cx::read`]: a step, then the load. Written out (not an `async fn`) so that
+/// it inlines into the table's code: loads and stores are most of a table's steps.
+pub struct Load<'c, 's> {
+    step: Step<'c, 's>,
+    spa: u64,
+}
+
+impl Future for Load<'_, '_> {
+    type Output = Result<u64, IommuError>;
+
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        if Pin::new(&mut self.step).poll(context).is_pending() {
+            return Poll::Pending;
+        }
+        let (cx, spa) = (self.step.cx, self.spa);
+        let value = cx.shared.borrow().iommu.read_entry(spa);
+        cx.observed(Access::Load { spa });
+        Poll::Ready(value)
+    }
+}
+
+/// The future of [`Cx::write`]: a step, then the store (see [`Load`]).
+pub struct Store<'c, 's> {
+    step: Step<'c, 's>,
+    spa: u64,
+    value: u64,
+}
+
+impl Future for Store<'_, '_> {
+    type Output = Result<(), IommuError>;
+
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        if Pin::new(&mut self.step).poll(context).is_pending() {
+            return Poll::Pending;
+        }
+        let (cx, spa, value) = (self.step.cx, self.spa, self.value);
+        let done = cx.shared.borrow_mut().iommu.write_entry(spa, value);
+        cx.observed(Access::Store { spa, value });
+        Poll::Ready(done)
     }
 }
