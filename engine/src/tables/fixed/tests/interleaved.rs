@@ -23,8 +23,30 @@ type OpResult = Result<(), PagesError>;
 #[derive(Clone, Copy, Debug)]
 enum Op {
     Create,
-    Map { dfn: u64, mfn: u64, order: u32, count: u64, perm: Perm },
-    Unmap { dfn: u64, order: u32, count: u64 },
+    Map {
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    },
+    Unmap {
+        dfn: u64,
+        order: u32,
+        count: u64,
+    },
+    /// `map`: one page, without a range.
+    MapPage {
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        perm: Perm,
+    },
+    /// `unmap`: one page, without a range.
+    UnmapPage {
+        dfn: u64,
+        order: u32,
+    },
     Notify(u64),
     Assign(u16),
     Deassign(u16),
@@ -38,6 +60,8 @@ impl Op {
                 return t.map_pages(cx, dfn, mfn, order, count, perm)
             }
             Op::Unmap { dfn, order, count } => return t.unmap_pages(cx, dfn, order, count),
+            Op::MapPage { dfn, mfn, order, perm } => t.map(cx, dfn, mfn, order, perm),
+            Op::UnmapPage { dfn, order } => t.unmap(cx, dfn, order),
             Op::Create => t.create(cx),
             Op::Notify(dfn) => t.notify_dfn(cx, dfn),
             Op::Assign(dev) => t.assign(cx, dev),
@@ -145,6 +169,8 @@ fn every_operation_interleaved_with_a_reader_ends_as_its_sequential_run() {
         (None, map(0x600, 0x4_0000, 9, 1, Perm::R), Ok(()), 7),
         (Some(1), unmap(0x7ff, 0, 1), err(PtError::NoMemory), 7),
         (None, unmap(0x600, 0, 0x201), Ok(()), 14),
+        (None, Op::MapPage { dfn: 0x10, mfn: 0x100, order: 0, perm: rw }, Ok(()), 10),
+        (None, Op::UnmapPage { dfn: 0x10, order: 0 }, Ok(()), 528),
         (None, Op::Assign(5), Ok(()), 9),
         (None, Op::Deassign(DEV), Ok(()), 9),
         (None, Op::Deassign(DEV), err(PtError::NotAssigned { dev: DEV }), 2),
