@@ -10,7 +10,8 @@
 //!
 //! The descent is `async` over the step substrate: every entry read or written, every table
 //! allocated or freed and every command is one step. Its recursion goes through one boxed
-//! future per table visited ([`Fixed::descend`]); freeing a subtree uses an explicit stack.
+//! future per table visited ([`Fixed::descend`]) and per table built off-line (so that the
+//! common path's futures stay small); freeing a subtree uses an explicit stack.
 
 use super::entry::Entry;
 use super::geometry::{entry_order, entry_spa, slot_spa, ENTRIES, INDEX_BITS, LEVELS};
