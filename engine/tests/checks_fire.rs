@@ -3,6 +3,7 @@
 //! not depend on the planted bugs (which are compiled in only with `planted-bugs`).
 
 use ptdiff::scenario::text;
+use ptdiff::step::Sequential;
 use ptdiff::tables::fixed::Fixed;
 use ptdiff::{run_tables, Check, Iommu, PageTable, Perm, PtError};
 
@@ -29,7 +30,7 @@ enum Mutation {
 }
 
 struct Mutant {
-    inner: Fixed,
+    inner: Sequential<Fixed>,
     mutation: Mutation,
 }
 

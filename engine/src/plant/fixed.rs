@@ -1,4 +1,6 @@
 //! Planted bugs of the `fixed` table, each a variant: one of its [`Seams`] chosen wrongly.
+//! None of them keeps state (one that did would keep it behind a `std::sync::Mutex`, as its
+//! own memory, not the table's).
 
 use super::Mechanism;
 use crate::tables::fixed::{Fixed, Seams};
@@ -17,7 +19,7 @@ pub(super) fn variant<V: Seams + Default + 'static>() -> Mechanism {
 pub(super) struct ModeOneShort;
 
 impl Seams for ModeOneShort {
-    fn dte_levels(&mut self, levels: u8) -> u8 {
+    fn dte_levels(&self, levels: u8) -> u8 {
         levels - 1
     }
 }
@@ -28,7 +30,7 @@ impl Seams for ModeOneShort {
 pub(super) struct UnmapNoFlush;
 
 impl Seams for UnmapNoFlush {
-    fn invalidate_after_unmap(&mut self) -> bool {
+    fn invalidate_after_unmap(&self) -> bool {
         false
     }
 }
@@ -39,7 +41,7 @@ impl Seams for UnmapNoFlush {
 pub(super) struct DeassignKeepsDte;
 
 impl Seams for DeassignKeepsDte {
-    fn block_on_deassign(&mut self) -> bool {
+    fn block_on_deassign(&self) -> bool {
         false
     }
 }
@@ -50,7 +52,7 @@ impl Seams for DeassignKeepsDte {
 pub(super) struct StopsAtTable;
 
 impl Seams for StopsAtTable {
-    fn range_last(&mut self, last: u64, first_table_last: u64) -> u64 {
+    fn range_last(&self, last: u64, first_table_last: u64) -> u64 {
         last.min(first_table_last)
     }
 }

@@ -7,12 +7,21 @@
 //! A range stops at the first table it cannot build: that table's part of the range, built
 //! off-line, is dropped with it, so the pages before it are done and everything from it on is
 //! as before.
+//!
+//! The descent is `async` over the step substrate: every entry read or written, every table
+//! allocated or freed and every command is one step. Its recursion goes through one boxed
+//! future per table visited ([`Fixed::descend`]) and per table built off-line (so that the
+//! common path's futures stay small); freeing a subtree uses an explicit stack.
 
 use super::entry::Entry;
 use super::geometry::{entry_order, entry_spa, slot_spa, ENTRIES, INDEX_BITS, LEVELS};
 use super::{Fixed, Seams};
+use crate::step::Cx;
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
+use crate::substrate::iommu::Iommu;
 use crate::table::{PagesError, Perm, PtError};
+use std::future::Future;
+use std::pin::Pin;
 
 /// One map or unmap: leaves for `[first, last]` written into level-`level` tables.
 #[derive(Clone, Copy, Debug)]
@@ -45,7 +54,7 @@ impl Install {
 
 /// What an operation did to live tables, settled by [`Fixed::settle`] once the tree is final.
 #[derive(Debug)]
-pub(super) struct Aftermath {
+struct Aftermath {
     /// A present entry was replaced or cleared: cached translations of the range are stale.
     flush: bool,
     /// Unlinked subtrees `(table SPA, level)`, to free once the flush has completed.
@@ -54,114 +63,133 @@ pub(super) struct Aftermath {
     done_to: u64,
 }
 
+/// One map or unmap under way: the substrate it runs on, the request and its aftermath (all
+/// of it the operation's own, none of it shared).
+struct Descent<'c, 's> {
+    cx: &'c Cx<'s>,
+    req: Install,
+    after: Aftermath,
+}
+
+/// The future of one table's part of a descent: whether anything under the table changed.
+type TableFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, PtError>> + 'a>>;
+
 /// Mask of the DFN bits below `order` (< 64).
 fn low_mask(order: u32) -> u64 {
     (1u64 << order) - 1
 }
 
 impl<S: Seams> Fixed<S> {
-    /// Installs `req`'s part `[lo, hi]` inside the level-`level` table at `table`, entry by
-    /// entry. Returns whether anything under this table changed.
-    fn descend(
-        &mut self,
+    /// Installs the request's part `[lo, hi]` inside the level-`level` table at `table`, entry
+    /// by entry. Returns whether anything under this table changed. Boxed: the descent
+    /// recurses through it.
+    fn descend<'a, 'c: 'a, 's: 'c>(
+        &'a self,
+        d: &'a mut Descent<'c, 's>,
         table: u64,
         level: u8,
         lo: u64,
         hi: u64,
-        req: &Install,
-        after: &mut Aftermath,
-    ) -> Result<bool, PtError> {
-        let mask = low_mask(entry_order(level));
-        let mut changed = false;
-        let mut at = lo;
-        loop {
-            let part_last = (at | mask).min(hi);
-            changed |= self.install(table, level, at, part_last, req, after)?;
-            after.done_to = part_last + 1;
-            if part_last >= hi {
-                return Ok(changed);
+    ) -> TableFuture<'a> {
+        Box::pin(async move {
+            let mask = low_mask(entry_order(level));
+            let mut changed = false;
+            let mut at = lo;
+            loop {
+                let part_last = (at | mask).min(hi);
+                changed |= self.install(d, table, level, at, part_last).await?;
+                d.after.done_to = part_last + 1;
+                if part_last >= hi {
+                    return Ok(changed);
+                }
+                at = part_last + 1;
             }
-            at = part_last + 1;
-        }
+        })
     }
 
-    /// Installs `req`'s part `[s, e]` in the entry covering `s` of the level-`level` table at
-    /// `table`: its leaf or empty entry when the entry is the range's (at the leaf level, or
-    /// wholly unmapped), else below it: through its table, or a table built off-line for it
-    /// (empty, or the pieces of the superpage it held). An unmap never creates a table for an
-    /// empty slot (there is nothing to unmap), and a child table an unmap left all-zero is
-    /// unlinked and queued for freeing, so emptiness propagates up to (never including) the
+    /// Installs the request's part `[s, e]` in the entry covering `s` of the level-`level`
+    /// table at `table`: its leaf or empty entry when the entry is the range's (at the leaf
+    /// level, or wholly unmapped), else below it: through its table, or a table built off-line
+    /// for it (empty, or the pieces of the superpage it held). An unmap never creates a table
+    /// for an empty slot (there is nothing to unmap), and a child table an unmap left all-zero
+    /// is unlinked and queued for freeing, so emptiness propagates up to (never including) the
     /// root. Returns whether anything changed.
-    fn install(
-        &mut self,
+    async fn install(
+        &self,
+        d: &mut Descent<'_, '_>,
         table: u64,
         level: u8,
         s: u64,
         e: u64,
-        req: &Install,
-        after: &mut Aftermath,
     ) -> Result<bool, PtError> {
+        let cx = d.cx;
+        let req = d.req;
         let slot = slot_spa(table, level, s);
-        let old = self.read(slot, level)?;
+        let old = Entry::decode(cx.read(slot).await?, level);
         let block = s & !low_mask(entry_order(level));
         let whole = s == block && e == block | low_mask(entry_order(level));
         if level <= req.level || (req.unmapping() && whole) {
             if !old.is_present() && req.unmapping() {
                 return Ok(false);
             }
-            self.write(slot, req.entry_at(block))?;
-            after.flush |= old.is_present();
+            cx.write(slot, req.entry_at(block).encode()).await?;
+            d.after.flush |= old.is_present();
             if let Entry::Pde { table: subtree, .. } = old {
-                after.garbage.push((subtree, level - 1));
+                d.after.garbage.push((subtree, level - 1));
             }
             return Ok(true);
         }
         match old {
             Entry::Empty if req.unmapping() => Ok(false),
             Entry::Pde { table: child, .. } => {
-                let changed = self.descend(child, level - 1, s, e, req, after)?;
-                if changed && req.unmapping() && self.table_is_empty(child)? {
-                    self.write(slot, Entry::Empty)?;
-                    after.garbage.push((child, level - 1));
+                let changed = self.descend(d, child, level - 1, s, e).await?;
+                if changed && req.unmapping() && self.table_is_empty(cx, child).await? {
+                    cx.write(slot, Entry::Empty.encode()).await?;
+                    d.after.garbage.push((child, level - 1));
                 }
                 Ok(changed)
             }
             Entry::Empty | Entry::Pte { .. } => {
-                let child = self.build_off_line(old, level, s, e, req, after)?;
-                self.write(slot, Entry::Pde { table: child, next_level: level - 1 })?;
-                after.flush |= old.is_present();
+                let child = Box::pin(self.build_off_line(d, old, level, s, e)).await?;
+                let pde = Entry::Pde { table: child, next_level: level - 1 };
+                cx.write(slot, pde.encode()).await?;
+                d.after.flush |= old.is_present();
                 Ok(true)
             }
         }
     }
 
     /// Builds, unreachable by hardware, the level-`level - 1` table that takes the place of
-    /// `old` (empty, or a superpage leaf to split) in a level-`level` table, with `req`'s part
-    /// `[s, e]` installed in it. Returns its SPA. On failure everything built here is freed
-    /// again and the range is done only up to `s`.
-    fn build_off_line(
-        &mut self,
+    /// `old` (empty, or a superpage leaf to split) in a level-`level` table, with the
+    /// request's part `[s, e]` installed in it. Returns its SPA. On failure everything built
+    /// here is freed again and the range is done only up to `s`.
+    async fn build_off_line(
+        &self,
+        d: &mut Descent<'_, '_>,
         old: Entry,
         level: u8,
         s: u64,
         e: u64,
-        req: &Install,
-        after: &mut Aftermath,
     ) -> Result<u64, PtError> {
-        let table = self.iommu.alloc_table(self.domain)?;
+        let cx = d.cx;
+        let table = cx.alloc_table(self.domain).await?;
         // What is replaced in the new table was never reachable: nothing to invalidate.
-        let live_flush = after.flush;
-        let built = match old {
-            Entry::Pte { mfn, perm } => self.fill_with_pieces(table, level - 1, mfn, perm),
+        let live_flush = d.after.flush;
+        let mut built = match old {
+            Entry::Pte { mfn, perm } => {
+                self.fill_with_pieces(cx, table, level - 1, mfn, perm).await
+            }
             _ => Ok(()),
+        };
+        if built.is_ok() {
+            built = self.descend(d, table, level - 1, s, e).await.map(|_| ());
         }
-        .and_then(|()| self.descend(table, level - 1, s, e, req, after));
-        after.flush = live_flush;
+        d.after.flush = live_flush;
         if let Err(error) = built {
             // Never published: freeing cannot disturb anything; the first error is the one
             // to report.
-            let _ = self.free_subtree(table, level - 1);
-            after.done_to = s;
+            let _ = self.free_subtree(cx, table, level - 1).await;
+            d.after.done_to = s;
             return Err(error);
         }
         Ok(table)
@@ -169,8 +197,9 @@ impl<S: Seams> Fixed<S> {
 
     /// Fills the level-`level` table at `table` with the 512 leaves that together map what
     /// one superpage `mfn`/`perm` of the level above mapped, keeping its permissions.
-    fn fill_with_pieces(
-        &mut self,
+    async fn fill_with_pieces(
+        &self,
+        cx: &Cx<'_>,
         table: u64,
         level: u8,
         mfn: u64,
@@ -180,38 +209,44 @@ impl<S: Seams> Fixed<S> {
         let base = mfn & !((piece_frames << INDEX_BITS) - 1);
         for i in 0..ENTRIES {
             let piece = Entry::Pte { mfn: base.wrapping_add(i * piece_frames), perm };
-            self.write(entry_spa(table, i), piece)?;
+            cx.write(entry_spa(table, i), piece.encode()).await?;
         }
         Ok(())
     }
 
     /// True when every entry of the table at `table` is zero.
-    fn table_is_empty(&self, table: u64) -> Result<bool, PtError> {
+    async fn table_is_empty(&self, cx: &Cx<'_>, table: u64) -> Result<bool, PtError> {
         for i in 0..ENTRIES {
-            if self.iommu.read_entry(entry_spa(table, i))? != 0 {
+            if cx.read(entry_spa(table, i)).await? != 0 {
                 return Ok(false);
             }
         }
         Ok(true)
     }
 
-    /// Runs `req` from the root, then flushes and frees what it left behind, whether or not
-    /// it completed; a range that stopped reports the pages it completed.
-    pub(super) fn apply(&mut self, mut req: Install) -> Result<(), PagesError> {
-        let root = self.live_root()?;
+    /// Runs `req` from the level-4 table at `root`, then flushes and frees what it left
+    /// behind, whether or not it completed; a range that stopped reports the pages it
+    /// completed.
+    pub(super) async fn apply(
+        &self,
+        cx: &Cx<'_>,
+        root: u64,
+        mut req: Install,
+    ) -> Result<(), PagesError> {
         let first_table_last = req.first | low_mask(INDEX_BITS * u32::from(req.level));
         req.last = self.seams.range_last(req.last, first_table_last);
-        let mut after = Aftermath { flush: false, garbage: Vec::new(), done_to: req.first };
-        let installed = self.descend(root, LEVELS, req.first, req.last, &req, &mut after);
-        let done = (after.done_to - req.first) >> req.order;
-        let settled = self.settle(&req, after);
+        let after = Aftermath { flush: false, garbage: Vec::new(), done_to: req.first };
+        let mut d = Descent { cx, req, after };
+        let installed = self.descend(&mut d, root, LEVELS, req.first, req.last).await;
+        let done = (d.after.done_to - req.first) >> req.order;
+        let settled = self.settle(cx, &req, d.after).await;
         installed.and(settled).map(|_| ()).map_err(|error| PagesError { error, done })
     }
 
     /// Invalidates the smallest aligned block covering `req`'s range if a present entry
     /// changed, waits for it, and only then frees the unlinked subtrees (hardware may walk
     /// them until the invalidation completes).
-    fn settle(&mut self, req: &Install, after: Aftermath) -> Result<(), PtError> {
+    async fn settle(&self, cx: &Cx<'_>, req: &Install, after: Aftermath) -> Result<(), PtError> {
         let invalidate = req.entry.is_present() || self.seams.invalidate_after_unmap();
         if after.flush && invalidate {
             let order = 64 - (req.first ^ req.last).leading_zeros();
@@ -220,37 +255,56 @@ impl<S: Seams> Fixed<S> {
             } else {
                 (req.first & !low_mask(order), order)
             };
-            self.iommu.issue(Command::InvalidateIommuPages { domain: self.domain, dfn, order });
-            self.iommu.issue(Command::CompletionWait);
+            cx.issue(Command::InvalidateIommuPages { domain: self.domain, dfn, order }).await;
+            cx.issue(Command::CompletionWait).await;
         }
         for (table, level) in after.garbage {
-            self.free_subtree(table, level)?;
+            self.free_subtree(cx, table, level).await?;
         }
         Ok(())
     }
 
-    /// Frees the level-`level` table at `table` and every table below it. Entries of level-1
-    /// tables are never followed, so the recursion is at most 4 deep whatever memory holds.
-    pub(super) fn free_subtree(&mut self, table: u64, level: u8) -> Result<(), PtError> {
-        if level > 1 {
-            for i in 0..ENTRIES {
-                if let Entry::Pde { table: child, .. } = self.read(entry_spa(table, i), level)? {
-                    self.free_subtree(child, level - 1)?;
+    /// Frees the level-`level` table (`level` at most 4) at `table` and every table below it,
+    /// children in entry order before their parent. Entries of level-1 tables are never
+    /// followed, so the stack is at most 4 deep whatever memory holds.
+    pub(super) async fn free_subtree(
+        &self,
+        cx: &Cx<'_>,
+        table: u64,
+        level: u8,
+    ) -> Result<(), PtError> {
+        // (table, level, index of its next entry to look at); `depth` of them in use.
+        let mut stack = [(table, level, 0); LEVELS as usize];
+        let mut depth = 1;
+        while let Some(top) = usize::checked_sub(depth, 1).and_then(|i| stack.get_mut(i)) {
+            let (table, level, next) = *top;
+            if level > 1 && next < ENTRIES {
+                top.2 += 1;
+                let entry = Entry::decode(cx.read(entry_spa(table, next)).await?, level);
+                if let (Entry::Pde { table: child, .. }, Some(below)) =
+                    (entry, stack.get_mut(depth))
+                {
+                    *below = (child, level - 1, 0);
+                    depth += 1;
                 }
+            } else {
+                depth -= 1;
+                cx.free_table(table).await?;
             }
         }
-        Ok(self.iommu.free_table(table)?)
+        Ok(())
     }
+}
 
-    /// The implementation's walk: the leaf covering `dfn` below the level-`level` table.
-    pub(super) fn translate(&self, table: u64, level: u8, dfn: u64) -> Option<(u64, Perm)> {
-        match self.read(slot_spa(table, level, dfn), level).ok()? {
-            Entry::Empty => None,
-            Entry::Pte { mfn, perm } => {
-                let span = (1u64 << entry_order(level)) - 1;
-                Some(((mfn & !span) | (dfn & span), perm))
-            }
-            Entry::Pde { table: child, .. } => self.translate(child, level - 1, dfn),
+/// The implementation's walk over `iommu`'s memory: the leaf covering `dfn` below the
+/// level-`level` table at `table`.
+pub(super) fn translate(iommu: &Iommu, table: u64, level: u8, dfn: u64) -> Option<(u64, Perm)> {
+    match Entry::decode(iommu.read_entry(slot_spa(table, level, dfn)).ok()?, level) {
+        Entry::Empty => None,
+        Entry::Pte { mfn, perm } => {
+            let span = (1u64 << entry_order(level)) - 1;
+            Some(((mfn & !span) | (dfn & span), perm))
         }
+        Entry::Pde { table: child, .. } => translate(iommu, child, level - 1, dfn),
     }
 }

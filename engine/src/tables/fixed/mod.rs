@@ -13,9 +13,18 @@
 //! untouched and only has to free what it built. Tables that stop being reachable are freed
 //! only after the IOTLB invalidation that covers them has completed.
 //!
+//! The table is a [`StepTable`](crate::step::StepTable): its operations are `async` over a
+//! `Cx`, every access to shared state (table memory, frames, commands,
+//! DTEs, the top, the device list) one step. [`Fixed`] itself holds only its domain and its
+//! seams; the root lives in the top cell ([`Shared::top`](crate::step::Shared::top), 4 levels,
+//! `None` once torn down) and the assigned devices in the domain's device list. Map, unmap,
+//! notify and teardown hold the `Domain` lock for their whole work; assign and deassign are
+//! called with the `Devices` lock held by their caller and take none. The constructors return
+//! the ordinary page table, the table in the [`Sequential`] adapter.
+//!
 //! Files: `entry` (the entry format), `geometry` (limits and indices), `checks` (argument
 //! checks), `install` (the descent of map and unmap, building, splitting, settling),
-//! `devices`, `page_table` (the [`PageTable`](crate::table::PageTable) impl), [`Seams`] (the
+//! `devices`, `step_table` (the [`StepTable`](crate::step::StepTable) impl), [`Seams`] (the
 //! table's named decision points).
 
 mod checks;
@@ -23,40 +32,34 @@ mod devices;
 mod entry;
 mod geometry;
 mod install;
-mod page_table;
 mod seams;
+mod step_table;
 #[cfg(test)]
 mod tests;
 
 pub use seams::{Correct, Seams};
 
+use crate::step::Sequential;
 use crate::substrate::frames::Placement;
 use crate::substrate::iommu::Iommu;
 use crate::table::PtError;
-use entry::Entry;
-use std::collections::BTreeSet;
 
-/// A page table that always has 4 levels.
+/// A page table that always has 4 levels, as a step table: configuration only.
 ///
 /// `S` names the table's decision points ([`Seams`]); the default, [`Correct`], is the table
 /// as designed, and the only one [`Fixed::new`] builds.
 #[derive(Debug)]
 pub struct Fixed<S: Seams = Correct> {
-    iommu: Iommu,
     domain: u16,
     seams: S,
-    /// SPA of the level-4 root; `None` once torn down.
-    root: Option<u64>,
-    /// Devices whose DTE translates through this table, in device-ID order.
-    assigned: BTreeSet<u16>,
 }
 
 impl Fixed {
     /// Creates domain `domain` with an empty 4-level root (one zeroed table frame), its frames
-    /// placed low.
+    /// placed low: the page table, [`Fixed`] in the [`Sequential`] adapter.
     ///
     /// Errors: [`PtError::NoMemory`] if the root cannot be allocated.
-    pub fn new(domain: u16) -> Result<Fixed, PtError> {
+    pub fn new(domain: u16) -> Result<Sequential<Fixed>, PtError> {
         Fixed::with_seams(domain, Placement::Low, Correct)
     }
 }
@@ -64,23 +67,11 @@ impl Fixed {
 impl<S: Seams> Fixed<S> {
     /// Like [`Fixed::new`], placing table frames by `placement`, with the decision points of
     /// `seams`.
-    pub fn with_seams(domain: u16, placement: Placement, seams: S) -> Result<Fixed<S>, PtError> {
-        let mut iommu = Iommu::with_placement(placement);
-        let root = iommu.alloc_table(domain)?;
-        Ok(Fixed { iommu, domain, seams, root: Some(root), assigned: BTreeSet::new() })
-    }
-
-    /// The root, or [`PtError::TornDown`].
-    fn live_root(&self) -> Result<u64, PtError> {
-        self.root.ok_or(PtError::TornDown)
-    }
-
-    /// Reads and decodes the entry at `spa` of a level-`level` table.
-    fn read(&self, spa: u64, level: u8) -> Result<Entry, PtError> {
-        Ok(Entry::decode(self.iommu.read_entry(spa)?, level))
-    }
-
-    fn write(&mut self, spa: u64, entry: Entry) -> Result<(), PtError> {
-        Ok(self.iommu.write_entry(spa, entry.encode())?)
+    pub fn with_seams(
+        domain: u16,
+        placement: Placement,
+        seams: S,
+    ) -> Result<Sequential<Fixed<S>>, PtError> {
+        Sequential::new(Fixed { domain, seams }, Iommu::with_placement(placement))
     }
 }

@@ -3,16 +3,17 @@
 //! constants they return, so [`Fixed`](super::Fixed) pays nothing for having seams.
 //!
 //! Another type implementing [`Seams`] makes a *variant* of the table: the same algorithm with
-//! one choice made differently, for showing which check notices the difference. Variants keep
-//! any state they need in themselves, never in the table.
+//! one choice made differently, for showing which check notices the difference. Seams take
+//! `&self` and are `Sync`, like the step table they belong to: a variant that needs state
+//! keeps it in itself behind a lock, never in the table.
 
 use std::fmt::Debug;
 
 /// The decision points of the fixed table, in the order an operation meets them.
-pub trait Seams: Debug {
+pub trait Seams: Debug + Sync {
     /// The mode programmed into a DTE for the table's `levels` levels. Default: `levels`.
     #[inline]
-    fn dte_levels(&mut self, levels: u8) -> u8 {
+    fn dte_levels(&self, levels: u8) -> u8 {
         levels
     }
 
@@ -20,7 +21,7 @@ pub trait Seams: Debug {
     /// of its leaf level ends at `first_table_last`. Default: `last` (a range continues
     /// across tables).
     #[inline]
-    fn range_last(&mut self, last: u64, first_table_last: u64) -> u64 {
+    fn range_last(&self, last: u64, first_table_last: u64) -> u64 {
         let _ = first_table_last;
         last
     }
@@ -28,13 +29,13 @@ pub trait Seams: Debug {
     /// Whether an unmap that cleared something present invalidates its range (and waits for
     /// the invalidation) before freeing what it unlinked. Default: yes.
     #[inline]
-    fn invalidate_after_unmap(&mut self) -> bool {
+    fn invalidate_after_unmap(&self) -> bool {
         true
     }
 
     /// Whether deassign blocks the device's DTE and invalidates its cached copy. Default: yes.
     #[inline]
-    fn block_on_deassign(&mut self) -> bool {
+    fn block_on_deassign(&self) -> bool {
         true
     }
 }

@@ -1,8 +1,11 @@
 //! Unit tests of the fixed table: exact entries, commands and frames per operation, failure
 //! atomicity, robustness against garbage memory, and a randomized run against the model.
 
+mod interleaved;
+
 use super::geometry::LEVELS;
 use super::*;
+use crate::step::Sequential;
 use crate::substrate::commands::Command::{
     CompletionWait, InvalidateDevtabEntry, InvalidateIommuPages,
 };
@@ -14,6 +17,9 @@ use ptdiff_reference::{
     enumerate, walk, Fault, Model, Reach, Translation, TranslationKind, WalkConfig,
 };
 
+/// The fixed table as the runner sees it.
+type Pt = Sequential<Fixed>;
+
 const DOMAIN: u16 = 7;
 const DEV: u16 = 3;
 /// SPA of the root: the first frame of the table pool.
@@ -22,12 +28,12 @@ const ROOT: u64 = 0x4000_0000;
 const PR_IR_IW: u64 = 1 | 1 << 61 | 1 << 62;
 const FC: u64 = 1 << 60;
 
-fn fixed() -> Fixed {
+fn fixed() -> Pt {
     Fixed::new(DOMAIN).unwrap()
 }
 
 /// A table with device [`DEV`] assigned and the command log's cursor after the assign.
-fn with_device() -> (Fixed, usize) {
+fn with_device() -> (Pt, usize) {
     let mut pt = fixed();
     pt.assign(DEV).unwrap();
     let cursor = pt.iommu().commands().len();
@@ -39,13 +45,13 @@ fn config() -> WalkConfig {
 }
 
 /// The hardware walk of `dfn` through `dev`'s DTE, asking for no access.
-fn hw_walk(pt: &Fixed, dev: u16, dfn: u64, access: Perm) -> Result<Translation, Fault> {
+fn hw_walk(pt: &Pt, dev: u16, dfn: u64, access: Perm) -> Result<Translation, Fault> {
     let iommu = pt.iommu();
     walk(iommu.memory(), &config(), &iommu.device_table(), dev, dfn << 12, access)
 }
 
 /// What the hardware translates `dfn` to for [`DEV`]: `(mfn, perm)`, `None` on a fault.
-fn hw(pt: &Fixed, dfn: u64) -> Option<(u64, Perm)> {
+fn hw(pt: &Pt, dfn: u64) -> Option<(u64, Perm)> {
     let t = hw_walk(pt, DEV, dfn, Perm::NONE).ok()?;
     assert!(matches!(t.kind, TranslationKind::Table { .. }), "{t:?}");
     assert_eq!(t.spa & 0xfff, 0);
@@ -53,28 +59,28 @@ fn hw(pt: &Fixed, dfn: u64) -> Option<(u64, Perm)> {
 }
 
 /// The implementation's and the hardware's translation of `dfn`, checked to agree.
-fn translation(pt: &Fixed, dfn: u64) -> Option<(u64, Perm)> {
+fn translation(pt: &Pt, dfn: u64) -> Option<(u64, Perm)> {
     let hardware = hw(pt, dfn);
     assert_eq!(pt.lookup(dfn), hardware, "lookup and hardware walk disagree at {dfn:#x}");
     hardware
 }
 
-fn leaf_level_of(pt: &Fixed, dfn: u64) -> u8 {
+fn leaf_level_of(pt: &Pt, dfn: u64) -> u8 {
     match hw_walk(pt, DEV, dfn, Perm::NONE).unwrap().kind {
         TranslationKind::Table { leaf_level } => leaf_level,
         other => panic!("not a table translation: {other:?}"),
     }
 }
 
-fn live_tables(pt: &Fixed) -> Vec<u64> {
+fn live_tables(pt: &Pt) -> Vec<u64> {
     pt.iommu().frames().live_tables(DOMAIN).collect()
 }
 
-fn raw(pt: &Fixed, spa: u64) -> u64 {
+fn raw(pt: &Pt, spa: u64) -> u64 {
     pt.iommu().read_entry(spa).unwrap()
 }
 
-fn commands_since(pt: &Fixed, cursor: usize) -> Vec<Command> {
+fn commands_since(pt: &Pt, cursor: usize) -> Vec<Command> {
     pt.iommu().commands().since(cursor).to_vec()
 }
 
@@ -89,7 +95,7 @@ fn pte(mfn: u64, perm: Perm) -> u64 {
 }
 
 /// Everything [`DEV`] can reach, as the oracle enumerates it, as a model.
-fn hw_model(pt: &Fixed) -> Model {
+fn hw_model(pt: &Pt) -> Model {
     let iommu = pt.iommu();
     let dte = iommu.device_table().read(iommu.memory(), DEV).unwrap();
     match enumerate(iommu.memory(), &config(), &dte, 1 << 20).unwrap() {
@@ -99,8 +105,8 @@ fn hw_model(pt: &Fixed) -> Model {
 }
 
 /// Tables reachable from the root through PDEs, read from raw memory (oracle's layout).
-fn reachable_tables(pt: &Fixed) -> usize {
-    fn count(pt: &Fixed, table: u64, level: u8) -> usize {
+fn reachable_tables(pt: &Pt) -> usize {
+    fn count(pt: &Pt, table: u64, level: u8) -> usize {
         use ptdiff_reference::format::{ADDR_MASK, NL_MASK, NL_SHIFT, PR};
         let mut n = 1;
         for i in 0..512 {
@@ -119,7 +125,7 @@ fn reachable_tables(pt: &Fixed) -> usize {
 
 /// Every live table entry, the live-table set, and the command log: what a failed
 /// operation must leave exactly as it was.
-fn snapshot(pt: &Fixed) -> (Vec<(u64, Vec<u64>)>, usize) {
+fn snapshot(pt: &Pt) -> (Vec<(u64, Vec<u64>)>, usize) {
     let tables = live_tables(pt)
         .into_iter()
         .map(|pfn| (pfn, (0..512).map(|i| raw(pt, (pfn << 12) + 8 * i)).collect()))
@@ -483,7 +489,7 @@ fn test_bad_arguments_change_nothing() {
 #[test]
 fn test_alloc_failure_changes_nothing() {
     // (setup, operation, tables the operation allocates)
-    type Op = fn(&mut Fixed) -> Result<(), PtError>;
+    type Op = fn(&mut Pt) -> Result<(), PtError>;
     let cases: [(Op, Op, u64); 5] = [
         (|_| Ok(()), |pt| pt.map(0x8_0123_4567, 0x99, 0, Perm::RW), 3),
         (|_| Ok(()), |pt| pt.map(0x4_0200, 0x200, 9, Perm::RW), 2),
