@@ -4,35 +4,35 @@
 //! model, outcome check or snapshot: the part of the runner's ops phase that the
 //! implementations themselves spend.
 
-use ptdiff::check::expect::last_dfn;
-use ptdiff::run::DOMAIN;
-use ptdiff::tables::{TableConfig, BUILT_IN};
+use ptdiff::check::expect::range_last;
+use ptdiff::run::table_config;
+use ptdiff::tables::BUILT_IN;
 use ptdiff::{Op, PageTable, Scenario};
 use std::hint::black_box;
 
 /// Fresh built-in tables for `scenario`'s config, as the runner creates them.
 fn tables(scenario: &Scenario) -> Result<Vec<Box<dyn PageTable>>, String> {
-    let c = scenario.config;
-    let config =
-        TableConfig { initial_levels: c.initial_levels, max_levels: c.max_levels, domain: DOMAIN };
+    let config = table_config(&scenario.config);
     BUILT_IN.iter().map(|t| (t.build)(config).map_err(|e| format!("{}: {e}", t.name))).collect()
 }
 
 /// One op on one table; results are ignored.
 fn apply(table: &mut dyn PageTable, op: &Op) {
     let _ = black_box(match *op {
-        Op::Map { dfn, mfn, order, perm, missed } => {
-            if let (false, Some(last)) = (missed, last_dfn(dfn, order)) {
+        Op::Map { dfn, mfn, order, perm, missed, count } => {
+            if let (false, Some(last)) = (missed, range_last(dfn, order, count)) {
                 let _ = black_box(table.notify_dfn(last));
             }
-            table.map(dfn, mfn, order, perm)
+            table.map_pages(dfn, mfn, order, count, perm).map_err(|e| e.error)
         }
-        Op::Unmap { dfn, order } => table.unmap(dfn, order),
+        Op::Unmap { dfn, order, count } => {
+            table.unmap_pages(dfn, order, count).map_err(|e| e.error)
+        }
         Op::Notify { dfn } => table.notify_dfn(dfn),
         Op::Assign { dev } => table.assign(dev),
         Op::Deassign { dev } => table.deassign(dev),
         Op::Teardown => table.teardown(),
-        Op::Translate { .. } | Op::Dma { .. } | Op::FailAlloc { .. } => Ok(()),
+        Op::Translate { .. } | Op::Dma { .. } | Op::FailAlloc { .. } | Op::Repeat { .. } => Ok(()),
     });
 }
 
