@@ -219,6 +219,13 @@ pub trait PageTable {
     /// Short name used in reports (`dynamic`, `fixed`, ...).
     fn name(&self) -> &str;
 
+    /// The table as [`std::any::Any`], for a harness that knows a concrete table type (the
+    /// concurrent runner reaches a step table's machines through it: see
+    /// `crate::step::StepPageTable`). Default: `None`, an opaque table.
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        None
+    }
+
     /// The simulated IOMMU this table lives in.
     fn iommu(&self) -> &Iommu;
 

@@ -19,13 +19,15 @@
 //! - [`shadow`]: the hardware walker between two stores (shadow walks);
 //! - [`history`]: what happened, in order: invocations, returns, observed translations;
 //! - [`spec`]: the sequential specification of one implementation's abstract state;
-//! - [`linear`]: the linearizability oracle (the just-in-time frontier) over it.
+//! - [`linear`]: the linearizability oracle (the just-in-time frontier) over it;
+//! - [`runner`]: setup, the concurrent phase on every table, its judgement, the quiescent checks.
 
 pub mod decode;
 pub mod encode;
 pub mod history;
 pub mod linear;
 pub mod reduce;
+pub mod runner;
 pub mod scenario;
 pub mod schedule;
 pub mod shadow;

@@ -112,7 +112,8 @@ pub fn run_concurrent_on(
     plant: Plant,
 ) -> Result<ConcReport, ConcError> {
     s.validate()?;
-    let mut report = ConcReport { finding: None, stats: ConcStats::default(), schedules: Vec::new() };
+    let mut report =
+        ConcReport { finding: None, stats: ConcStats::default(), schedules: Vec::new() };
     report.stats.runs = 1;
     let tables = match lineup.make(table_config(&s.config), plant) {
         Ok(tables) => tables,
@@ -190,7 +191,12 @@ fn phase(
                 Ok(text) => text,
                 Err(outcome) => {
                     let v = outcome_violation(s, &outcome);
-                    return Err(Finding::new(&name, Phase::Concurrent { task: 0, op: 0 }, &Op::Teardown, v));
+                    return Err(Finding::new(
+                        &name,
+                        Phase::Concurrent { task: 0, op: 0 },
+                        &Op::Teardown,
+                        v,
+                    ));
                 }
             };
         }
@@ -238,14 +244,14 @@ fn interleave(
     let tasks_total = threads + s.walks.len();
     let mut shadow = Shadow::new(history, walk_cfg, devices, shared);
     let devtab = shared.iommu.device_table();
-    let switches: Vec<Switch> = s
-        .preempts
-        .iter()
-        .map(|p| Switch { at: point(s, p.at), to: task_of(s, p.to) })
-        .chain(s.walks.iter().enumerate().filter_map(|(w, walk)| {
-            walk.at.map(|at| Switch { at: point(s, at), to: threads + w })
-        }))
-        .collect();
+    let switches: Vec<Switch> =
+        s.preempts
+            .iter()
+            .map(|p| Switch { at: point(s, p.at), to: task_of(s, p.to) })
+            .chain(s.walks.iter().enumerate().filter_map(|(w, walk)| {
+                walk.at.map(|at| Switch { at: point(s, at), to: threads + w })
+            }))
+            .collect();
     let dormant: Vec<TaskId> = (threads..tasks_total).collect();
     let mut policy = Anchored::new(tasks_total, switches, &dormant);
     let outcome;
@@ -266,7 +272,8 @@ fn interleave(
                 cx.begin_op(task);
                 history.push(Event::WalkStart { walk: w });
                 let iova = spec.dfn.wrapping_shl(12);
-                let result = stepwise_walk(cx, &walk_cfg, &devtab, spec.dev, iova, spec.access).await;
+                let result =
+                    stepwise_walk(cx, &walk_cfg, &devtab, spec.dev, iova, spec.access).await;
                 history.push(Event::Read {
                     dev: spec.dev,
                     dfn: spec.dfn,
@@ -327,9 +334,21 @@ async fn thread(
         let op = top.op;
         if let Op::Translate { dev, dfn } | Op::Dma { dev, dfn, .. } = op {
             let result = cx.with_shared(|sh| {
-                walk(sh.iommu.memory(), &walk_cfg, &sh.iommu.device_table(), dev, dfn << 12, Perm::NONE)
+                walk(
+                    sh.iommu.memory(),
+                    &walk_cfg,
+                    &sh.iommu.device_table(),
+                    dev,
+                    dfn << 12,
+                    Perm::NONE,
+                )
             });
-            history.push(Event::Read { dev, dfn, result, cause: Cause::AfterReturn { task: t, op: j } });
+            history.push(Event::Read {
+                dev,
+                dfn,
+                result,
+                cause: Cause::AfterReturn { task: t, op: j },
+            });
             continue;
         }
         history.push(Event::Invoke { task: t, op: j, what: op });
@@ -347,8 +366,14 @@ async fn thread(
                 for dfn in [first, last].into_iter().filter(|&d| d < 1 << 52) {
                     for dev in 0..devices {
                         let devtab = sh.iommu.device_table();
-                        let result = walk(sh.iommu.memory(), &walk_cfg, &devtab, dev, dfn << 12, Perm::NONE);
-                        history.push(Event::Read { dev, dfn, result, cause: Cause::AfterReturn { task: t, op: j } });
+                        let result =
+                            walk(sh.iommu.memory(), &walk_cfg, &devtab, dev, dfn << 12, Perm::NONE);
+                        history.push(Event::Read {
+                            dev,
+                            dfn,
+                            result,
+                            cause: Cause::AfterReturn { task: t, op: j },
+                        });
                     }
                 }
             });
@@ -402,8 +427,20 @@ fn one_after_another(
             if let Some((first, last)) = dfn_range(&op) {
                 for dfn in [first, last].into_iter().filter(|&d| d < 1 << 52) {
                     for dev in 0..devices {
-                        let result = walk(iommu.memory(), &walk_cfg, &iommu.device_table(), dev, dfn << 12, Perm::NONE);
-                        history.push(Event::Read { dev, dfn, result, cause: Cause::AfterReturn { task: t, op: j } });
+                        let result = walk(
+                            iommu.memory(),
+                            &walk_cfg,
+                            &iommu.device_table(),
+                            dev,
+                            dfn << 12,
+                            Perm::NONE,
+                        );
+                        history.push(Event::Read {
+                            dev,
+                            dfn,
+                            result,
+                            cause: Cause::AfterReturn { task: t, op: j },
+                        });
                     }
                 }
             }
@@ -442,7 +479,12 @@ fn judge(
                 let what = s.threads[*task][*op].op;
                 match result {
                     Err(PtError::StepBudget { steps }) => {
-                        return Err(Finding::new(name, phase, &what, Violation::StepBudget { steps: *steps }))
+                        return Err(Finding::new(
+                            name,
+                            phase,
+                            &what,
+                            Violation::StepBudget { steps: *steps },
+                        ))
                     }
                     Err(PtError::Deadlock { lock }) => {
                         return Err(Finding::new(name, phase, &what, Violation::Deadlock { lock }))
@@ -475,7 +517,12 @@ fn judge(
                     got: other.to_string(),
                     schedule: schedule.to_string(),
                 };
-                return Err(Finding::new(name, Phase::Concurrent { task: 0, op: 0 }, &Op::Teardown, v));
+                return Err(Finding::new(
+                    name,
+                    Phase::Concurrent { task: 0, op: 0 },
+                    &Op::Teardown,
+                    v,
+                ));
             }
         }
     }
@@ -495,9 +542,9 @@ fn lin_finding(
         Event::Return { task, op, .. } => {
             (Phase::Concurrent { task: *task as u8, op: *op }, s.threads[*task][*op].op)
         }
-        Event::Read { cause: Cause::Shadow { task, .. } | Cause::AfterReturn { task, .. }, .. } => {
-            (Phase::Concurrent { task: *task as u8, op: 0 }, Op::Teardown)
-        }
+        Event::Read {
+            cause: Cause::Shadow { task, .. } | Cause::AfterReturn { task, .. }, ..
+        } => (Phase::Concurrent { task: *task as u8, op: 0 }, Op::Teardown),
         _ => (Phase::Concurrent { task: 0, op: 0 }, Op::Teardown),
     };
     let (event, allowed, got) = match v {
@@ -524,8 +571,12 @@ fn lin_finding(
     for e in &events[n.saturating_sub(8)..=n] {
         let _ = write!(context, "\n    {}", event_text(s, e));
     }
-    let mut finding =
-        Finding::new(name, phase, &what, Violation::Linearizability { event, allowed, got, schedule: context });
+    let mut finding = Finding::new(
+        name,
+        phase,
+        &what,
+        Violation::Linearizability { event, allowed, got, schedule: context },
+    );
     if let Event::Read { dev, dfn, .. } = &events[n] {
         finding.dfn = Some(*dfn);
         finding.device = Some(*dev);
@@ -548,7 +599,9 @@ fn cause_text(s: &ConcScenario, e: &Event) -> String {
 
 fn event_text(s: &ConcScenario, e: &Event) -> String {
     match e {
-        Event::Invoke { task, op, what } => format!("{} op #{op} `{what}` invoked", task_name(s, *task)),
+        Event::Invoke { task, op, what } => {
+            format!("{} op #{op} `{what}` invoked", task_name(s, *task))
+        }
         Event::Return { task, op, result } => format!(
             "{} op #{op} returned {}",
             task_name(s, *task),

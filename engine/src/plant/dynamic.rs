@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 /// The catalogue's mechanism for the variant `V` of the dynamic table.
 pub(super) fn variant<V: Seams + Default + 'static>() -> Mechanism {
     Mechanism::Variant(|config: TableConfig| {
-        Ok(Box::new(Dynamic::with_seams(config.into(), config.placement, V::default())?))
+        Ok(Box::new(Dynamic::with_seams(config.into(), config.placement, V::default())?.boxed()))
     })
 }
 

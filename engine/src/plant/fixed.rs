@@ -9,7 +9,7 @@ use crate::tables::TableConfig;
 /// The catalogue's mechanism for the variant `V` of the fixed table.
 pub(super) fn variant<V: Seams + Default + 'static>() -> Mechanism {
     Mechanism::Variant(|config: TableConfig| {
-        Ok(Box::new(Fixed::with_seams(config.domain, config.placement, V::default())?))
+        Ok(Box::new(Fixed::with_seams(config.domain, config.placement, V::default())?.boxed()))
     })
 }
 

@@ -27,7 +27,7 @@ pub mod step_table;
 
 pub use access::{Access, LockClass};
 pub use cx::{Cx, LockSet, StepObserver, TaskId, DEFAULT_STEP_BUDGET};
-pub use sequential::Sequential;
+pub use sequential::{Sequential, StepPageTable};
 pub use shared::{Shared, Top};
 pub use step_table::{OpFuture, PagesFuture, StepTable};
 

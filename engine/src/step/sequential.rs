@@ -8,7 +8,13 @@ use super::shared::Shared;
 use super::step_table::{OpFuture, StepTable};
 use crate::substrate::iommu::Iommu;
 use crate::table::{PageOrders, PageTable, PagesError, Perm, PtError};
+use std::any::Any;
 use std::task::Poll;
+
+/// The one type every step table takes as a page table when a harness must reach its steps
+/// (the registry and the planted variants build it): see [`PageTable::as_any_mut`] and
+/// [`Sequential::parts_mut`].
+pub type StepPageTable = Sequential<Box<dyn StepTable>>;
 
 /// A [`StepTable`] with its domain's shared state, driven one operation at a time.
 #[derive(Debug)]
@@ -58,19 +64,46 @@ impl<T: StepTable> Sequential<T> {
         &self.shared
     }
 
+    /// The table and its shared state, for a harness that drives the table's step machines
+    /// itself (the concurrent runner).
+    pub fn parts_mut(&mut self) -> (&T, &mut Shared) {
+        (&self.table, &mut self.shared)
+    }
+
+    /// The same table behind a [`Box<dyn StepTable>`]: the [`StepPageTable`] a harness can
+    /// find again through [`PageTable::as_any_mut`].
+    pub fn boxed(self) -> StepPageTable
+    where
+        T: 'static,
+    {
+        Sequential { table: Box::new(self.table), shared: self.shared, budget: self.budget }
+    }
+
+    /// An operation's step budget: the configured one, plus 1,024 steps for every live table
+    /// frame (an operation that walks every table, as teardown does, needs that many).
+    fn op_budget(&self) -> u64 {
+        let tables = self.shared.iommu.frames().live_count();
+        self.budget.saturating_add(tables.saturating_mul(1024))
+    }
+
     fn drive<E: From<PtError>>(
         &mut self,
         op: impl for<'a, 's> FnOnce(&'a T, &'a Cx<'s>) -> OpFuture<'a, E>,
     ) -> Result<(), E> {
-        let cx = Cx::new(&mut self.shared, 1, false, self.budget);
+        let budget = self.op_budget();
+        let cx = Cx::new(&mut self.shared, 1, false, budget);
         let future = op(&self.table, &cx);
         finish(&cx, future)
     }
 }
 
-impl<T: StepTable> PageTable for Sequential<T> {
+impl<T: StepTable + 'static> PageTable for Sequential<T> {
     fn name(&self) -> &str {
         self.table.name()
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn Any> {
+        Some(self)
     }
 
     fn iommu(&self) -> &Iommu {

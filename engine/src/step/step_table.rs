@@ -95,3 +95,87 @@ pub trait StepTable: Sync {
     /// [`crate::table::PageTable::lookup`], reading `shared` directly.
     fn lookup(&self, shared: &Shared, dfn: u64) -> Option<(u64, Perm)>;
 }
+
+/// A boxed step table is a step table (what [`super::sequential::StepPageTable`] holds).
+impl StepTable for Box<dyn StepTable> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn domain_id(&self) -> u16 {
+        (**self).domain_id()
+    }
+
+    fn max_levels(&self) -> u8 {
+        (**self).max_levels()
+    }
+
+    fn top(&self, shared: &Shared) -> Option<Top> {
+        (**self).top(shared)
+    }
+
+    fn create<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a> {
+        (**self).create(cx)
+    }
+
+    fn map<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        perm: Perm,
+    ) -> OpFuture<'a> {
+        (**self).map(cx, dfn, mfn, order, perm)
+    }
+
+    fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a> {
+        (**self).unmap(cx, dfn, order)
+    }
+
+    fn page_orders(&self) -> PageOrders {
+        (**self).page_orders()
+    }
+
+    fn map_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        count: u64,
+        perm: Perm,
+    ) -> PagesFuture<'a> {
+        (**self).map_pages(cx, dfn, mfn, order, count, perm)
+    }
+
+    fn unmap_pages<'a, 's: 'a>(
+        &'a self,
+        cx: &'a Cx<'s>,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> PagesFuture<'a> {
+        (**self).unmap_pages(cx, dfn, order, count)
+    }
+
+    fn notify_dfn<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64) -> OpFuture<'a> {
+        (**self).notify_dfn(cx, dfn)
+    }
+
+    fn assign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a> {
+        (**self).assign(cx, dev)
+    }
+
+    fn deassign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a> {
+        (**self).deassign(cx, dev)
+    }
+
+    fn teardown<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a> {
+        (**self).teardown(cx)
+    }
+
+    fn lookup(&self, shared: &Shared, dfn: u64) -> Option<(u64, Perm)> {
+        (**self).lookup(shared, dfn)
+    }
+}

@@ -118,6 +118,8 @@ pub struct FrameAllocator {
     ledger: Vec<FrameState>,
     journal: Vec<FrameEvent>,
     allocations: u64,
+    /// Live table frames (of any domain).
+    live: u64,
     fail_at: Option<u64>,
 }
 
@@ -132,6 +134,7 @@ impl Default for FrameAllocator {
             ledger: Vec::new(),
             journal: Vec::new(),
             allocations: 0,
+            live: 0,
             fail_at: None,
         }
     }
@@ -151,6 +154,7 @@ impl FrameAllocator {
             None => self.fresh_pfn(),
         };
         self.set_state(pfn, FrameState::Table { domain });
+        self.live += 1;
         self.journal.push(FrameEvent::Alloc(pfn));
         Ok(pfn)
     }
@@ -188,6 +192,7 @@ impl FrameAllocator {
         match self.state(pfn) {
             Some(FrameState::Table { .. }) => {
                 self.set_state(pfn, FrameState::Freed);
+                self.live -= 1;
                 self.free.push(pfn);
                 self.journal.push(FrameEvent::Free(pfn));
                 Ok(())
@@ -232,6 +237,11 @@ impl FrameAllocator {
     /// Allocs and frees since [`FrameAllocator::start_journal`], in order.
     pub fn journal(&self) -> &[FrameEvent] {
         &self.journal
+    }
+
+    /// Live table frames of every domain, in O(1).
+    pub fn live_count(&self) -> u64 {
+        self.live
     }
 
     /// How many allocations were attempted so far (failed ones included).

@@ -58,12 +58,14 @@ pub const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {
         name: "dynamic",
         description: "Xen 2011-2019: starts low and grows on notify_dfn, 1 to 6 levels; every page size (NL = 7) with all_page_sizes",
-        build: |c| Ok(Box::new(Dynamic::with_seams(c.into(), c.placement, dynamic::Correct)?)),
+        build: |c| {
+            Ok(Box::new(Dynamic::with_seams(c.into(), c.placement, dynamic::Correct)?.boxed()))
+        },
     },
     BuiltIn {
         name: "fixed",
         description: "Xen 4.13: always 4 levels, superpages split, emptied tables freed",
-        build: |c| Ok(Box::new(Fixed::with_seams(c.domain, c.placement, fixed::Correct)?)),
+        build: |c| Ok(Box::new(Fixed::with_seams(c.domain, c.placement, fixed::Correct)?.boxed())),
     },
 ];
 
