@@ -28,6 +28,9 @@ pub enum EncodeError {
     Setup { source: OpEncodeError },
     #[error("op t{thread}.{index}: {source}")]
     ThreadOp { thread: usize, index: usize, source: OpEncodeError },
+    /// A site the decoder never gives that op (a caller breaking the protocol).
+    #[error("op t{thread}.{index}: a fuzz input never calls `{op}` from {site}")]
+    Site { thread: usize, index: usize, site: crate::conc::Site, op: crate::scenario::Op },
     #[error("{0} setup ops; a fuzz input has at most 63 after a leading `assign 0`")]
     SetupOps(usize),
     #[error(
@@ -63,7 +66,11 @@ pub fn encode(s: &ConcScenario) -> Result<Vec<u8>, EncodeError> {
                 index,
                 source,
             })?;
-            out.push(first_index(site_bias(&t.op), t.site));
+            let bias = site_bias(&t.op);
+            if !bias.contains(&t.site) {
+                return Err(EncodeError::Site { thread, index, site: t.site, op: t.op });
+            }
+            out.push(first_index(bias, t.site));
             entries += t.op.entries();
             if entries > MAX_DECODED_ENTRIES {
                 return Err(EncodeError::Entries(entries));
@@ -173,8 +180,8 @@ mod tests {
     fn encodes_every_anchor_kind_and_target() {
         let s = parse(
             "config devices=4 ranges=on\nassign 1\nmap 0 0 0 r 3\nrepeat 2\n\
-             thread 0 rogue assign 2\nthread 0 p2m unmap 0 0 2\n\
-             thread 1 pci notify 0x1ff\nthread 2 notify-site dma 3 0x200 w\n\
+             thread 0 pci assign 2\nthread 0 rogue unmap 0 0 2\n\
+             thread 1 notify-site notify 0x1ff\nthread 2 notify-site dma 3 0x200 w\n\
              walk dev 3 dfn 0xffffffffffffffff rw\nwalk t2.0#40 dev 0 dfn 0x1 r\n\
              walk w1.0#552 dev 0 dfn 0x2 w\npreempt t0.1#72 -> w2\npreempt w2.0#1 -> t1\n\
              preempt t1.0#3 -> t0\npreempt w0.0#2 -> w1\nshadow off\n",
@@ -186,7 +193,8 @@ mod tests {
     #[test]
     fn refuses_what_the_decoder_cannot_produce() {
         let mut s =
-            parse("thread 0 p2m notify 0\npreempt t0.0#41 -> w0\nwalk dev 0 dfn 0 r\n").unwrap();
+            parse("thread 0 notify-site notify 0\npreempt t0.0#41 -> w0\nwalk dev 0 dfn 0 r\n")
+                .unwrap();
         assert_eq!(
             encode(&s).map_err(|e| e.to_string()),
             Err("anchor t0.0#41: a fuzz input has access numbers 1 to 40 and 72 to 552 in \
@@ -194,6 +202,12 @@ mod tests {
                 .to_string())
         );
         s.preempts.clear();
+        s.threads[0][0].site = crate::conc::Site::P2m;
+        assert_eq!(
+            encode(&s).map_err(|e| e.to_string()),
+            Err("op t0.0: a fuzz input never calls `notify 0x0` from p2m".to_string())
+        );
+        s.threads[0][0].site = crate::conc::Site::NotifySite;
         s.config.devices = 5;
         assert_eq!(encode(&s), Err(EncodeError::Config(OpEncodeError::TooManyDevices(5))));
         s.config.devices = 2;

@@ -31,7 +31,7 @@ use crate::run::{table_config, Runner};
 use crate::scenario::Op;
 use crate::step::exec::{self, Outcome, TaskFuture};
 use crate::step::{Cx, Shared, StepPageTable, StepTable, TaskId, DEFAULT_STEP_BUDGET};
-use crate::table::{PagesError, PtError};
+use crate::table::{PagesError, PtError, DFN_LIMIT};
 use ptdiff_reference::{walk, Perm, WalkConfig};
 use std::fmt::{self, Write as _};
 use std::ops::AddAssign;
@@ -211,12 +211,21 @@ fn phase(
     let survivors = frontier.collapse().unwrap_or(1);
     report.stats.undecided += u64::from(survivors > 1);
     let subject = &mut runner.subjects_mut()[i];
+    // Several survivors: racing operations whose order no read decided. The implementation's
+    // own state says which order it took: compare at the ends of what changed and of every
+    // thread operation's range.
+    let mut at: Vec<u64> = s
+        .threads
+        .iter()
+        .flatten()
+        .filter_map(|t| dfn_range(&t.op))
+        .flat_map(|(a, b)| [a, b])
+        .collect();
     let chosen = (0..survivors)
         .find(|&k| {
             frontier.specs().nth(k).is_some_and(|spec| {
-                spec.changed_ranges().iter().all(|&(first, last)| {
-                    [first, last].iter().all(|&d| subject.table.lookup(d) == spec.translate(d))
-                })
+                at.extend(spec.changed_ranges().iter().flat_map(|&(a, b)| [a, b]));
+                at.iter().all(|&d| subject.table.lookup(d) == spec.translate(d))
             })
         })
         .unwrap_or(0);
@@ -273,7 +282,8 @@ fn interleave(
                 history.push(Event::WalkStart { walk: w });
                 let iova = spec.dfn.wrapping_shl(12);
                 let result =
-                    stepwise_walk(cx, &walk_cfg, &devtab, spec.dev, iova, spec.access).await;
+                    // No permission asked: what is judged is the translation the walk finds.
+                    stepwise_walk(cx, &walk_cfg, &devtab, spec.dev, iova, Perm::NONE).await;
                 history.push(Event::Read {
                     dev: spec.dev,
                     dfn: spec.dfn,
@@ -332,6 +342,11 @@ async fn thread(
     for (j, top) in ops.iter().enumerate() {
         cx.begin_op(t);
         let op = top.op;
+        if let Op::Translate { dfn, .. } | Op::Dma { dfn, .. } = op {
+            if dfn >= DFN_LIMIT {
+                continue;
+            }
+        }
         if let Op::Translate { dev, dfn } | Op::Dma { dev, dfn, .. } = op {
             let result = cx.with_shared(|sh| {
                 walk(
@@ -363,7 +378,7 @@ async fn thread(
         history.push(Event::Return { task: t, op: j, result });
         if let Some((first, last)) = dfn_range(&op) {
             cx.with_shared(|sh| {
-                for dfn in [first, last].into_iter().filter(|&d| d < 1 << 52) {
+                for dfn in [first, last].into_iter().filter(|&d| d < DFN_LIMIT) {
                     for dev in 0..devices {
                         let devtab = sh.iommu.device_table();
                         let result =
@@ -425,7 +440,7 @@ fn one_after_another(
             history.push(Event::Return { task: t, op: j, result });
             let iommu = table.iommu();
             if let Some((first, last)) = dfn_range(&op) {
-                for dfn in [first, last].into_iter().filter(|&d| d < 1 << 52) {
+                for dfn in [first, last].into_iter().filter(|&d| d < DFN_LIMIT) {
                     for dev in 0..devices {
                         let result = walk(
                             iommu.memory(),
@@ -463,7 +478,26 @@ fn outcome_violation(s: &ConcScenario, outcome: &Outcome) -> Violation {
     }
 }
 
+/// True when `op` writes several entries (a range of pages, or a page written as NL = 7
+/// replicas) one of which translates `dfn`.
+fn several_entries_over(op: &Op, dfn: u64) -> bool {
+    matches!(op, Op::Map { .. } | Op::Unmap { .. })
+        && op.entries() > 1
+        && dfn_range(op).is_some_and(|(first, last)| (first..=last).contains(&dfn))
+}
+
+/// True when an operation of `pending` writes several entries over `dfn`.
+fn in_pending_range(pending: &[super::linear::PendingOp], dfn: u64) -> bool {
+    pending.iter().any(|p| several_entries_over(&p.op, dfn))
+}
+
 /// Replays `events` into `frontier`; the first event no linearization explains is a finding.
+///
+/// An operation that writes several entries (a range of pages, as Linux `map_pages` writes
+/// them one by one; a page of a non-default size written as NL = 7 replicas) changes its DFNs
+/// entry by entry, so a read of a DFN inside it while it is in flight may see the old or the
+/// new translation whatever the other DFNs show: such reads, and scheduled walks of a DFN some
+/// thread's such operation covers, are not judged. Once it returns, every read of its DFNs is.
 fn judge(
     s: &ConcScenario,
     frontier: &mut Frontier,
@@ -471,6 +505,10 @@ fn judge(
     name: &str,
     schedule: &str,
 ) -> Result<(), Box<Finding>> {
+    // A DFN no 64-bit IOVA reaches is not walked, and a walk of one is not judged.
+    let ranged_walk = |w: &super::scenario::WalkSpec| {
+        w.dfn >= DFN_LIMIT || s.threads.iter().flatten().any(|t| several_entries_over(&t.op, w.dfn))
+    };
     for (n, event) in events.iter().enumerate() {
         let result = match event {
             Event::Invoke { task, op, what } => frontier.invoke(event_id(*task, *op), *what),
@@ -492,14 +530,18 @@ fn judge(
                     _ => frontier.ret(event_id(*task, *op), *result),
                 }
             }
+            Event::WalkStart { walk } if ranged_walk(&s.walks[*walk]) => Ok(()),
             Event::WalkStart { walk } => {
                 let w = &s.walks[*walk];
                 frontier.invoke_read(1000 + *walk as EventId, Reader::Device(w.dev), w.dfn)
             }
-            Event::Read { dev, dfn, result, cause: Cause::Walk { walk } } => {
-                let _ = (dev, dfn);
+            Event::Read { cause: Cause::Walk { walk }, .. } if ranged_walk(&s.walks[*walk]) => {
+                Ok(())
+            }
+            Event::Read { result, cause: Cause::Walk { walk }, .. } => {
                 frontier.ret_read(1000 + *walk as EventId, Observed::of_walk(result))
             }
+            Event::Read { dfn, .. } if in_pending_range(&frontier.pending_ops(), *dfn) => Ok(()),
             Event::Read { dev, dfn, result, .. } => {
                 frontier.read(Reader::Device(*dev), *dfn, Observed::of_walk(result))
             }
@@ -611,10 +653,15 @@ fn event_text(s: &ConcScenario, e: &Event) -> String {
             }
         ),
         Event::WalkStart { walk } => format!("walk w{walk} starts"),
-        Event::Read { dev, dfn, result, .. } => format!(
-            "device {dev} dfn {dfn:#x}: {} ({})",
-            Observed::of_walk(result),
-            cause_text(s, e)
-        ),
+        Event::Read { dev, dfn, result, .. } => match result {
+            Err(fault) => {
+                format!("device {dev} dfn {dfn:#x}: fault: {fault} ({})", cause_text(s, e))
+            }
+            Ok(_) => format!(
+                "device {dev} dfn {dfn:#x}: {} ({})",
+                Observed::of_walk(result),
+                cause_text(s, e)
+            ),
+        },
     }
 }

@@ -99,8 +99,15 @@ impl Observed {
         }
     }
 
+    /// A fault, an unmapped or blocked answer, or an untranslated pass-through that grants no
+    /// permission at all (how a blocking DTE, mode 0 with IR = IW = 0, answers a walk that asks
+    /// for nothing): no access goes through.
     fn grants_nothing(self) -> bool {
-        matches!(self, Observed::Blocked | Observed::Unmapped | Observed::Faulted)
+        match self {
+            Observed::Blocked | Observed::Unmapped | Observed::Faulted => true,
+            Observed::Untranslated { perm, .. } => perm.is_empty(),
+            Observed::Mapped { .. } => false,
+        }
     }
 }
 

@@ -224,11 +224,16 @@ fn the_tables_cover_their_codes() {
     assert_eq!(thread_row(63).keyword, "dma");
     assert_eq!(thread_row(64 + 44).keyword, "assign");
     assert_eq!(thread_row(52).keyword, "deassign");
-    let ops =
-        [Op::Notify { dfn: 0 }, Op::Assign { dev: 0 }, Op::Unmap { dfn: 0, order: 0, count: 1 }];
-    for op in ops {
+    // Every site calls map and unmap; notify, assign and deassign only from a site holding the
+    // devices lock (a fuzz input keeps the caller protocol).
+    let unmap = Op::Unmap { dfn: 0, order: 0, count: 1 };
+    for site in Site::ALL {
+        assert!(site_bias(&unmap).contains(&site), "{unmap} never from {site}");
+    }
+    for op in [Op::Notify { dfn: 0 }, Op::Assign { dev: 0 }, Op::Deassign { dev: 0 }] {
         for site in Site::ALL {
-            assert!(site_bias(&op).contains(&site), "{op} never from {site}");
+            let compliant = site.held(&op).contains(&crate::step::LockClass::Devices);
+            assert_eq!(site_bias(&op).contains(&site), compliant, "{op} from {site}");
         }
     }
     assert_eq!(
