@@ -204,7 +204,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fuzz::BUILD_FLAGS;
+    use crate::fuzz_build::BUILD_FLAGS;
 
     /// The lines of `oss-fuzz/build.sh` that build the fuzz targets.
     fn build_lines() -> Vec<String> {

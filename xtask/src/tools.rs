@@ -35,46 +35,32 @@ pub fn ensure_cargo_fuzz() -> Result<(), String> {
     run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))
 }
 
-/// How fuzz targets are built here: nightly with AddressSanitizer when a nightly toolchain is
-/// installed, else stable without a sanitizer (`-s none`; ptdiff is safe Rust, so ASan adds
-/// little beyond catching bugs in unsafe dependencies).
+/// Which compiler and sanitizer a fuzz build uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FuzzToolchain {
+    /// `cargo +nightly fuzz`: AddressSanitizer.
     NightlyAsan,
+    /// `cargo fuzz -s none`: the default toolchain, no sanitizer.
     StableNoSanitizer,
 }
 
 impl FuzzToolchain {
-    /// Picks at run time by what is installed; `PTDIFF_FUZZ_TOOLCHAIN=stable` forces stable.
+    /// Nightly with ASan when a nightly toolchain is installed (`PTDIFF_FUZZ_TOOLCHAIN=stable`
+    /// makes it behave as without one), else stable: how `oss-fuzz/build.sh` picks when run
+    /// by hand. `cargo xtask fuzz` does not guess; it builds [`crate::fuzz_build::FuzzBuild`].
     pub fn detect() -> FuzzToolchain {
         let forced_stable = std::env::var("PTDIFF_FUZZ_TOOLCHAIN").is_ok_and(|v| v == "stable");
-        if !forced_stable && works(Command::new("cargo").args(["+nightly", "--version"])) {
+        if !forced_stable && nightly_installed() {
             FuzzToolchain::NightlyAsan
         } else {
             FuzzToolchain::StableNoSanitizer
         }
     }
+}
 
-    /// A `cargo` command with the toolchain's `fuzz <sub>` prefix and sanitizer flag.
-    pub fn cargo_fuzz(self, sub: &str) -> Command {
-        let mut cmd = Command::new("cargo");
-        if self == FuzzToolchain::NightlyAsan {
-            cmd.arg("+nightly");
-        }
-        cmd.args(["fuzz", sub]);
-        if self == FuzzToolchain::StableNoSanitizer {
-            cmd.args(["-s", "none"]);
-        }
-        cmd.current_dir(root().join("fuzz"));
-        cmd
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            FuzzToolchain::NightlyAsan => "nightly, AddressSanitizer",
-            FuzzToolchain::StableNoSanitizer => "stable, no sanitizer (-s none)",
-        }
-    }
+/// True when `cargo +nightly` runs.
+pub fn nightly_installed() -> bool {
+    works(Command::new("cargo").args(["+nightly", "--version"]))
 }
 
 /// `cargo xtask test`: every test of the workspace with planted bugs compiled in (they stay
