@@ -2,9 +2,10 @@
 //!
 //! For every planted bug, runs `cargo fuzz run differential` (one process, so one core) with
 //! that bug selected, N times with different libFuzzer seeds, from the checked-in seed corpus
-//! and from an empty corpus (`--corpus` picks one), and reports the median wall time to the
-//! first finding (including about half a second of start-up) as a Markdown table for the
-//! README. The id, implementation, check and summary columns come from the planted-bug
+//! and from an empty corpus (`--corpus` picks one), and reports the median time to the first
+//! finding as a Markdown table for the README: CPU time of `cargo fuzz run` and the fuzzer
+//! (including about a third of a second of start-up), which other work on a shared machine
+//! stretches less than wall time. The id, implementation, check and summary columns come from the planted-bug
 //! catalogue (`ptdiff plants`), which a test keeps equal to the README's table; a timing cell
 //! names the check that fired when a run's first finding was another one.
 //!
@@ -150,6 +151,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let scratch = std::env::temp_dir().join(format!("ptdiff-bench-{}", std::process::id()));
     let seeds = root().join("corpus/differential");
     let mut rows = Vec::new();
+    // CPU time over wall time of every run.
+    let mut shares: Vec<f64> = Vec::new();
     for bug in &bugs {
         let mut cells = Vec::new();
         for &start in &starts {
@@ -177,17 +180,21 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 for a in &outcome.artifacts {
                     let _ = std::fs::remove_file(a);
                 }
+                // CPU time where it is known: other work on a shared machine stretches wall
+                // time, not the fuzzer's own time on a core.
+                let took = outcome.cpu.unwrap_or(outcome.elapsed);
+                let wall = outcome.elapsed.as_secs_f64();
+                if let Some(cpu) = outcome.cpu {
+                    shares.push(cpu.as_secs_f64() / wall.max(1e-3));
+                }
                 eprintln!(
-                    "xtask: {} from {mode} corpus, run {}: {}",
+                    "xtask: {} from {mode} corpus, run {}: {} ({:.1} s CPU, {wall:.1} s wall)",
                     bug.id,
                     run + 1,
-                    if found {
-                        format!("found in {:.1} s", outcome.elapsed.as_secs_f64())
-                    } else {
-                        "not found".into()
-                    }
+                    if found { "found" } else { "not found" },
+                    took.as_secs_f64(),
                 );
-                times.push(found.then_some(outcome.elapsed));
+                times.push(found.then_some(took));
             }
             let mut cell = describe(&times, max_seconds);
             if !other_checks.is_empty() {
@@ -205,9 +212,15 @@ pub fn main(args: &[String]) -> Result<(), String> {
         ));
     }
     let _ = std::fs::remove_dir_all(&scratch);
+    shares.sort_by(f64::total_cmp);
+    let share = shares
+        .get(shares.len() / 2)
+        .map(|s| format!("; the runs had {:.0}% of a CPU (median)", s * 100.0))
+        .unwrap_or_default();
     println!(
-        "\nTime to first finding, `differential` target, {} ({runs} runs each, median, one \
-         core, at most {max_seconds} s; load average {load_before} before, {} after):\n",
+        "\nTime to first finding, `differential` target, {}: CPU seconds of `cargo fuzz run` \
+         and the fuzzer, median of {runs} runs, one process, at most {max_seconds} s of wall \
+         time (a miss counts as that); load average {load_before} before, {} after{share}:\n",
         fuzz_build.describe(),
         load_average()
     );

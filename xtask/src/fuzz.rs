@@ -57,6 +57,8 @@ pub struct Outcome {
     /// The panic / finding headline, when the run stopped on a finding.
     pub headline: Option<String>,
     pub elapsed: Duration,
+    /// CPU time of the run (`cargo fuzz` and the fuzzer), when it could be read.
+    pub cpu: Option<Duration>,
 }
 
 fn count_files(dir: &Path) -> usize {
@@ -145,6 +147,7 @@ impl Job {
         cmd.args(&self.flags).stdout(Stdio::null()).stderr(Stdio::piped());
         let started = SystemTime::now();
         let start = Instant::now();
+        let cpu_before = crate::tools::children_cpu_time();
         let mut child = cmd.spawn().map_err(|e| format!("cannot start cargo fuzz: {e}"))?;
         let stderr = child.stderr.take().ok_or("no stderr from cargo fuzz")?;
         let last_status = Arc::new(Mutex::new(String::new()));
@@ -186,6 +189,9 @@ impl Job {
             let _ = t.join();
         }
         outcome.elapsed = start.elapsed();
+        outcome.cpu = cpu_before
+            .zip(crate::tools::children_cpu_time())
+            .map(|(before, after)| after.saturating_sub(before));
         outcome.runs = log.runs;
         outcome.exec_per_sec =
             log.exec_per_sec.unwrap_or_else(|| log.runs / outcome.elapsed.as_secs().max(1));
