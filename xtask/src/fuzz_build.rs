@@ -60,13 +60,21 @@ impl FuzzBuild {
         true
     }
 
-    /// The `cargo fuzz` arguments after the subcommand: sanitizer, [`BUILD_FLAGS`], tracing.
+    /// The `cargo fuzz` arguments after the subcommand: the sanitizer's, then
+    /// [`Self::build_args`].
     pub fn cargo_fuzz_args(self) -> Vec<&'static str> {
         let mut args = Vec::new();
         if self.toolchain == FuzzToolchain::StableNoSanitizer {
             args.extend(["-s", "none"]);
         }
-        args.extend(BUILD_FLAGS);
+        args.extend(self.build_args());
+        args
+    }
+
+    /// The `cargo fuzz` arguments but the sanitizer: [`BUILD_FLAGS`] and the tracing choice.
+    /// `oss-fuzz/build.sh` builds every branch with the default's.
+    pub fn build_args(self) -> Vec<&'static str> {
+        let mut args = BUILD_FLAGS.to_vec();
         if !self.trace_compares {
             args.push("--no-trace-compares");
         }
@@ -167,6 +175,7 @@ mod tests {
             FuzzBuild::DEFAULT.command_line("build"),
             "cargo fuzz build -s none -O -a --no-trace-compares"
         );
+        assert_eq!(FuzzBuild::DEFAULT.build_args(), ["-O", "-a", "--no-trace-compares"]);
         assert_eq!(FuzzBuild::DEFAULT.name(), "stable-no-trace-compares");
         assert_eq!(FuzzBuild::DEFAULT.describe(), "stable -s none, no comparison tracing");
         assert!(FuzzBuild::DEFAULT.env().is_empty());
