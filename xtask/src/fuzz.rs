@@ -1,7 +1,8 @@
-//! `cargo xtask fuzz`: the main job. Builds every fuzz target (nightly + ASan when installed,
-//! else stable without a sanitizer), seeds each target's corpus folder, runs each target for a
-//! bounded time with progress lines, and ends with one summary: executions per second, corpus
-//! growth, findings and the commands that reproduce and minimize each.
+//! `cargo xtask fuzz`: the main job. Builds every fuzz target ([`FuzzBuild::DEFAULT`], stable
+//! without a sanitizer or comparison tracing, unless `--asan` / `--trace-compares` say
+//! otherwise), seeds each target's corpus folder, runs each target for a bounded time with
+//! progress lines, and ends with one summary: executions per second, peak resident memory,
+//! corpus growth, findings and the commands that reproduce and minimize each.
 //!
 //! New corpus entries go to `fuzz/corpus/<target>/`, seeded from the checked-in
 //! `corpus/<target>/` (see [`crate::corpus`]), which is only read. Crashes land in
@@ -9,22 +10,17 @@
 //! one total); the default is one process per target. `--target` also names a template's
 //! target (`fuzz/templates/`, [`crate::templates`]), fuzzed only when named.
 
+use crate::fuzz_build::FuzzBuild;
 use crate::libfuzzer_log::LibFuzzerLog;
 use crate::targets::{check_known, dictionary, manifest_targets};
-use crate::tools::{ensure_cargo_fuzz, root, FuzzToolchain};
+use crate::tools::{ensure_cargo_fuzz, root};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-/// The `cargo fuzz build`/`run` flags of every fuzz build: optimized, with debug assertions
-/// and overflow checks (an arithmetic overflow in ptdiff is a bug to find, not to wrap).
-/// `oss-fuzz/build.sh` builds with the same flags (a test in `oss_fuzz` checks it), and a
-/// plain `cargo fuzz run` builds the same way (cargo-fuzz adds debug assertions unless `-O`
-/// comes alone), so all three share one build.
-pub const BUILD_FLAGS: [&str; 2] = ["-O", "-a"];
 /// Default seconds per target.
 const DEFAULT_SECONDS: u64 = 60;
 /// Seconds between progress lines.
@@ -34,7 +30,9 @@ const TAIL_LINES: usize = 20;
 
 /// Options of one fuzzing job.
 pub struct Job {
-    pub toolchain: FuzzToolchain,
+    pub fuzz_build: FuzzBuild,
+    /// Cargo's target directory for the build; cargo-fuzz's `fuzz/target/` when `None`.
+    pub target_dir: Option<PathBuf>,
     pub seconds: u64,
     /// Planted bug id (builds with `--features planted-bugs`, sets `PTDIFF_PLANT`).
     pub plant: Option<String>,
@@ -50,6 +48,8 @@ pub struct Outcome {
     pub target: String,
     pub runs: u64,
     pub exec_per_sec: u64,
+    /// libFuzzer's peak resident memory in MB, when it said.
+    pub peak_rss_mb: Option<u64>,
     pub corpus_before: usize,
     pub corpus_after: usize,
     /// The inputs this run reported (crash, timeout, out-of-memory), even when libFuzzer wrote
@@ -58,6 +58,8 @@ pub struct Outcome {
     /// The panic / finding headline, when the run stopped on a finding.
     pub headline: Option<String>,
     pub elapsed: Duration,
+    /// CPU time of the run (`cargo fuzz` and the fuzzer), when it could be read.
+    pub cpu: Option<Duration>,
 }
 
 fn count_files(dir: &Path) -> usize {
@@ -95,6 +97,18 @@ pub fn findings(written: &[PathBuf], touched: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 impl Job {
+    /// `cargo fuzz <sub>` of this job's build, features and target directory.
+    fn cargo_fuzz(&self, sub: &str) -> Command {
+        let mut cmd = self.fuzz_build.cargo_fuzz(sub);
+        if self.plant.is_some() {
+            cmd.args(["--features", "planted-bugs"]);
+        }
+        if let Some(dir) = &self.target_dir {
+            cmd.arg("--target-dir").arg(dir);
+        }
+        cmd
+    }
+
     /// Builds every target of `fuzz/` once.
     pub fn build(&self) -> Result<(), String> {
         self.build_in(&root().join("fuzz"))
@@ -102,12 +116,8 @@ impl Job {
 
     /// Builds every target of the cargo-fuzz project `fuzz_dir` once.
     pub fn build_in(&self, fuzz_dir: &Path) -> Result<(), String> {
-        let mut cmd = self.toolchain.cargo_fuzz("build");
+        let mut cmd = self.cargo_fuzz("build");
         cmd.current_dir(fuzz_dir);
-        cmd.args(BUILD_FLAGS);
-        if self.plant.is_some() {
-            cmd.args(["--features", "planted-bugs"]);
-        }
         crate::tools::run(&mut cmd)
     }
 
@@ -139,11 +149,10 @@ impl Job {
             corpus_before: count_files(work) + seeds.map_or(0, count_files),
             ..Outcome::default()
         };
-        let mut cmd = self.toolchain.cargo_fuzz("run");
+        let mut cmd = self.cargo_fuzz("run");
         cmd.current_dir(fuzz_dir);
-        cmd.args(BUILD_FLAGS);
         if let Some(bug) = &self.plant {
-            cmd.args(["--features", "planted-bugs"]).env("PTDIFF_PLANT", bug);
+            cmd.env("PTDIFF_PLANT", bug);
         }
         cmd.arg(target).arg(work);
         if let Some(seeds) = seeds {
@@ -152,13 +161,15 @@ impl Job {
         cmd.arg("--")
             .arg(format!("-max_total_time={}", self.seconds))
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
-            .args(["-print_final_stats=1", "-timeout=10", "-rss_limit_mb=4096"]);
+            .args(["-print_final_stats=1", "-timeout=10"])
+            .args(self.fuzz_build.libfuzzer_flags());
         if let Some(dict) = dictionary(target) {
             cmd.arg(format!("-dict={}", dict.display()));
         }
         cmd.args(&self.flags).stdout(Stdio::null()).stderr(Stdio::piped());
         let started = SystemTime::now();
         let start = Instant::now();
+        let cpu_before = crate::tools::children_cpu_time();
         let mut child = cmd.spawn().map_err(|e| format!("cannot start cargo fuzz: {e}"))?;
         let stderr = child.stderr.take().ok_or("no stderr from cargo fuzz")?;
         let last_status = Arc::new(Mutex::new(String::new()));
@@ -200,9 +211,13 @@ impl Job {
             let _ = t.join();
         }
         outcome.elapsed = start.elapsed();
+        outcome.cpu = cpu_before
+            .zip(crate::tools::children_cpu_time())
+            .map(|(before, after)| after.saturating_sub(before));
         outcome.runs = log.runs;
         outcome.exec_per_sec =
             log.exec_per_sec.unwrap_or_else(|| log.runs / outcome.elapsed.as_secs().max(1));
+        outcome.peak_rss_mb = log.peak_rss_mb;
         outcome.corpus_after = count_files(work) + seeds.map_or(0, count_files);
         outcome.artifacts = findings(&log.written, &modified_since(&artifacts, started));
         outcome.headline = log.headline();
@@ -222,7 +237,7 @@ impl Job {
 
 /// The commands that reproduce and minimize `artifact` of `target`, from the repository root.
 pub fn finding_commands(
-    toolchain: FuzzToolchain,
+    fuzz_build: FuzzBuild,
     target: &str,
     artifact: &Path,
     plant: Option<&str>,
@@ -235,11 +250,8 @@ pub fn finding_commands(
         (format!("{cli} repro{plant_flag} {rel}"), format!("{cli} minimize{plant_flag} {rel}"))
     } else {
         let env = plant.map(|b| format!("PTDIFF_PLANT={b} ")).unwrap_or_default();
-        let chain = if toolchain == FuzzToolchain::NightlyAsan { "+nightly " } else { "" };
-        let s = if toolchain == FuzzToolchain::StableNoSanitizer { " -s none" } else { "" };
-        let flags = BUILD_FLAGS.join(" ");
         let cmd =
-            |sub: &str| format!("{env}cargo {chain}fuzz {sub}{s} {flags}{features} {target} {rel}");
+            |sub: &str| format!("{env}{}{features} {target} {rel}", fuzz_build.command_line(sub));
         (cmd("run"), cmd("tmin"))
     }
 }
@@ -251,12 +263,21 @@ struct Options {
     jobs: u32,
     targets: Vec<String>,
     plant: Option<String>,
+    /// `--asan`, `--stable`, `--trace-compares`, `--no-trace-compares`.
+    fuzz_build: FuzzBuild,
 }
 
-/// Parses `[--seconds N] [--jobs N] [--target T]... [--plant BUG]`; `known` are the targets
-/// `--target` may name, `every` those fuzzed when it names none.
+/// Parses `[--seconds N] [--jobs N] [--target T]... [--plant BUG]` and the build options
+/// ([`FuzzBuild::parse_flag`]); `known` are the targets `--target` may name, `every` those
+/// fuzzed when it names none.
 fn parse(args: &[String], known: &[String], every: &[String]) -> Result<Options, String> {
-    let mut o = Options { seconds: DEFAULT_SECONDS, jobs: 1, targets: Vec::new(), plant: None };
+    let mut o = Options {
+        seconds: DEFAULT_SECONDS,
+        jobs: 1,
+        targets: Vec::new(),
+        plant: None,
+        fuzz_build: FuzzBuild::DEFAULT,
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -280,6 +301,7 @@ fn parse(args: &[String], known: &[String], every: &[String]) -> Result<Options,
                 o.targets.push(t.clone());
             }
             "--plant" => o.plant = Some(it.next().ok_or("--plant needs a bug id")?.clone()),
+            flag if o.fuzz_build.parse_flag(flag) => {}
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -298,16 +320,19 @@ fn jobs_flags(jobs: u32) -> Vec<String> {
     }
 }
 
-/// `cargo xtask fuzz [--seconds N] [--jobs N] [--target T]... [--plant BUG]`.
+/// `cargo xtask fuzz [--seconds N] [--jobs N] [--target T]... [--plant BUG] [--asan]
+/// [--trace-compares]`.
 pub fn main(args: &[String]) -> Result<(), String> {
     let manifest = manifest_targets()?;
     let templates = crate::templates::templates()?;
     let known: Vec<String> =
         manifest.iter().cloned().chain(templates.iter().map(|t| t.target.clone())).collect();
-    let Options { seconds, jobs, targets, plant } = parse(args, &known, &manifest)?;
+    let Options { seconds, jobs, targets, plant, fuzz_build } = parse(args, &known, &manifest)?;
     let template = |target: &str| templates.iter().find(|t| t.target == target);
     ensure_cargo_fuzz()?;
-    let toolchain = FuzzToolchain::detect();
+    if !fuzz_build.available() {
+        return Err("--asan needs a nightly toolchain (rustup toolchain install nightly)".into());
+    }
     let cores = if jobs > 1 {
         format!("{jobs} processes (libFuzzer -fork={jobs})")
     } else {
@@ -316,11 +341,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
     eprintln!(
         "xtask: fuzzing {} for {seconds}s each, {cores}, {}{}",
         targets.join(", "),
-        toolchain.describe(),
+        fuzz_build.describe(),
         plant.as_deref().map(|b| format!(", planted bug {b}")).unwrap_or_default()
     );
-    let job =
-        Job { toolchain, seconds, plant: plant.clone(), flags: jobs_flags(jobs), verbose: true };
+    let job = Job {
+        fuzz_build,
+        target_dir: None,
+        seconds,
+        plant: plant.clone(),
+        flags: jobs_flags(jobs),
+        verbose: true,
+    };
     if targets.iter().any(|t| template(t).is_none()) {
         job.build()?;
     }
@@ -339,10 +370,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
         let work = root.join("fuzz/corpus").join(target);
         outcomes.push(job.run_target(target, &work, None)?);
     }
-    println!("\n== ptdiff fuzzing summary ({}, {cores} per target) ==", toolchain.describe());
+    println!("\n== ptdiff fuzzing summary ({}, {cores} per target) ==", fuzz_build.describe());
     println!(
-        "{:<14} {:>8} {:>10} {:>9} {:>16}  result",
-        "target", "seconds", "execs", "exec/s", "corpus"
+        "{:<14} {:>8} {:>10} {:>9} {:>9} {:>16}  result",
+        "target", "seconds", "execs", "exec/s", "peak RSS", "corpus"
     );
     let mut findings = 0;
     for o in &outcomes {
@@ -351,8 +382,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
         } else {
             format!("{} FINDING(S)", o.artifacts.len())
         };
+        let rss = o.peak_rss_mb.map_or("?".to_string(), |mb| format!("{mb} MB"));
         println!(
-            "{:<14} {:>8} {:>10} {:>9} {:>7} -> {:<6}  {result}",
+            "{:<14} {:>8} {:>10} {:>9} {rss:>9} {:>7} -> {:<6}  {result}",
             o.target,
             o.elapsed.as_secs(),
             o.runs,
@@ -367,7 +399,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             }
             let (reproduce, minimize) = match template(&o.target) {
                 Some(t) => t.finding_commands(a, plant.as_deref()),
-                None => finding_commands(toolchain, &o.target, a, plant.as_deref()),
+                None => finding_commands(fuzz_build, &o.target, a, plant.as_deref()),
             };
             println!("  reproduce: {reproduce}\n  minimize:  {minimize}");
         }
@@ -383,6 +415,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::FuzzToolchain;
     use std::fs;
 
     fn args(s: &str) -> Vec<String> {
@@ -396,8 +429,27 @@ mod tests {
     #[test]
     fn defaults_are_one_process_every_target_sixty_seconds() {
         let o = parse(&[], &known(), &known()).unwrap();
-        assert_eq!(o, Options { seconds: 60, jobs: 1, targets: known(), plant: None });
+        let fuzz_build = FuzzBuild::DEFAULT;
+        assert_eq!(o, Options { seconds: 60, jobs: 1, targets: known(), plant: None, fuzz_build });
         assert!(jobs_flags(o.jobs).is_empty());
+    }
+
+    #[test]
+    fn asan_and_comparison_tracing_are_one_flag_away() {
+        let asan = FuzzBuild { toolchain: FuzzToolchain::NightlyAsan, trace_compares: false };
+        assert_eq!(parse(&args("--asan"), &known(), &known()).unwrap().fuzz_build, asan);
+        let traced = FuzzBuild { trace_compares: true, ..FuzzBuild::DEFAULT };
+        assert_eq!(
+            parse(&args("--trace-compares"), &known(), &known()).unwrap().fuzz_build,
+            traced
+        );
+        let both = parse(&args("--asan --trace-compares --seconds 5"), &known(), &known()).unwrap();
+        assert_eq!(both.fuzz_build, FuzzBuild { toolchain: FuzzToolchain::NightlyAsan, ..traced });
+        assert_eq!(both.seconds, 5);
+        assert_eq!(
+            parse(&args("--tsan"), &known(), &known()),
+            Err("unknown argument `--tsan`".to_string())
+        );
     }
 
     #[test]
@@ -411,14 +463,19 @@ mod tests {
     #[test]
     fn jobs_become_libfuzzer_fork() {
         let o = parse(&args("--jobs 4 --target walker --seconds 5"), &known(), &[]).unwrap();
-        assert_eq!(o, Options { seconds: 5, jobs: 4, targets: args("walker"), plant: None });
+        let fuzz_build = FuzzBuild::DEFAULT;
+        assert_eq!(
+            o,
+            Options { seconds: 5, jobs: 4, targets: args("walker"), plant: None, fuzz_build }
+        );
         assert_eq!(jobs_flags(o.jobs), ["-fork=4"]);
         assert_eq!(
             parse(&args("--jobs 0"), &known(), &known()),
             Err("--jobs needs a positive number".to_string())
         );
-        let unknown = parse(&args("--target nope"), &known(), &known()).unwrap_err();
-        assert!(unknown.contains("unknown target"), "{unknown}");
+        assert!(parse(&args("--target nope"), &known(), &known())
+            .unwrap_err()
+            .contains("unknown target"));
     }
 
     #[test]
@@ -448,9 +505,10 @@ mod tests {
     #[test]
     fn every_finding_has_reproduce_and_minimize_commands() {
         let root = root();
+        let asan = FuzzBuild { toolchain: FuzzToolchain::NightlyAsan, trace_compares: true };
         let crash = root.join("fuzz/artifacts/differential/crash-1");
         assert_eq!(
-            finding_commands(FuzzToolchain::NightlyAsan, "differential", &crash, Some("S5")),
+            finding_commands(asan, "differential", &crash, Some("S5")),
             (
                 "cargo run -p ptdiff --features planted-bugs -- repro --plant S5 fuzz/artifacts/differential/crash-1".to_string(),
                 "cargo run -p ptdiff --features planted-bugs -- minimize --plant S5 fuzz/artifacts/differential/crash-1".to_string()
@@ -458,15 +516,15 @@ mod tests {
         );
         let crash = root.join("fuzz/artifacts/walker/crash-2");
         assert_eq!(
-            finding_commands(FuzzToolchain::StableNoSanitizer, "walker", &crash, None),
+            finding_commands(FuzzBuild::DEFAULT, "walker", &crash, None),
             (
-                "cargo fuzz run -s none -O -a walker fuzz/artifacts/walker/crash-2".to_string(),
-                "cargo fuzz tmin -s none -O -a walker fuzz/artifacts/walker/crash-2".to_string()
+                "cargo fuzz run -s none -O -a --no-trace-compares walker fuzz/artifacts/walker/crash-2".to_string(),
+                "cargo fuzz tmin -s none -O -a --no-trace-compares walker fuzz/artifacts/walker/crash-2".to_string()
             )
         );
         let crash = root.join("fuzz/artifacts/scenario_text/crash-3");
         assert_eq!(
-            finding_commands(FuzzToolchain::NightlyAsan, "scenario_text", &crash, Some("T2")).1,
+            finding_commands(asan, "scenario_text", &crash, Some("T2")).1,
             "PTDIFF_PLANT=T2 cargo +nightly fuzz tmin -O -a --features planted-bugs scenario_text fuzz/artifacts/scenario_text/crash-3"
         );
     }

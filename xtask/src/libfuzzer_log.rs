@@ -18,6 +18,9 @@ pub struct LibFuzzerLog {
     pub runs: u64,
     /// libFuzzer's own average executions per second (one process, `-print_final_stats=1`).
     pub exec_per_sec: Option<u64>,
+    /// Peak resident memory in MB (one process): `stat::peak_rss_mb`, else the largest `rss:`
+    /// of a status line.
+    pub peak_rss_mb: Option<u64>,
     /// The last status line, whitespace collapsed (for progress lines).
     pub status: String,
     /// Every input libFuzzer said it wrote, in order, without repeats.
@@ -49,6 +52,12 @@ fn status_runs(line: &str) -> Option<(u64, bool)> {
     }
 }
 
+/// The `rss: <N>Mb` of a status line.
+fn status_rss_mb(line: &str) -> Option<u64> {
+    let (_, rest) = line.split_once(" rss: ")?;
+    rest.split_once("Mb")?.0.parse().ok()
+}
+
 impl LibFuzzerLog {
     /// Reads one line of libFuzzer's standard error.
     pub fn feed(&mut self, line: &str) {
@@ -59,6 +68,9 @@ impl LibFuzzerLog {
             self.fork |= fork_form;
             if fork_form == self.fork {
                 self.runs = runs;
+                if let Some(mb) = status_rss_mb(line) {
+                    self.peak_rss_mb = self.peak_rss_mb.max(Some(mb));
+                }
                 if line.contains("exec/s") {
                     self.status = line.split_whitespace().collect::<Vec<_>>().join(" ");
                 }
@@ -70,6 +82,10 @@ impl LibFuzzerLog {
         } else if let Some(v) = line.strip_prefix("stat::average_exec_per_sec:") {
             if !self.fork {
                 self.exec_per_sec = v.trim().parse().ok();
+            }
+        } else if let Some(v) = line.strip_prefix("stat::peak_rss_mb:") {
+            if !self.fork {
+                self.peak_rss_mb = v.trim().parse().ok().or(self.peak_rss_mb);
             }
         }
         if let Some((_, path)) = line.split_once("Test unit written to ") {
@@ -132,6 +148,7 @@ mod tests {
         assert!(!log.fork);
         assert_eq!(log.runs, 11);
         assert_eq!(log.exec_per_sec, Some(0));
+        assert_eq!(log.peak_rss_mb, Some(148));
         assert_eq!(
             log.written,
             [PathBuf::from(format!("{ARTIFACTS}crash-1d45c815645cf68f9afaff8da49cdaf7e23c9b0b"))]
@@ -151,6 +168,7 @@ mod tests {
         assert!(!log.fork);
         assert_eq!(log.runs, 1400);
         assert_eq!(log.exec_per_sec, Some(350));
+        assert_eq!(log.peak_rss_mb, Some(262));
         assert_eq!(
             log.status,
             "#1400 DONE cov: 2595 ft: 10878 corp: 369/51Kb lim: 207 exec/s: 350 rss: 262Mb"
@@ -165,6 +183,7 @@ mod tests {
         assert!(log.fork);
         assert_eq!(log.runs, 2339);
         assert_eq!(log.exec_per_sec, None);
+        assert_eq!(log.peak_rss_mb, None);
         assert!(log.status.starts_with("#2339: cov: 2615 ft: 10807 corp: 338 exec/s: 98"));
         assert!(log.written.is_empty());
         assert_eq!(log.headline(), None);
@@ -177,6 +196,7 @@ mod tests {
         // The crashed job's echoed log has `#42\tNEW` lines and `stat::` totals of its own.
         assert_eq!(log.runs, 43);
         assert_eq!(log.exec_per_sec, None);
+        assert_eq!(log.peak_rss_mb, None);
         assert_eq!(
             log.written,
             [PathBuf::from(format!("{ARTIFACTS}crash-9dfa7af2f70ba84bfdd50912611508ae030cca60"))]
@@ -191,6 +211,9 @@ mod tests {
         assert_eq!(status_runs("###### Recommended dictionary. ######"), None);
         assert_eq!(status_runs("    #0 0x5621914b1661 in f"), None);
         assert_eq!(status_runs("#12 something"), None);
+        assert_eq!(status_rss_mb("#16\tNEW    cov: 2468 exec/s: 0 rss: 47Mb L: 186/207"), Some(47));
+        assert_eq!(status_rss_mb("#1400\tDONE   cov: 2595 exec/s: 350 rss: 262Mb"), Some(262));
+        assert_eq!(status_rss_mb("#15\tINITED cov: 2443 ft: 6127"), None);
     }
 
     #[test]

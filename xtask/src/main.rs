@@ -1,11 +1,11 @@
 //! `cargo xtask`: the project's commands, so the README's set-up stays two commands.
 //!
 //! ```text
-//! cargo xtask fuzz [--seconds N] [--jobs N] [--target T]...
+//! cargo xtask fuzz [--seconds N] [--jobs N] [--target T]... [--asan] [--trace-compares]
 //!                                                  the main job: fuzz every target on the corpus
 //! cargo xtask seed-corpus                          copy the seeds to cargo-fuzz's corpus folders
 //! cargo xtask test                                 every test (what CI runs)
-//! cargo xtask bench-planted [--runs N] [--max-seconds S] [--bug ID]...
+//! cargo xtask bench-planted [--runs N] [--max-seconds S] [--bug ID]... [--corpus C] [--asan] ...
 //!                                                  time to first finding per planted bug
 //! cargo xtask bench [--against REV] [--baseline FILE] [--save FILE] ...
 //!                                                  throughput: fuzz exec/s, replay ops/s, phases
@@ -19,6 +19,7 @@ mod corpus;
 mod coverage;
 mod fresh_clone;
 mod fuzz;
+mod fuzz_build;
 mod libfuzzer_log;
 mod oss_fuzz;
 mod oss_fuzz_env;
@@ -32,17 +33,23 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
-  fuzz [--seconds N] [--jobs N] [--target T]...
+  fuzz [--seconds N] [--jobs N] [--target T]... [--plant BUG] [--asan] [--trace-compares]
                                          fuzz every target (the [[bin]]s of fuzz/Cargo.toml) from the
                                          checked-in seeds, N seconds each (default 60), one process
                                          each or N (libFuzzer -fork=N); --target also names a
-                                         template's target (fuzz/templates/*/fuzz/Cargo.toml)
+                                         template's target (fuzz/templates/*/fuzz/Cargo.toml);
+                                         built on stable -s none without comparison tracing
+                                         (fastest to find the planted bugs), or with
+                                         AddressSanitizer (--asan, nightly) and/or comparison
+                                         tracing (--trace-compares)
   seed-corpus                            copy corpus/<target>/ into cargo-fuzz's fuzz/corpus/<target>/
                                          (and each template's seeds into its fuzz/corpus/<target>/)
   test                                   run every test, with and without planted bugs compiled in
-  bench-planted [--runs N] [--max-seconds S] [--bug ID]...
+  bench-planted [--runs N] [--max-seconds S] [--bug ID]... [--corpus seeds|empty|both]
+                [--asan | --stable] [--trace-compares | --no-trace-compares]
                                          time to first finding of each planted bug (median of N
-                                         runs, default 3), from the seed corpus and from nothing
+                                         runs, default 3), from the seed corpus and from nothing,
+                                         with fuzz's default build or the one the flags choose
   bench [--seconds N] [--repeats N] [--against REV] [--baseline FILE] [--save FILE] ...
                                          throughput: fuzz exec/s and RSS, replay ops/s, time per
                                          input by phase (`cargo xtask bench --help` for all)

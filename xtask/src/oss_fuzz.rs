@@ -204,7 +204,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fuzz::BUILD_FLAGS;
+    use crate::fuzz_build::FuzzBuild;
 
     /// The lines of `oss-fuzz/build.sh` that build the fuzz targets.
     fn build_lines() -> Vec<String> {
@@ -221,7 +221,7 @@ mod tests {
     fn every_build_in_build_sh_uses_the_local_build_flags() {
         let lines = build_lines();
         assert_eq!(lines.len(), 3, "one build line per toolchain branch: {lines:?}");
-        let flags = format!("fuzz build {}", BUILD_FLAGS.join(" "));
+        let flags = format!("fuzz build {}", FuzzBuild::DEFAULT.build_args().join(" "));
         for line in &lines {
             assert!(line.contains(&flags), "`{line}` lacks `{flags}`");
         }

@@ -12,6 +12,7 @@
 //!   applied to them ([`crate::tables`]): the implementations' share of the ops phase.
 
 use crate::{long, Clock, LENGTHS};
+use ptdiff::scenario::repeat::expand;
 use ptdiff::{Plant, Runner, Scenario};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -44,8 +45,8 @@ fn once(scenario: &Scenario, upto: Upto) -> Result<bool, String> {
         Upto::New => drop(black_box(new()?)),
         Upto::Unchecked => {
             let mut runner = new()?;
-            for (index, op) in scenario.ops.iter().enumerate() {
-                if runner.step_unchecked(index, op).is_err() {
+            for (index, op) in expand(&scenario.ops) {
+                if runner.step_unchecked(index, &op).is_err() {
                     found = true;
                     break;
                 }
@@ -54,8 +55,8 @@ fn once(scenario: &Scenario, upto: Upto) -> Result<bool, String> {
         }
         Upto::Checked | Upto::Swept => {
             let mut runner = new()?;
-            for (index, op) in scenario.ops.iter().enumerate() {
-                if runner.step(index, op).is_err() {
+            for (index, op) in expand(&scenario.ops) {
+                if runner.step(index, &op).is_err() {
                     found = true;
                     break;
                 }

@@ -5,6 +5,7 @@
 //! how much the process had, so that other work on a shared machine slows the figure less;
 //! else per second of wall time.
 
+use crate::fuzz_build::FuzzBuild;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -55,10 +56,12 @@ pub struct FuzzSample {
     pub crash: Option<String>,
 }
 
-/// Copies the files of `seeds` into a fresh `work`, runs `binary` on it for `seconds` (one
-/// process, so one core; `-seed=seed`), and reads its final statistics.
+/// Copies the files of `seeds` into a fresh `work`, runs `binary` (of `build`, whose sanitizer
+/// options and memory limits it gets) on it for `seconds` (one process, so one core;
+/// `-seed=seed`), and reads its final statistics.
 pub fn run(
     binary: &Path,
+    build: FuzzBuild,
     seeds: &Path,
     work: &Path,
     seconds: u64,
@@ -90,7 +93,9 @@ pub fn run(
         .arg(format!("-max_total_time={seconds}"))
         .arg(format!("-seed={seed}"))
         .arg(format!("-artifact_prefix={}/", artifacts.display()))
-        .args(["-print_final_stats=1", "-timeout=10", "-rss_limit_mb=4096"])
+        .args(["-print_final_stats=1", "-timeout=10"])
+        .args(build.libfuzzer_flags())
+        .envs(build.env())
         .env_remove("PTDIFF_PLANT")
         .env_remove("PTDIFF_STATS")
         .stdout(Stdio::null())

@@ -3,9 +3,10 @@
 //!
 //! - **fuzz builds**: for each fuzz target, executions per second and peak RSS of a run of
 //!   `--seconds` from a fresh copy of the tree's `corpus/<target>/` (one libFuzzer process, so
-//!   one core), built with `cargo fuzz build -O -a -s none` (stable) and with
-//!   `cargo +nightly fuzz build -O -a` (AddressSanitizer; skipped with a note when nightly is
-//!   missing); `--no-trace-compares` builds both without comparison tracing;
+//!   one core), built as `cargo xtask fuzz` builds: on stable (`-s none`) and with
+//!   `--asan` (nightly AddressSanitizer; skipped with a note when nightly is missing), both
+//!   without comparison tracing unless `--trace-compares`, with the same ASan options and
+//!   memory limits ([`crate::fuzz_build::FuzzBuild`]);
 //! - **replay**: checked operations per second of an uninstrumented release build over the
 //!   fixed input set `corpus/bench/replay/`, every input decoded and run with all checks;
 //! - **time per input** of 16, 64, 256 and 1,024 operations (`corpus/bench/long/`), and where
@@ -25,19 +26,21 @@ mod replay;
 mod results;
 mod tree;
 
+use crate::fuzz_build::FuzzBuild;
 use crate::tools::root;
+use crate::tools::FuzzToolchain;
 use options::Options;
 use results::{Comparison, Sample, Series};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tree::{FuzzBuild, Tree};
+use tree::Tree;
 
 /// The trees being measured and every sample so far.
 struct Session {
     o: Options,
     trees: Vec<Tree>,
-    /// Per tree, per fuzz build: the build's name and directory.
-    fuzz_dirs: Vec<Vec<(String, PathBuf)>>,
+    /// Per tree, per fuzz build: the build and its directory.
+    fuzz_dirs: Vec<Vec<(FuzzBuild, PathBuf)>>,
     /// The fuzz targets to measure, and per tree those it has.
     targets: Vec<String>,
     tree_targets: Vec<Vec<String>>,
@@ -91,14 +94,15 @@ impl Session {
     fn fuzz_sample(&mut self, t: usize, b: usize, target: &str, seed: u32) -> Result<(), String> {
         let tree = &self.trees[t];
         let (build, dir) = &self.fuzz_dirs[t][b];
+        let (build, name) = (*build, build.name());
         let binary = Tree::fuzz_binary(dir, target)?;
-        let work = root().join("target/bench/work").join(format!("{t}-{target}-{build}"));
+        let work = root().join("target/bench/work").join(format!("{t}-{target}-{name}"));
         let seeds = tree.root.join("corpus").join(target);
-        let s = libfuzzer::run(&binary, &seeds, &work, self.o.fuzz_seconds, seed)?;
+        let s = libfuzzer::run(&binary, build, &seeds, &work, self.o.fuzz_seconds, seed)?;
         let share =
             s.cpu_share.map(|c| format!(", {:.0}% of a CPU", c * 100.0)).unwrap_or_default();
         eprintln!(
-            "xtask: {target}, {build}, {}: {} exec/s, {} MB{share}",
+            "xtask: {target}, {name}, {}: {} exec/s, {} MB{share}",
             tree.label,
             results::number(s.exec_per_sec),
             s.peak_rss_mb
@@ -110,8 +114,8 @@ impl Session {
             }
         }
         let mut sample = Sample::new();
-        sample.push(format!("fuzz/{target}/{build}/exec_per_sec"), s.exec_per_sec);
-        sample.push(format!("fuzz/{target}/{build}/peak_rss_mb"), s.peak_rss_mb);
+        sample.push(format!("fuzz/{target}/{name}/exec_per_sec"), s.exec_per_sec);
+        sample.push(format!("fuzz/{target}/{name}/peak_rss_mb"), s.peak_rss_mb);
         self.shares.extend(s.cpu_share);
         self.series[t].add(&sample);
         Ok(())
@@ -186,15 +190,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if let Some(rev) = &o.against {
         trees.push(Tree::revision(rev)?);
     }
-    let trace = !o.no_trace_compares;
+    let stable =
+        FuzzBuild { toolchain: FuzzToolchain::StableNoSanitizer, trace_compares: o.trace_compares };
+    let asan = FuzzBuild { toolchain: FuzzToolchain::NightlyAsan, ..stable };
     let mut notes = Vec::new();
     let mut builds = Vec::new();
     if !o.no_fuzz {
-        builds.push(FuzzBuild::Stable);
+        builds.push(stable);
         if o.no_asan {
             notes.push("AddressSanitizer build skipped (--no-asan)".to_string());
-        } else if FuzzBuild::Asan.available() {
-            builds.push(FuzzBuild::Asan);
+        } else if asan.available() {
+            builds.push(asan);
         } else {
             notes.push("AddressSanitizer build skipped: no nightly toolchain".to_string());
         }
@@ -220,7 +226,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         tree.build_runner()?;
         let dirs = builds
             .iter()
-            .map(|b| Ok((b.name(trace), tree.build_fuzz(*b, trace)?)))
+            .map(|b| Ok((*b, tree.build_fuzz(*b)?)))
             .collect::<Result<Vec<_>, String>>()?;
         fuzz_dirs.push(dirs);
         if let Some(why) = &tree.no_phases {

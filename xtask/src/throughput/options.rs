@@ -5,7 +5,8 @@ use std::path::PathBuf;
 pub const USAGE: &str = "\
 usage: cargo xtask bench [options]
   Throughput of ptdiff (medians of --repeats samples, one process and so one core each):
-  fuzz targets' exec/s and peak RSS (stable -s none, nightly ASan) from a copy of corpus/<target>/,
+  fuzz targets' exec/s and peak RSS (stable -s none and nightly ASan, built and run as
+  `cargo xtask fuzz` and `cargo xtask fuzz --asan` do) from a copy of corpus/<target>/,
   uninstrumented checked ops/s over corpus/bench/replay/, and time per input of 16, 64, 256 and
   1,024 ops split by phase (setup, ops, per-op checks, final sweep, drop).
 options:
@@ -16,7 +17,8 @@ options:
   --target T             fuzz target to measure (repeatable; default all three)
   --no-fuzz              skip the fuzz builds (replay only)
   --no-asan              skip the nightly AddressSanitizer build
-  --no-trace-compares    build the fuzz targets without comparison tracing
+  --trace-compares       build the fuzz targets with comparison tracing
+  --no-trace-compares    build them without it (the default, as cargo xtask fuzz)
   --against REV          also build git revision REV and measure it in the same run, interleaved;
                          prints the ratio this/REV. REV is checked out in the git worktree
                          target/bench/rev-<commit>/, kept for the next run (remove it with
@@ -40,8 +42,8 @@ pub struct Options {
     pub no_fuzz: bool,
     /// Skip the nightly AddressSanitizer build.
     pub no_asan: bool,
-    /// Build the fuzz targets without SanitizerCoverage's comparison tracing.
-    pub no_trace_compares: bool,
+    /// Build the fuzz targets with SanitizerCoverage's comparison tracing.
+    pub trace_compares: bool,
     /// A git revision to build and measure side by side with this tree.
     pub against: Option<String>,
     /// A results file of an earlier run to compare with.
@@ -61,7 +63,7 @@ impl Default for Options {
             targets: Vec::new(),
             no_fuzz: false,
             no_asan: false,
-            no_trace_compares: false,
+            trace_compares: crate::fuzz_build::FuzzBuild::DEFAULT.trace_compares,
             against: None,
             baseline: None,
             save: None,
@@ -92,7 +94,8 @@ impl Options {
                 "--target" => o.targets.push(value("a target name")?),
                 "--no-fuzz" => o.no_fuzz = true,
                 "--no-asan" => o.no_asan = true,
-                "--no-trace-compares" => o.no_trace_compares = true,
+                "--trace-compares" => o.trace_compares = true,
+                "--no-trace-compares" => o.trace_compares = false,
                 "--against" => o.against = Some(value("a git revision")?),
                 "--baseline" => o.baseline = Some(value("a file")?.into()),
                 "--save" => o.save = Some(value("a file")?.into()),
@@ -132,7 +135,7 @@ mod tests {
         let o = parse(&[]).unwrap();
         assert_eq!(o.targets, Vec::<String>::new());
         assert_eq!((o.fuzz_seconds, o.repeats, o.replay_seconds), (10, 3, 2.0));
-        assert_eq!((o.no_fuzz, o.no_asan, o.no_trace_compares), (false, false, false));
+        assert_eq!((o.no_fuzz, o.no_asan, o.trace_compares), (false, false, false));
         assert_eq!((o.against, o.baseline, o.save), (None, None, None));
     }
 
@@ -148,7 +151,7 @@ mod tests {
             "--target",
             "walker",
             "--no-asan",
-            "--no-trace-compares",
+            "--trace-compares",
             "--against",
             "main~3",
             "--baseline",
@@ -166,7 +169,7 @@ mod tests {
                 targets: vec!["walker".to_string()],
                 no_fuzz: false,
                 no_asan: true,
-                no_trace_compares: true,
+                trace_compares: true,
                 against: Some("main~3".to_string()),
                 baseline: Some("b.txt".into()),
                 save: Some("s.txt".into()),

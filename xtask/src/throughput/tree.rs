@@ -1,43 +1,12 @@
 //! A source tree to measure, this checkout or a git worktree of another revision in
-//! `target/bench/rev-<commit>/`, and its builds: the fuzz targets per fuzz build and the bench
-//! runner. Every build goes to the tree's own `target/bench/`, so nothing clobbers
+//! `target/bench/rev-<commit>/`, and its builds: the fuzz targets per fuzz build
+//! ([`FuzzBuild`]) and the bench runner. Every build goes to the tree's own `target/bench/`, so nothing clobbers
 //! `fuzz/target/` or another build.
 
-use crate::tools::{ensure_cargo_fuzz, root, run, works};
+use crate::fuzz_build::FuzzBuild;
+use crate::tools::{ensure_cargo_fuzz, root, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// How a fuzz target is built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FuzzBuild {
-    /// `cargo fuzz build -O -a -s none` on the default (stable) toolchain.
-    Stable,
-    /// `cargo +nightly fuzz build -O -a`: AddressSanitizer.
-    Asan,
-}
-
-impl FuzzBuild {
-    /// The build's name in metric keys and directories.
-    pub fn name(self, trace_compares: bool) -> String {
-        let base = match self {
-            FuzzBuild::Stable => "stable",
-            FuzzBuild::Asan => "asan",
-        };
-        if trace_compares {
-            base.to_string()
-        } else {
-            format!("{base}-no-trace-compares")
-        }
-    }
-
-    /// True when its toolchain is installed.
-    pub fn available(self) -> bool {
-        match self {
-            FuzzBuild::Stable => true,
-            FuzzBuild::Asan => works(Command::new("cargo").args(["+nightly", "--version"])),
-        }
-    }
-}
 
 /// A tree and what was built from it.
 pub struct Tree {
@@ -107,22 +76,12 @@ impl Tree {
         self.root.join("target/bench")
     }
 
-    /// Builds every fuzz target with `build` into `target/bench/fuzz-<build>/`; returns that
-    /// directory.
-    pub fn build_fuzz(&self, build: FuzzBuild, trace_compares: bool) -> Result<PathBuf, String> {
+    /// Builds every fuzz target with `build` (as `cargo xtask fuzz` builds it) into
+    /// `target/bench/fuzz-<build name>/`; returns that directory.
+    pub fn build_fuzz(&self, build: FuzzBuild) -> Result<PathBuf, String> {
         ensure_cargo_fuzz()?;
-        let dir = self.bench_dir().join(format!("fuzz-{}", build.name(trace_compares)));
-        let mut cmd = Command::new("cargo");
-        if build == FuzzBuild::Asan {
-            cmd.arg("+nightly");
-        }
-        cmd.args(["fuzz", "build", "-O", "-a"]);
-        if build == FuzzBuild::Stable {
-            cmd.args(["-s", "none"]);
-        }
-        if !trace_compares {
-            cmd.arg("--no-trace-compares");
-        }
+        let dir = self.bench_dir().join(format!("fuzz-{}", build.name()));
+        let mut cmd = build.cargo_fuzz("build");
         cmd.arg("--target-dir").arg(&dir).current_dir(self.root.join("fuzz"));
         run(&mut cmd)?;
         Ok(dir)
