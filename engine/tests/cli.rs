@@ -39,25 +39,44 @@ fn expect(status: u8, args: &[&str]) -> String {
     transcript
 }
 
-/// Checks that the help lists every planted bug of the catalogue, one line each with its
-/// implementation and summary, then replaces that list with one line, so that the snapshot does
-/// not change with the catalogue.
+/// The entry of a possible value starting at line `at`, its lines (wrapped ones, indented and
+/// not starting with `- `) joined by spaces, and the index of its last line.
+fn entry_at(lines: &[&str], at: usize) -> (String, usize) {
+    let mut text = lines[at].trim_end().to_string();
+    let mut last = at;
+    while let Some(next) = lines.get(last + 1) {
+        let wrapped = next.starts_with("            ") && !next.trim_start().starts_with("- ");
+        if !wrapped || next.trim().is_empty() {
+            break;
+        }
+        text = format!("{text} {}", next.trim());
+        last += 1;
+    }
+    (text, last)
+}
+
+/// Checks that the help lists every planted bug of the catalogue, one entry each (wrapped or
+/// not) with its implementation and summary, then replaces that list with one line, so that
+/// the snapshot does not change with the catalogue.
 fn catalogue_listed(help: String) -> String {
     let mut lines: Vec<&str> = help.lines().collect();
-    let mut at: Vec<usize> = PlantedBug::ALL
+    let mut at: Vec<(usize, usize)> = PlantedBug::ALL
         .iter()
         .map(|bug| {
             let entry = format!("[{}] {}", bug.implementation(), bug.summary());
             let id = format!("- {}:", bug.id());
-            lines
-                .iter()
-                .position(|line| line.trim_start().starts_with(&id) && line.ends_with(&entry))
+            (0..lines.len())
+                .filter(|&i| lines[i].trim_start().starts_with(&id))
+                .map(|i| (i, entry_at(&lines, i)))
+                .find(|(_, (text, _))| text.ends_with(&entry))
+                .map(|(i, (_, last))| (i, last))
                 .unwrap_or_else(|| panic!("planted bug {} is not listed in:\n{help}", bug.id()))
         })
         .collect();
     at.sort_unstable();
-    let (first, last) = (at[0], at[at.len() - 1]);
-    assert_eq!(last - first + 1, at.len(), "the planted bugs are not listed together:\n{help}");
+    let lines_listed: usize = at.iter().map(|(first, last)| last - first + 1).sum();
+    let (first, last) = (at[0].0, at[at.len() - 1].1);
+    assert_eq!(last - first + 1, lines_listed, "the planted bugs are not listed together:\n{help}");
     let placeholder = "          [PlantedBug::ALL, one line each: - ID: [implementation] summary]";
     lines.splice(first..=last, [placeholder]);
     lines.join("\n") + "\n"

@@ -57,6 +57,13 @@ macro_rules! catalogue {
                 match self { $( PlantedBug::$bug => $scenario, )* }
             }
 
+            /// True when only a concurrent run can show the bug: its scenario is a
+            /// concurrent one (`conc-*.scn`, [`crate::conc`]), and the concurrent runner and
+            /// fuzz target find it, not the sequential ones.
+            pub fn concurrent(self) -> bool {
+                self.scenario().starts_with("conc-")
+            }
+
             /// How the bug is planted.
             #[cfg(feature = "planted-bugs")]
             pub(super) fn mechanism(self) -> super::Mechanism {
@@ -256,5 +263,52 @@ catalogue! {
         scenario: "range_failure.scn",
         summary: "a range that fails part-way reports no page done",
         planted: super::boundary::wrapper::<super::boundary::HidesProgress>(),
+    },
+    /// A1 (XSA-347, Xen 3b055121c5): `fixed` writes each 64-bit entry as two 32-bit halves,
+    /// low half (present bit, address bits 31:12) first: a hardware walk between the two
+    /// stores sees the new address with the old permissions. Concurrent: only a walk between
+    /// two stores shows it (a shadow walk).
+    A1TornPte {
+        id: "A1-TORN-PTE",
+        implementation: "fixed",
+        check: Linearizability,
+        scenario: "conc-torn-pte.scn",
+        summary: "an entry is written as two 32-bit halves, address first",
+        planted: super::fixed::variant::<super::fixed::TornEntry>(),
+    },
+    /// A2 (XSA-347, Xen 0514a3a25f): `dynamic` writes DTE qword 0 field by field, enable bits,
+    /// then root, then mode: a hardware walk between the stores walks the new root with the
+    /// old mode (after growth) or passes untranslated (on assign). Concurrent: only a walk
+    /// between two stores shows it (a shadow walk).
+    A2DteFieldwise {
+        id: "A2-DTE-FIELDWISE",
+        implementation: "dynamic",
+        check: Linearizability,
+        scenario: "conc-dte-fieldwise.scn",
+        summary: "DTE qword 0 is written field by field: enable bits, root, mode",
+        planted: super::dynamic::variant::<super::dynamic::DteFieldwise>(),
+    },
+    /// S1 (Xen 2a758376f9): `dynamic` shattering a superpage links the empty table first and
+    /// fills it after: a hardware walk in between finds a hole inside the superpage.
+    /// Concurrent: only a walk between two stores shows it (a shadow walk).
+    S1BlankFirst {
+        id: "S1-BLANK-FIRST",
+        implementation: "dynamic",
+        check: Linearizability,
+        scenario: "conc-split-blank-first.scn",
+        summary: "a split links the empty table first, then fills it",
+        planted: super::dynamic::variant::<super::dynamic::BlankFirstSplit>(),
+    },
+    /// D6 (Linux 19c6978fba68): `dynamic` growth publishes the new top and releases the
+    /// domain lock before it rewrites the DTEs: a map of a DFN only the new root reaches, from
+    /// another CPU, returns while a device's DTE still has the old root and mode. Concurrent:
+    /// only that interleaving shows it.
+    D6PublishFirst {
+        id: "D6-PUBLISH-FIRST",
+        implementation: "dynamic",
+        check: Linearizability,
+        scenario: "conc-publish-first.scn",
+        summary: "growth publishes the top and unlocks before rewriting the DTEs",
+        planted: super::dynamic::variant::<super::dynamic::PublishFirst>(),
     },
 }

@@ -128,3 +128,49 @@ impl Seams for PartialSplit {
         false
     }
 }
+
+/// S1 XEN-SPLIT-BLANK-FIRST (Xen 2a758376f9, the bug it fixed; bug-patterns.md S1): shattering
+/// a superpage links the new, empty table into the live parent first and fills its 512
+/// entries afterwards, so the walker finds holes inside a superpage nobody unmapped.
+#[derive(Debug, Default)]
+pub(super) struct BlankFirstSplit;
+
+impl Seams for BlankFirstSplit {
+    fn fill_before_link(&self) -> bool {
+        false
+    }
+}
+
+/// DTE qword 0, by field (amd-vi.md 1): V and TV (bits 0, 1), IR and IW (bits 61, 62).
+const DTE_ENABLE: u64 = 0b11 | (0b11 << 61);
+/// DTE qword 0: the root table's address, bits 51:12.
+const DTE_ROOT: u64 = 0x000f_ffff_ffff_f000;
+/// DTE qword 0: the paging mode, bits 11:9.
+const DTE_MODE: u64 = 0b111 << 9;
+
+/// A2 XEN-XSA347-DTE-ORDER (Xen 0514a3a25f, the bug it fixed; bug-patterns.md A2): DTE qword
+/// 0 is written field by field, the enable bits (V, TV, IR, IW) first, then the root, then the
+/// mode. Retargeting a device at a grown table, the walker sees the new root with the old
+/// mode; assigning a blocked device, it sees translation enabled with mode 0 (untranslated
+/// access) before the root and mode arrive.
+#[derive(Debug, Default)]
+pub(super) struct DteFieldwise;
+
+impl Seams for DteFieldwise {
+    fn dte_word0_fields(&self) -> &'static [u64] {
+        &[DTE_ENABLE, DTE_ROOT, DTE_MODE]
+    }
+}
+
+/// D6 LNX-AMD-PUBLISH-BEFORE-DTE (Linux 19c6978fba68, the bug it fixed; bug-patterns.md D6):
+/// growth publishes the new top, and lets go of the domain lock, before it rewrites the DTEs.
+/// Another CPU can then map a DFN only the new root reaches and return, while a device's DTE
+/// still holds the old root and mode: its DMA to that mapped DFN faults.
+#[derive(Debug, Default)]
+pub(super) struct PublishFirst;
+
+impl Seams for PublishFirst {
+    fn top_before_dtes(&self) -> bool {
+        true
+    }
+}

@@ -56,3 +56,19 @@ impl Seams for StopsAtTable {
         last.min(first_table_last)
     }
 }
+
+/// A1 XEN-XSA347-TORN-PTE (bug-patterns.md A1): a 64-bit entry is written as two 32-bit
+/// halves, low half first. The low half holds PR, NL and address bits 31:12, the high half
+/// address bits 51:32, FC, IR and IW: between the two stores the hardware walker sees the new
+/// address with the old permissions (a widening when they were larger) or half of each
+/// address.
+#[derive(Debug, Default)]
+pub(super) struct TornEntry;
+
+impl Seams for TornEntry {
+    fn first_store(&self, old: u64, new: u64) -> Option<u64> {
+        const LOW_HALF: u64 = 0xffff_ffff;
+        let first = (new & LOW_HALF) | (old & !LOW_HALF);
+        (first != old && first != new).then_some(first)
+    }
+}

@@ -15,8 +15,9 @@
 //! implementation, summary, the check its scenario must fire, that scenario, and how it is
 //! planted. To add a bug: a seam (if the table lacks the decision point) and a variant, or a
 //! wrapper; one catalogue entry; and a `# catches:` header line in the scenario that catches
-//! it ([`crate::repro::expectation`]). Step-level bugs of the concurrent tables will be seams
-//! of their step code in the same way.
+//! it ([`crate::repro::expectation`]). Step-level bugs (a store split in two, two stores in
+//! the wrong order) are seams of the tables' step code in the same way; only a concurrent run
+//! shows them, so their scenarios are concurrent ones ([`PlantedBug::concurrent`]).
 //!
 //! The bug code is compiled only with the `planted-bugs` feature; without it
 //! [`Plant::select`] refuses every bug and [`Plant::build`] is the registry's constructor.

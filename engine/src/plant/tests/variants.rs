@@ -440,3 +440,21 @@ fn nl7_partial_leaves_the_other_replicas_of_a_changed_page() {
     // The same translations, but 0xd still reads as part of the whole 32 KiB page.
     assert_eq!(run(Plant::select(PlantedBug::Nl7PartialSplit).unwrap()), (hole, next, 15));
 }
+
+#[test]
+fn a1_torn_pte_stores_the_low_half_first() {
+    use crate::tables::fixed::Seams;
+    let torn = super::super::fixed::TornEntry;
+    let (pr, ir, iw) = (1u64, 1u64 << 61, 1u64 << 62);
+    let old = (0x10 << 12) | pr | ir | iw;
+    let new = (0x20 << 12) | pr | ir;
+    // The new address and present bit, with the old permissions: a write the new entry denies.
+    assert_eq!(torn.first_store(old, new), Some((0x20 << 12) | pr | ir | iw));
+    // A high half above 4 GiB is torn too: the old bits 51:32 with the new bits 31:12.
+    let high = (0x1_0000_0020 << 12) | pr | ir;
+    assert_eq!(torn.first_store(old, high), Some((0x20 << 12) | pr | ir | iw));
+    // Equal high halves, or equal low halves: one store is all it takes.
+    assert_eq!(torn.first_store(old, (0x20 << 12) | pr | ir | iw), None);
+    assert_eq!(torn.first_store(old, (0x10 << 12) | pr | ir), None);
+    assert_eq!(crate::tables::fixed::Correct.first_store(old, new), None);
+}

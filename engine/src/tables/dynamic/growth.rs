@@ -2,7 +2,7 @@
 
 use super::geometry::levels_to_cover;
 use super::{entry, read_top, Dynamic, Seams, Top};
-use crate::step::Cx;
+use crate::step::{Cx, LockClass};
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::table::PtError;
 
@@ -67,14 +67,39 @@ impl<S: Seams> Dynamic<S> {
     /// Makes `grown` the table every device walks: DTEs first (so no mapping that needs the
     /// new root can be reachable through a stale DTE, Linux's 2020 rule), then the domain's
     /// root and height in one step, then a flush of every page "for safety" as Xen did.
+    /// With [`Seams::top_before_dtes`], the top first, then the DTEs with the `Domain` lock
+    /// released.
     async fn publish(&self, cx: &Cx<'_>, grown: Top) -> Result<(), PtError> {
+        if self.seams.top_before_dtes() {
+            // Not the table's own order: boxed, keeping this future small.
+            return Box::pin(self.publish_top_first(cx, grown)).await;
+        }
+        self.retarget(cx, grown).await?;
+        cx.set_top(Some(grown)).await;
+        self.flush(cx, 0, ALL_PAGES_ORDER).await;
+        Ok(())
+    }
+
+    /// Points the DTE of every device growth retargets at `grown`, and waits for their
+    /// invalidation.
+    async fn retarget(&self, cx: &Cx<'_>, grown: Top) -> Result<(), PtError> {
         let devices = self.seams.growth_devices(cx.devices().await);
         let setting = self.translate_setting(grown);
         for dev in devices.iter() {
             self.program_dte(cx, dev, setting).await?;
         }
         cx.issue(Command::CompletionWait).await;
+        Ok(())
+    }
+
+    /// [`Seams::top_before_dtes`]: publishes the top, releases the `Domain` lock, retargets
+    /// the DTEs, takes the lock again (the caller releases it), then flushes.
+    async fn publish_top_first(&self, cx: &Cx<'_>, grown: Top) -> Result<(), PtError> {
         cx.set_top(Some(grown)).await;
+        cx.unlock(LockClass::Domain).await?;
+        let retargeted = self.retarget(cx, grown).await;
+        cx.lock(LockClass::Domain).await;
+        retargeted?;
         self.flush(cx, 0, ALL_PAGES_ORDER).await;
         Ok(())
     }

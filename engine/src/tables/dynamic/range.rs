@@ -302,7 +302,8 @@ impl<S: Seams> Dynamic<S> {
     }
 
     /// Allocates a table for the level-`level` entry at `slot`, fills it with the 512 pieces
-    /// of `superpage` (frame, permissions) if any, and links it. Returns its SPA.
+    /// of `superpage` (frame, permissions) if any, and links it (with
+    /// [`Seams::fill_before_link`] false, links it and then fills it). Returns its SPA.
     async fn link_table(
         &self,
         cx: &Cx<'_>,
@@ -311,6 +312,11 @@ impl<S: Seams> Dynamic<S> {
         superpage: Option<(u64, Perm)>,
     ) -> Result<u64, PtError> {
         let table = cx.alloc_table(self.domain()).await?;
+        if let Some((mfn, perm)) = superpage.filter(|_| !self.seams.fill_before_link()) {
+            cx.write(slot, entry::pde(table, level - 1)).await?;
+            self.fill_shattered(cx, table, level - 1, mfn, perm).await?;
+            return Ok(table);
+        }
         let filled = match superpage {
             Some((mfn, perm)) => self.fill_shattered(cx, table, level - 1, mfn, perm).await,
             None => Ok(()),

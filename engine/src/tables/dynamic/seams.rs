@@ -80,6 +80,31 @@ pub trait Seams: Debug + Sync {
     fn invalidate_blocked_dte(&self) -> bool {
         true
     }
+
+    /// Whether a table that takes the place of a superpage (a shatter) is filled with the
+    /// superpage's pieces before the PDE linking it is stored; else it is linked first and
+    /// filled while live. Default: yes (filled, then linked).
+    #[inline]
+    fn fill_before_link(&self) -> bool {
+        true
+    }
+
+    /// The fields of DTE qword 0 (masks of its bits: V, TV, mode, root, IR, IW) that a DTE
+    /// write stores one at a time, in this order: qword 0 is loaded, then each field gets a
+    /// store of the whole qword with that field's new bits, and a last store writes what is
+    /// left. Default: none (qword 0 is one store, after qwords 3 to 1).
+    #[inline]
+    fn dte_word0_fields(&self) -> &'static [u64] {
+        &[]
+    }
+
+    /// Whether growth publishes the new top before it retargets the devices' DTEs, releasing
+    /// the `Domain` lock while it rewrites them (its caller still holding `Devices`) and
+    /// taking it again after. Default: no (DTEs first, then the top, all under the lock).
+    #[inline]
+    fn top_before_dtes(&self) -> bool {
+        false
+    }
 }
 
 /// Every decision as the table was designed: what [`Dynamic`](super::Dynamic) uses.

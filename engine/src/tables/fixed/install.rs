@@ -125,14 +125,19 @@ impl<S: Seams> Fixed<S> {
         let cx = d.cx;
         let req = d.req;
         let slot = slot_spa(table, level, s);
-        let old = Entry::decode(cx.read(slot).await?, level);
+        let raw = cx.read(slot).await?;
+        let old = Entry::decode(raw, level);
         let block = s & !low_mask(entry_order(level));
         let whole = s == block && e == block | low_mask(entry_order(level));
         if level <= req.level || (req.unmapping() && whole) {
             if !old.is_present() && req.unmapping() {
                 return Ok(false);
             }
-            cx.write(slot, req.entry_at(block).encode()).await?;
+            let new = req.entry_at(block).encode();
+            if let Some(first) = self.seams.first_store(raw, new) {
+                cx.write(slot, first).await?;
+            }
+            cx.write(slot, new).await?;
             d.after.flush |= old.is_present();
             if let Entry::Pde { table: subtree, .. } = old {
                 d.after.garbage.push((subtree, level - 1));

@@ -38,6 +38,15 @@ pub trait Seams: Debug + Sync {
     fn block_on_deassign(&self) -> bool {
         true
     }
+
+    /// When a map or unmap writes its leaf (or an empty entry) `new` over an entry holding
+    /// `old`: the value stored first, if the entry is written in two stores (the second
+    /// stores `new`). Default: none (one 64-bit store).
+    #[inline]
+    fn first_store(&self, old: u64, new: u64) -> Option<u64> {
+        let _ = (old, new);
+        None
+    }
 }
 
 /// Every decision as the table was designed: what [`Fixed`](super::Fixed) uses.
