@@ -31,7 +31,8 @@ pub struct Subject {
     pub pages_checked: u64,
     /// The state the DFNs of `verified` were checked in.
     verified_key: Option<StateKey>,
-    /// Probe DFNs that passed the per-op checks in the state `verified_key`.
+    /// Probe DFNs that passed the per-op checks in the state `verified_key`, sorted, without
+    /// repeats.
     verified: Vec<u64>,
 }
 
@@ -88,7 +89,7 @@ impl Subject {
             return false;
         }
         fresh.clear();
-        fresh.extend(probes.iter().filter(|d| !self.verified.contains(d)));
+        fresh.extend(probes.iter().filter(|d| self.verified.binary_search(d).is_err()));
         true
     }
 
@@ -99,6 +100,8 @@ impl Subject {
             self.verified.clear();
         }
         self.verified.extend_from_slice(probes);
+        self.verified.sort_unstable();
+        self.verified.dedup();
     }
 
     /// The implementation's name.
