@@ -14,7 +14,8 @@
 //! - [`reduce`]: the reductions a minimizer tries (drop a preemption, walk, op or thread).
 //!
 //! Running and judging it:
-//! - [`schedule`]: anchored preemptions as an executor policy;
+//! - [`schedule`]: anchored preemptions as an executor policy; [`interleaving`]: the
+//!   interleaving a run took, and the preemptions it could have taken;
 //! - [`walk_task`]: a hardware walk as a task, one read per step;
 //! - [`shadow`]: the hardware walker between two stores (shadow walks);
 //! - [`history`]: what happened, in order: invocations, returns, observed translations;
@@ -25,6 +26,7 @@
 pub mod decode;
 pub mod encode;
 pub mod history;
+pub mod interleaving;
 pub mod linear;
 pub mod reduce;
 pub mod runner;

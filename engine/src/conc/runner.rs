@@ -18,6 +18,7 @@
 //! operations"); its returns are still judged by the frontier.
 
 use super::history::{dfn_range, Cause, Event, History};
+use super::interleaving::Interleaving;
 use super::linear::{EventId, Frontier, FrontierError, LinViolation};
 use super::scenario::{ConcError, ConcScenario, TaskRef, ThreadOp};
 use super::schedule::{Anchored, Point, Switch};
@@ -56,6 +57,8 @@ pub struct ConcStats {
     pub frontier_peak: u64,
     /// Phases whose frontier ended with more than one survivor (a race no read decided).
     pub undecided: u64,
+    /// Phases in which the table grew (its top gained levels while threads ran).
+    pub growths: u64,
 }
 
 impl AddAssign<&ConcStats> for ConcStats {
@@ -69,6 +72,7 @@ impl AddAssign<&ConcStats> for ConcStats {
         self.steps += o.steps;
         self.frontier_peak = self.frontier_peak.max(o.frontier_peak);
         self.undecided += o.undecided;
+        self.growths += o.growths;
     }
 }
 
@@ -77,7 +81,7 @@ impl fmt::Display for ConcStats {
         write!(
             f,
             "concurrent runs {} | phases {} | thread ops {} | preemptions taken {} | scheduled walks {} | \
-             shadow walks {} | steps {} | frontier peak {} | undecided races {}",
+             shadow walks {} | steps {} | frontier peak {} | undecided races {} | growths {}",
             self.runs,
             self.phases,
             self.thread_ops,
@@ -86,7 +90,8 @@ impl fmt::Display for ConcStats {
             self.shadow_walks,
             self.steps,
             self.frontier_peak,
-            self.undecided
+            self.undecided,
+            self.growths
         )
     }
 }
@@ -98,6 +103,8 @@ pub struct ConcReport {
     pub stats: ConcStats,
     /// Per implementation that ran a concurrent phase: the schedule it took, as text.
     pub schedules: Vec<(String, String)>,
+    /// Per implementation on the step contract: the interleaving its phase took, step by step.
+    pub interleavings: Vec<Interleaving>,
 }
 
 /// Runs `s` on the built-in tables.
@@ -112,8 +119,12 @@ pub fn run_concurrent_on(
     plant: Plant,
 ) -> Result<ConcReport, ConcError> {
     s.validate()?;
-    let mut report =
-        ConcReport { finding: None, stats: ConcStats::default(), schedules: Vec::new() };
+    let mut report = ConcReport {
+        finding: None,
+        stats: ConcStats::default(),
+        schedules: Vec::new(),
+        interleavings: Vec::new(),
+    };
     report.stats.runs = 1;
     let tables = match lineup.make(table_config(&s.config), plant) {
         Ok(tables) => tables,
@@ -186,7 +197,8 @@ fn phase(
     match steps {
         Some(seq) => {
             let (table, shared) = seq.parts_mut();
-            let taken = interleave(s, table.as_ref(), shared, &history, walk_cfg, devices, report);
+            let taken =
+                interleave(s, &name, table.as_ref(), shared, &history, walk_cfg, devices, report);
             schedule = match taken {
                 Ok(text) => text,
                 Err(outcome) => {
@@ -240,8 +252,10 @@ fn phase(
 
 /// Runs the threads and walks of `s` interleaved on `table`; returns the schedule taken, as
 /// text, or how the run failed to end.
+#[allow(clippy::too_many_arguments)]
 fn interleave(
     s: &ConcScenario,
+    name: &str,
     table: &dyn StepTable,
     shared: &mut Shared,
     history: &History,
@@ -263,6 +277,7 @@ fn interleave(
             .collect();
     let dormant: Vec<TaskId> = (threads..tasks_total).collect();
     let mut policy = Anchored::new(tasks_total, switches, &dormant);
+    let levels_before = table.top(shared).map_or(0, |t| t.levels);
     let outcome;
     let steps;
     {
@@ -301,6 +316,8 @@ fn interleave(
     report.stats.walks += s.walks.len() as u64;
     report.stats.shadow_walks += shadow.walks;
     report.stats.steps += steps;
+    report.stats.growths += u64::from(table.top(shared).map_or(0, |t| t.levels) > levels_before);
+    report.interleavings.push(Interleaving::of(s, name, &policy));
     if outcome != Outcome::Done {
         return Err(outcome);
     }
