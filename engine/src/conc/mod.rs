@@ -21,10 +21,12 @@
 //! - [`history`]: what happened, in order: invocations, returns, observed translations;
 //! - [`spec`]: the sequential specification of one implementation's abstract state;
 //! - [`linear`]: the linearizability oracle (the just-in-time frontier) over it;
-//! - [`runner`]: setup, the concurrent phase on every table, its judgement, the quiescent checks.
+//! - [`runner`]: setup, the concurrent phase on every table, its judgement, the quiescent checks;
+//! - [`explore`]: every schedule with at most N preemptions (iterative context bounding).
 
 pub mod decode;
 pub mod encode;
+pub mod explore;
 pub mod history;
 pub mod interleaving;
 pub mod linear;
