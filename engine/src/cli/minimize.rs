@@ -1,7 +1,7 @@
 //! `ptdiff minimize`: shrink a failing input and save it as a regression file.
 
 use crate::cli::args::MinimizeArgs;
-use crate::cli::load::load;
+use crate::cli::load::{load, Input};
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING};
 use crate::lineup::Lineup;
 use crate::plant::Plant;
@@ -19,9 +19,21 @@ pub fn minimize_command(
     err: &mut dyn Write,
 ) -> u8 {
     let path = &args.file;
-    let Some(loaded) = load(path, args.format.format, err) else { return EXIT_BAD_INPUT };
+    let (format, concurrent) = (args.format.format, args.format.concurrent);
+    let Some(loaded) = load(path, format, concurrent, err) else { return EXIT_BAD_INPUT };
     let _ = writeln!(out, "{}", loaded.describe(path));
-    let Some(min) = minimize_with(&loaded.scenario, tables, plant) else {
+    let scenario = match &loaded.input {
+        Input::Sequential(scenario) => scenario,
+        Input::Concurrent(_) => {
+            let _ = writeln!(
+                err,
+                "{}: minimizing concurrent scenarios is not supported yet",
+                path.display()
+            );
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let Some(min) = minimize_with(scenario, tables, plant) else {
         let _ =
             writeln!(err, "{}: the input produces no finding; nothing to minimize", path.display());
         return EXIT_BAD_INPUT;
@@ -39,7 +51,7 @@ pub fn minimize_command(
             let _ = writeln!(
                 out,
                 "{} ops -> {} ops in {} runs; saved {}\n\n{}",
-                loaded.scenario.ops.len(),
+                scenario.ops.len(),
                 regression.scenario.ops.len(),
                 min.runs,
                 saved.display(),

@@ -6,6 +6,8 @@
 //!                                                  run a raw fuzz input or scenario, printing it
 //! ptdiff minimize [--plant BUG] [--out DIR] [--as F] FILE
 //!                                                  shrink a failing input into a regression file
+//! ptdiff explore [--plant BUG] [--preemptions N] [--max-schedules N] [--as F] FILE
+//!                                                  every schedule of a concurrent scenario
 //! ptdiff plants                                    list the planted bugs
 //! ptdiff seeds [--check] [CORPUS]                  compile CORPUS/scenarios/*.scn into fuzz seeds
 //! ```
@@ -19,7 +21,9 @@
 //! [`EXIT_BAD_INPUT`]; nothing panics on any argument or file.
 
 pub mod args;
+mod concurrent;
 pub mod content;
+mod explore;
 pub mod input;
 mod load;
 mod minimize;
@@ -109,6 +113,9 @@ where
         }),
         Command::Minimize(args) => with_plant(&args.plant, tables, err, |plant, err| {
             minimize::minimize_command(&args, tables, plant, out, err)
+        }),
+        Command::Explore(args) => with_plant(&args.plant, tables, err, |plant, err| {
+            explore::explore_command(&args, tables, plant, out, err)
         }),
         Command::Plants => {
             for bug in PlantedBug::ALL {
