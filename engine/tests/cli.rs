@@ -364,3 +364,24 @@ fn explore_reports_a_finding_with_its_schedule() {
         )
     );
 }
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn minimize_shrinks_a_concurrent_scenario_into_a_regression() {
+    let dir = scratch("conc-minimize");
+    let file = dir.join("split.scn");
+    std::fs::write(
+        &file,
+        "config initial_levels=3 max_levels=4 devices=1\nassign 0\nmap 0x200 0x400 9 r\n\
+         thread 0 p2m unmap 0x201 0\nthread 1 p2m map 0x1000 0x100 0 rw\n\
+         preempt t0.0#2 -> t1\nwalk dev 0 dfn 0x202 r\n",
+    )
+    .unwrap();
+    let out = dir.join("regressions");
+    let args = ["minimize", "--plant", "SPLIT-RW", "--out", out.to_str().unwrap()];
+    let transcript = expect(EXIT_FINDING, &[&args[..], &[file.to_str().unwrap()]].concat());
+    insta::assert_snapshot!("minimize_concurrent", transcript);
+    let saved = out.join("conc-linearizability-dynamic-split-rw-1.scn");
+    let regression = std::fs::read_to_string(saved).unwrap();
+    ptdiff::repro::conc_regression::ConcRegression::parse(&regression).unwrap();
+}
