@@ -20,6 +20,8 @@ fn bounds(preemptions: usize) -> Bounds {
     Bounds { preemptions, max_schedules: 100_000 }
 }
 
+/// With one preemption: the scenarios with long operations have tens of thousands of schedules
+/// with two (each listed in the exact-count tests below at the bound it runs in quickly).
 #[test]
 fn every_clean_corpus_scenario_explores_clean() {
     let mut explored = 0;
@@ -29,15 +31,15 @@ fn every_clean_corpus_scenario_explores_clean() {
             continue;
         }
         let s = text::parse(&source).unwrap();
-        let e = explore(&s, &Lineup::built_in(), Plant::NONE, bounds(2)).unwrap();
+        let e = explore(&s, &Lineup::built_in(), Plant::NONE, bounds(1)).unwrap();
         let finding = e.found.as_ref().map(|f| f.finding.to_string());
         assert_eq!(finding, None, "{}", path.display());
         assert!(e.complete, "{}", path.display());
-        assert_eq!(e.schedules.len(), 3, "{}", path.display());
-        assert!(e.schedules[1] > 0 && e.schedules[2] > e.schedules[1], "{}", path.display());
+        assert_eq!(e.schedules.len(), 2, "{}", path.display());
+        assert!(e.schedules[1] > 0, "{}", path.display());
         explored += 1;
     }
-    assert_eq!(explored, 4);
+    assert_eq!(explored, 5);
 }
 
 #[test]
@@ -62,7 +64,14 @@ fn the_larger_corpus_scenarios_explore_exact_numbers_of_schedules() {
     for (name, expected) in counts {
         let e = explore(&corpus(name), &Lineup::built_in(), Plant::NONE, bounds(2)).unwrap();
         assert_eq!(e.schedules, expected.to_vec(), "{name}");
+        assert!(e.found.is_none() && e.complete, "{name}");
     }
+    // A 1 GiB map that `dynamic` writes as 512 entries: a switch to a walk at any of its
+    // accesses, in either table (29799 more schedules with 2 preemptions, no finding either:
+    // `ptdiff explore`; too slow for a debug test).
+    let s = corpus("conc-superpage-over-top.scn");
+    let e = explore(&s, &Lineup::built_in(), Plant::NONE, bounds(1)).unwrap();
+    assert_eq!(e.schedules, vec![1, 1052]);
 }
 
 /// The schedules with one preemption are exactly the distinct points (and targets) where the

@@ -53,18 +53,10 @@ pub fn report_concurrent(
     }
 }
 
-/// Prints the finding of `report` and the interleaving of the implementation it names (every
-/// interleaving when it names none that ran a concurrent phase).
+/// Prints the finding of `report` and the interleaving of the implementation it names
+/// ([`ConcReport::explain`]).
 pub fn print_finding(report: &ConcReport, out: &mut dyn Write) {
-    let Some(finding) = &report.finding else { return };
-    let _ = writeln!(out, "{finding}");
-    let own: Vec<_> = report
-        .interleavings
-        .iter()
-        .filter(|i| i.implementation == finding.implementation)
-        .collect();
-    let shown = if own.is_empty() { report.interleavings.iter().collect() } else { own };
-    for interleaving in shown {
-        let _ = write!(out, "{interleaving}");
+    if let Some(text) = report.explain() {
+        let _ = write!(out, "{text}");
     }
 }

@@ -107,6 +107,21 @@ pub struct ConcReport {
     pub interleavings: Vec<Interleaving>,
 }
 
+impl ConcReport {
+    /// The finding, if any, followed by the interleaving of the implementation it names (every
+    /// interleaving when none of them is that implementation's, e.g. a finding in the setup).
+    pub fn explain(&self) -> Option<String> {
+        let finding = self.finding.as_ref()?;
+        let mut out = format!("{finding}\n");
+        let own = |i: &&Interleaving| i.implementation == finding.implementation;
+        let any_own = self.interleavings.iter().any(|i| own(&i));
+        for interleaving in self.interleavings.iter().filter(|i| !any_own || own(i)) {
+            let _ = write!(out, "{interleaving}");
+        }
+        Some(out)
+    }
+}
+
 /// Runs `s` on the built-in tables.
 pub fn run_concurrent(s: &ConcScenario, plant: Plant) -> Result<ConcReport, ConcError> {
     run_concurrent_on(s, &Lineup::built_in(), plant)
@@ -495,23 +510,26 @@ fn outcome_violation(s: &ConcScenario, outcome: &Outcome) -> Violation {
     }
 }
 
-/// True when `op` writes several entries (a range of pages, or a page written as NL = 7
-/// replicas) one of which translates `dfn`.
-fn several_entries_over(op: &Op, dfn: u64) -> bool {
-    matches!(op, Op::Map { .. } | Op::Unmap { .. })
-        && op.entries() > 1
+/// True when `op` writes several entries (a range of pages, a page written as NL = 7 replicas,
+/// or a page at least as large as what a table of `levels` levels covers, written as its top's
+/// entries) one of which translates `dfn`. `levels` is the scenario's initial height: a table
+/// only grows, so no page larger than its top is missed.
+fn several_entries_over(op: &Op, dfn: u64, levels: u8) -> bool {
+    let (Op::Map { order, .. } | Op::Unmap { order, .. }) = *op else { return false };
+    (op.entries() > 1 || order >= 9 * u32::from(levels))
         && dfn_range(op).is_some_and(|(first, last)| (first..=last).contains(&dfn))
 }
 
 /// True when an operation of `pending` writes several entries over `dfn`.
-fn in_pending_range(pending: &[super::linear::PendingOp], dfn: u64) -> bool {
-    pending.iter().any(|p| several_entries_over(&p.op, dfn))
+fn in_pending_range(pending: &[super::linear::PendingOp], dfn: u64, levels: u8) -> bool {
+    pending.iter().any(|p| several_entries_over(&p.op, dfn, levels))
 }
 
 /// Replays `events` into `frontier`; the first event no linearization explains is a finding.
 ///
 /// An operation that writes several entries (a range of pages, as Linux `map_pages` writes
-/// them one by one; a page of a non-default size written as NL = 7 replicas) changes its DFNs
+/// them one by one; a page of a non-default size written as NL = 7 replicas; a page larger
+/// than the table's top, written as the top's entries) changes its DFNs
 /// entry by entry, so a read of a DFN inside it while it is in flight may see the old or the
 /// new translation whatever the other DFNs show: such reads, and scheduled walks of a DFN some
 /// thread's such operation covers, are not judged. Once it returns, every read of its DFNs is.
@@ -522,9 +540,11 @@ fn judge(
     name: &str,
     schedule: &str,
 ) -> Result<(), Box<Finding>> {
+    let levels = s.config.initial_levels;
     // A DFN no 64-bit IOVA reaches is not walked, and a walk of one is not judged.
     let ranged_walk = |w: &super::scenario::WalkSpec| {
-        w.dfn >= DFN_LIMIT || s.threads.iter().flatten().any(|t| several_entries_over(&t.op, w.dfn))
+        w.dfn >= DFN_LIMIT
+            || s.threads.iter().flatten().any(|t| several_entries_over(&t.op, w.dfn, levels))
     };
     for (n, event) in events.iter().enumerate() {
         let result = match event {
@@ -558,7 +578,9 @@ fn judge(
             Event::Read { result, cause: Cause::Walk { walk }, .. } => {
                 frontier.ret_read(1000 + *walk as EventId, Observed::of_walk(result))
             }
-            Event::Read { dfn, .. } if in_pending_range(&frontier.pending_ops(), *dfn) => Ok(()),
+            Event::Read { dfn, .. } if in_pending_range(&frontier.pending_ops(), *dfn, levels) => {
+                Ok(())
+            }
             Event::Read { dev, dfn, result, .. } => {
                 frontier.read(Reader::Device(*dev), *dfn, Observed::of_walk(result))
             }
