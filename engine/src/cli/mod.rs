@@ -1,10 +1,11 @@
 //! The `ptdiff` command line, as a library function so tests can drive it in-process.
 //!
 //! ```text
-//! ptdiff run [--plant BUG] [--trace] PATH...       run text scenarios (files, or directories' .scn files)
-//! ptdiff repro [--plant BUG] [--trace] [--as F] FILE
+//! ptdiff run [--plant BUG] [--trace] PATH...       run text scenarios (files, or directories' .scn files),
+//!                                                  concurrent ones (with `thread` lines) included
+//! ptdiff repro [--plant BUG] [--trace] [--as F] [--concurrent] FILE
 //!                                                  run a raw fuzz input or scenario, printing it
-//! ptdiff minimize [--plant BUG] [--out DIR] [--as F] FILE
+//! ptdiff minimize [--plant BUG] [--out DIR] [--as F] [--concurrent] FILE
 //!                                                  shrink a failing input into a regression file
 //! ptdiff explore [--plant BUG] [--preemptions N] [--max-schedules N] [--as F] FILE
 //!                                                  every schedule of a concurrent scenario

@@ -6,8 +6,15 @@
 //! The DTE is read in one wide step (hardware reads it in wide chunks; reading it qword by
 //! qword would flag legal 128-bit DTE updates as torn). A walk makes at most a DTE read and one
 //! read per level, so it replays the oracle at most eight times.
+//!
+//! A walk does not outlive an invalidation of the DTE it read: when an INVALIDATE_DEVTAB_ENTRY
+//! of its device followed by a COMPLETION_WAIT is issued after its DTE read, it starts again
+//! from the DTE (hardware finishes or drops the translations that use a DTE before the
+//! invalidation completes; a walk that went on with the old DTE would translate through tables
+//! its device no longer uses).
 
 use crate::step::Cx;
+use crate::substrate::commands::Command;
 use crate::substrate::device_table::DEVICE_TABLE_SPA;
 use ptdiff_reference::{walk, DeviceTable, Fault, Perm, PhysMem, Translation, WalkConfig};
 use std::cell::Cell;
@@ -46,7 +53,11 @@ pub async fn stepwise_walk(
     access: Perm,
 ) -> Result<Translation, Fault> {
     let mut reads: Vec<(u64, Option<u64>)> = Vec::with_capacity(10);
-    for _ in 0..MAX_REPLAYS {
+    // The command log's length when the DTE was read.
+    let mut dte_read_at = None;
+    let mut replays = 0;
+    while replays < MAX_REPLAYS {
+        replays += 1;
         let replay = Replay { reads: &reads, missing: Cell::new(None) };
         let result = walk(&replay, cfg, devtab, dev, iova, access);
         let Some(spa) = replay.missing.get() else { return result };
@@ -60,13 +71,29 @@ pub async fn stepwise_walk(
             for (i, v) in q.iter().enumerate() {
                 reads.push((first + 8 * i as u64, ok.then_some(*v)));
             }
+            dte_read_at = Some(cx.with_shared(|s| s.iommu.commands().len()));
         } else {
             let value = cx.read(spa).await.ok();
             reads.push((spa, value));
+            if dte_read_at.is_some_and(|since| dte_invalidated(cx, dev, since)) {
+                reads.clear();
+                dte_read_at = None;
+                replays = 0;
+            }
         }
     }
     let replay = Replay { reads: &reads, missing: Cell::new(None) };
     walk(&replay, cfg, devtab, dev, iova, access)
+}
+
+/// Whether commands issued since the log held `since` invalidate `dev`'s DTE and complete.
+fn dte_invalidated(cx: &Cx<'_>, dev: u16, since: usize) -> bool {
+    cx.with_shared(|s| {
+        let new = s.iommu.commands().commands().get(since..).unwrap_or_default();
+        new.iter()
+            .position(|c| *c == Command::InvalidateDevtabEntry { dev })
+            .is_some_and(|i| new[i..].contains(&Command::CompletionWait))
+    })
 }
 
 #[cfg(test)]
