@@ -11,8 +11,11 @@
 //!
 //! Environment (read once per process):
 //! - `PTDIFF_PLANT=ID` activates a planted bug (build with `--features planted-bugs`);
-//! - `PTDIFF_STATS=N` prints what the differential target exercised every N runs.
+//! - `PTDIFF_STATS=N` prints what the differential (or concurrent) target exercised every N
+//!   runs.
 
+use crate::conc::runner::{run_concurrent_on, ConcReport, ConcStats};
+use crate::conc::scenario::{ConcError, ConcScenario};
 use crate::lineup::Lineup;
 use crate::plant::{Plant, PlantedBug};
 use crate::run::{Report, RunStats};
@@ -118,6 +121,77 @@ pub fn differential_run(
     (scenario, result)
 }
 
+/// Accumulated statistics of the concurrent target for `PTDIFF_STATS`.
+struct ConcStatsState {
+    every: u64,
+    total: ConcStats,
+    passed: u64,
+}
+
+fn conc_stats_state() -> &'static Option<Mutex<ConcStatsState>> {
+    static STATE: OnceLock<Option<Mutex<ConcStatsState>>> = OnceLock::new();
+    STATE.get_or_init(|| {
+        let every = std::env::var("PTDIFF_STATS").ok()?.parse::<u64>().ok().filter(|&n| n > 0)?;
+        Some(Mutex::new(ConcStatsState { every, total: ConcStats::default(), passed: 0 }))
+    })
+}
+
+/// The concurrent target: decode ([`crate::conc::decode`]), run the concurrent runner on the
+/// built-in tables (threads and hardware walks interleaved at the input's preemptions, shadow
+/// walks, the linearizability oracle, then the quiescent checks); a finding panics with the
+/// scenario (ready to save as a `.scn` file), the finding and the failing table's interleaving.
+pub fn concurrent(data: &[u8]) {
+    static BUILT_IN: OnceLock<Lineup> = OnceLock::new();
+    concurrent_with(data, BUILT_IN.get_or_init(Lineup::built_in));
+}
+
+/// The concurrent target on your tables (see [`differential_with`] for the set-up errors).
+pub fn concurrent_with(data: &[u8], tables: &Lineup) {
+    let plant = plant_from_env();
+    if let Err(e) = tables.check_names() {
+        panic!("the tables to fuzz: {e}");
+    }
+    if let Err(e) = tables.check_plant(plant) {
+        panic!("PTDIFF_PLANT: {e}");
+    }
+    let (scenario, result) = concurrent_run(data, tables, plant);
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => panic!("decoder produced an invalid concurrent scenario ({e}):\n{scenario}"),
+    };
+    if let Some(state) = conc_stats_state() {
+        if let Ok(mut s) = state.lock() {
+            s.passed += u64::from(report.finding.is_none());
+            s.total += &report.stats;
+            if s.total.runs % s.every == 0 {
+                eprintln!(
+                    "ptdiff stats: {} inputs ({} clean) | {}",
+                    s.total.runs, s.passed, s.total
+                );
+            }
+        }
+    }
+    if let Some(explained) = report.explain() {
+        panic!(
+            "\n# ptdiff concurrent finding; reproduce with `ptdiff repro --concurrent <this \
+             input>`\n{scenario}{explained}\n"
+        );
+    }
+}
+
+/// One input of the concurrent target, as values: the scenario `data` decodes to and its
+/// concurrent run on fresh tables of `tables` with `plant` planted (an `Err` only if the
+/// decoder made a scenario that does not validate, which is a bug in the decoder).
+pub fn concurrent_run(
+    data: &[u8],
+    tables: &Lineup,
+    plant: Plant,
+) -> (ConcScenario, Result<ConcReport, ConcError>) {
+    let scenario = crate::conc::decode::decode(data);
+    let result = run_concurrent_on(&scenario, tables, plant);
+    (scenario, result)
+}
+
 /// The scenario-text target: arbitrary bytes into the parser must never panic, and whatever
 /// parses must print and parse back to the same scenario.
 pub fn scenario_text(data: &[u8]) {
@@ -159,6 +233,8 @@ mod tests {
     #[test]
     fn targets_accept_empty_and_junk_input() {
         differential(&[]);
+        concurrent(&[]);
+        concurrent(&[0xff; 300]);
         scenario_text(b"");
         scenario_text(b"map 1 2 0 rw\nassign 0\n\xff");
         scenario_text(b"config devices=2\nassign 1\nmap 0x200 0x200 9 rw missed\n");

@@ -112,7 +112,7 @@ fn version() {
 
 #[test]
 fn subcommand_help() {
-    for command in ["run", "repro", "minimize"] {
+    for command in ["run", "repro", "minimize", "explore"] {
         let help = catalogue_listed(expect(EXIT_PASS, &[command, "--help"]));
         insta::assert_snapshot!(format!("help_{command}"), help);
     }
@@ -123,7 +123,7 @@ fn subcommand_help() {
 
 #[test]
 fn the_input_limit_is_stated_in_the_help() {
-    for command in ["run", "repro", "minimize"] {
+    for command in ["run", "repro", "minimize", "explore"] {
         let help = expect(EXIT_PASS, &[command, "--help"]);
         assert!(help.contains(&format!("at most 4 MiB ({MAX_INPUT_BYTES} bytes)")), "{help}");
     }
@@ -334,4 +334,73 @@ fn a_file_name_that_is_not_utf8_is_no_problem() {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     assert_eq!(cli::main([std::ffi::OsStr::new("run"), name], &mut out, &mut err), EXIT_BAD_INPUT);
     assert_eq!(String::from_utf8_lossy(&err), "no-such-\u{FFFD}.scn: no such file or directory\n");
+}
+
+#[test]
+fn run_and_repro_run_concurrent_scenarios() {
+    insta::assert_snapshot!(
+        "run_concurrent",
+        expect(EXIT_PASS, &["run", "../corpus/scenarios/conc-two-maps-one-dfn.scn"])
+    );
+    insta::assert_snapshot!(
+        "repro_concurrent_trace",
+        expect(EXIT_PASS, &["repro", "--trace", "../corpus/scenarios/conc-assign-racing-walk.scn"])
+    );
+    insta::assert_snapshot!(
+        "repro_concurrent_raw",
+        expect(EXIT_PASS, &["repro", "--concurrent", "../corpus/concurrent/conc-two-maps-one-dfn"])
+    );
+}
+
+#[test]
+fn explore_runs_every_schedule() {
+    let file = "../corpus/scenarios/conc-assign-racing-walk.scn";
+    insta::assert_snapshot!("explore_clean", expect(EXIT_PASS, &["explore", file]));
+    let transcript = expect(EXIT_PASS, &["explore", "--preemptions", "1", file]);
+    assert!(transcript.contains("explored 3 schedules (1 with 0 preemptions, 2 with 1)"));
+    insta::assert_snapshot!(
+        "explore_incomplete",
+        expect(EXIT_BAD_INPUT, &["explore", "--max-schedules", "5", file])
+    );
+    insta::assert_snapshot!(
+        "explore_too_many_preemptions",
+        expect(EXIT_BAD_INPUT, &["explore", "--preemptions", "9", file])
+    );
+    insta::assert_snapshot!(
+        "explore_sequential",
+        expect(EXIT_BAD_INPUT, &["explore", "../corpus/scenarios/teardown.scn"])
+    );
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn explore_reports_a_finding_with_its_schedule() {
+    insta::assert_snapshot!(
+        "explore_finding",
+        expect(
+            EXIT_FINDING,
+            &["explore", "--plant", "R2", "../corpus/scenarios/conc-assign-racing-walk.scn"]
+        )
+    );
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn minimize_shrinks_a_concurrent_scenario_into_a_regression() {
+    let dir = scratch("conc-minimize");
+    let file = dir.join("split.scn");
+    std::fs::write(
+        &file,
+        "config initial_levels=3 max_levels=4 devices=1\nassign 0\nmap 0x200 0x400 9 r\n\
+         thread 0 p2m unmap 0x201 0\nthread 1 p2m map 0x1000 0x100 0 rw\n\
+         preempt t0.0#2 -> t1\nwalk dev 0 dfn 0x202 r\n",
+    )
+    .unwrap();
+    let out = dir.join("regressions");
+    let args = ["minimize", "--plant", "SPLIT-RW", "--out", out.to_str().unwrap()];
+    let transcript = expect(EXIT_FINDING, &[&args[..], &[file.to_str().unwrap()]].concat());
+    insta::assert_snapshot!("minimize_concurrent", transcript);
+    let saved = out.join("conc-linearizability-dynamic-split-rw-1.scn");
+    let regression = std::fs::read_to_string(saved).unwrap();
+    ptdiff::repro::conc_regression::ConcRegression::parse(&regression).unwrap();
 }

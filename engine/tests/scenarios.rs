@@ -5,10 +5,11 @@
 mod common;
 
 use libtest_mimic::{Arguments, Trial};
+use ptdiff::conc;
 use ptdiff::repro::expectation::{self, Expect};
 use ptdiff::scenario::config::TablePlacement;
 use ptdiff::scenario::text;
-use ptdiff::{run, Plant, RunStats};
+use ptdiff::{run, Lineup, Plant, RunStats};
 
 /// What a clean run of `corpus/scenarios/<name>` exercised.
 fn stats_of(name: &str) -> RunStats {
@@ -33,6 +34,7 @@ fn exercises(name: &'static str, what: &str, assert: fn(RunStats)) -> Trial {
 
 /// Every scenario that runs clean with its tables low runs clean with them anywhere else: the
 /// tables, the oracle, the DTEs and the checks handle table addresses with bits 51:32 set.
+/// Concurrent scenarios too, run by the concurrent runner.
 fn clean_anywhere() -> Vec<Trial> {
     let placements =
         [(TablePlacement::High, 0), (TablePlacement::Spread, 7), (TablePlacement::Adversarial, 0)];
@@ -40,25 +42,50 @@ fn clean_anywhere() -> Vec<Trial> {
     for path in common::corpus_files("scenarios") {
         let source = std::fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if ptdiff::conc::text::is_concurrent(source.as_bytes()) {
-            continue; // common::CONCURRENT_NOT_RUN
-        }
         let clean = expectation::parse(&source).is_ok_and(|e| e.contains(&Expect::Clean));
-        let Ok(scenario) = text::parse(&source) else { continue };
-        if !clean || scenario.config.tables != TablePlacement::Low {
+        if !clean {
+            continue;
+        }
+        let concurrent = if conc::text::is_concurrent(source.as_bytes()) {
+            let Ok(scenario) = conc::text::parse(&source) else { continue };
+            Some(scenario)
+        } else {
+            None
+        };
+        let sequential = match concurrent {
+            Some(_) => None,
+            None => match text::parse(&source) {
+                Ok(scenario) => Some(scenario),
+                Err(_) => continue,
+            },
+        };
+        let config = concurrent.as_ref().map_or_else(
+            || sequential.as_ref().map(|s| s.config).unwrap_or_default(),
+            |c| c.config,
+        );
+        if config.tables != TablePlacement::Low {
             continue;
         }
         for (tables, table_seed) in placements {
-            let mut moved = scenario.clone();
-            moved.config.tables = tables;
-            moved.config.table_seed = table_seed;
             let what = format!("scenarios/{name}: clean with tables={tables:?}");
-            trials.push(Trial::test(what, move || match run(&moved, Plant::NONE) {
-                Ok(report) => match report.finding {
-                    None => Ok(()),
-                    Some(finding) => Err(finding.to_string().into()),
-                },
-                Err(e) => Err(e.to_string().into()),
+            let (sequential, concurrent) = (sequential.clone(), concurrent.clone());
+            trials.push(Trial::test(what, move || {
+                let move_tables = |c: &mut ptdiff::Config| {
+                    c.tables = tables;
+                    c.table_seed = table_seed;
+                };
+                let result = match (sequential, concurrent) {
+                    (Some(mut s), _) => {
+                        move_tables(&mut s.config);
+                        Expect::Clean.verify(&s)
+                    }
+                    (None, Some(mut c)) => {
+                        move_tables(&mut c.config);
+                        Expect::Clean.verify_concurrent(&c, &Lineup::built_in())
+                    }
+                    (None, None) => Ok(()),
+                };
+                result.map_err(|e| e.to_string().into())
             }));
         }
     }

@@ -244,10 +244,14 @@ pub fn finding_commands(
 ) -> (String, String) {
     let rel = artifact.strip_prefix(root()).unwrap_or(artifact).display().to_string();
     let features = if plant.is_some() { " --features planted-bugs" } else { "" };
-    if target == "differential" {
+    if target == "differential" || target == "concurrent" {
         let plant_flag = plant.map(|b| format!(" --plant {b}")).unwrap_or_default();
         let cli = format!("cargo run -p ptdiff{features} --");
-        (format!("{cli} repro{plant_flag} {rel}"), format!("{cli} minimize{plant_flag} {rel}"))
+        let how = if target == "concurrent" { " --concurrent" } else { "" };
+        (
+            format!("{cli} repro{how}{plant_flag} {rel}"),
+            format!("{cli} minimize{how}{plant_flag} {rel}"),
+        )
     } else {
         let env = plant.map(|b| format!("PTDIFF_PLANT={b} ")).unwrap_or_default();
         let cmd =

@@ -4,6 +4,8 @@
 //! [`PlantedBug::ALL`], the input limit from [`MAX_INPUT_BYTES`].
 
 use crate::cli::input::MAX_INPUT_BYTES;
+use crate::conc::explore::{DEFAULT_MAX_SCHEDULES, DEFAULT_PREEMPTIONS};
+use crate::conc::scenario::MAX_PREEMPTS;
 use crate::plant::PlantedBug;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser, ValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -41,6 +43,10 @@ pub enum Command {
     /// regression file
     #[command(after_help = input_help(FILE_INPUT, MINIMIZE_EXIT))]
     Minimize(MinimizeArgs),
+    /// Run every schedule of a concurrent scenario with at most N preemptions, stopping at the
+    /// first finding
+    #[command(after_help = input_help(EXPLORE_INPUT, EXPLORE_EXIT))]
+    Explore(ExploreArgs),
     /// List the planted bugs, one per line: id, table, check it fires, summary (tab-separated)
     Plants,
     /// Compile CORPUS/scenarios/*.scn into the fuzz seeds of CORPUS/differential/,
@@ -103,6 +109,28 @@ pub struct MinimizeArgs {
     pub file: PathBuf,
 }
 
+/// `ptdiff explore`.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    #[command(flatten)]
+    pub plant: PlantArg,
+    /// Most preemptions in one schedule
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PREEMPTIONS,
+          value_parser = clap::value_parser!(u8).range(0..=MAX_PREEMPTS as i64).map(usize::from))]
+    pub preemptions: usize,
+    /// Most schedules to run; a scenario with more is explored only in part (exit status 2)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SCHEDULES)]
+    pub max_schedules: u64,
+    /// Read FILE as this format instead of recognising it by its content (raw bytes are decoded
+    /// as the `concurrent` fuzz target decodes them)
+    #[arg(long = "as", value_name = "FORMAT", value_enum)]
+    pub format: Option<Format>,
+    /// A concurrent scenario (text with `thread` lines; its `preempt` lines are set aside, its
+    /// walks kept)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
 /// `ptdiff seeds`.
 #[derive(Debug, Args)]
 pub struct SeedsArgs {
@@ -114,12 +142,16 @@ pub struct SeedsArgs {
     pub corpus: PathBuf,
 }
 
-/// `--as text|bytes`: how to read an input file.
+/// `--as text|bytes` and `--concurrent`: how to read an input file.
 #[derive(Debug, Args)]
 pub struct FormatArg {
     /// Read FILE as this format instead of recognising it by its content
     #[arg(long = "as", value_name = "FORMAT", value_enum)]
     pub format: Option<Format>,
+    /// Decode a raw fuzz input as the `concurrent` fuzz target does (a text scenario is
+    /// concurrent when it has `thread` lines)
+    #[arg(long)]
+    pub concurrent: bool,
 }
 
 /// The two ways to read an input file.
@@ -127,7 +159,7 @@ pub struct FormatArg {
 pub enum Format {
     /// A scenario in the text format
     Text,
-    /// A raw fuzz input, decoded as the `differential` fuzz target decodes it
+    /// A raw fuzz input (a fuzz target's crash file), decoded as the help below says
     Bytes,
 }
 
@@ -148,17 +180,29 @@ const REPRO_EXIT: &str =
 const MINIMIZE_EXIT: &str =
     "Exit status: 1 a regression file was saved (the input has a finding), \
     2 bad arguments, bad input, or no finding to minimize.";
+const EXPLORE_EXIT: &str = "Exit status: 0 every schedule passed, 1 a finding (its schedule is \
+    printed as `preempt` lines), 2 bad arguments or bad input, or more schedules than \
+    --max-schedules (the exploration stopped incomplete).";
 const SEEDS_EXIT: &str = "Exit status: 0 seeds written (with --check: up to date), 1 some seed \
     missing or stale (--check), 2 bad arguments or an unreadable corpus.";
 
 /// How `run` reads its files.
-const RUN_INPUT: &str = "Each file must be a text scenario; a raw fuzz input (a crash file) is \
+const RUN_INPUT: &str = "Each file must be a text scenario; one with `thread` lines is a \
+    concurrent scenario, run by the concurrent runner. A raw fuzz input (a crash file) is \
     refused: run it with `ptdiff repro FILE`.";
 
 /// How `repro` and `minimize` read FILE.
 const FILE_INPUT: &str = "FILE is read as a text scenario when its content is one (its first \
     word is `config` or an operation, or it is printable UTF-8), else as a raw fuzz input; \
-    `--as` overrides this. The output says which.";
+    `--as` overrides this. The output says which. A text scenario with `thread` lines is \
+    concurrent; raw bytes are decoded as the `concurrent` fuzz target decodes them with \
+    `--concurrent`, as the `differential` one otherwise.";
+
+/// How `explore` reads FILE.
+const EXPLORE_INPUT: &str = "FILE is a concurrent scenario: text with `thread` lines, or a raw \
+    fuzz input of the `concurrent` fuzz target (recognised by content as for `repro`; `--as` \
+    overrides this). Schedules run in order of their number of preemptions, each on every \
+    table, so the first finding has the fewest.";
 
 fn input_help(how: &str, exit: &str) -> String {
     format!(

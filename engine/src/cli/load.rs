@@ -1,19 +1,29 @@
 //! Loading the scenario of `repro` and `minimize`: a bounded read ([`super::input`]), then
 //! text or raw fuzz bytes as recognised by content ([`super::content`]) or forced by `--as`.
-//! The interpretation used is always stated.
+//! The interpretation used is always stated. A text scenario with `thread` lines is a
+//! concurrent scenario; raw bytes are decoded as the `concurrent` fuzz target decodes them when
+//! asked (`--concurrent`), as the `differential` target does otherwise.
 
 use crate::cli::args::Format;
 use crate::cli::content::{self, Reason};
 use crate::cli::input;
+use crate::conc;
+use crate::conc::scenario::ConcScenario;
 use crate::scenario::decode::decode;
 use crate::scenario::text::{self, ParseError};
 use crate::scenario::Scenario;
 use std::io::Write;
 use std::path::Path;
 
+/// What a file holds: a sequential or a concurrent scenario.
+pub enum Input {
+    Sequential(Scenario),
+    Concurrent(ConcScenario),
+}
+
 /// A scenario read from a file, and how it was read.
 pub struct Loaded {
-    pub scenario: Scenario,
+    pub input: Input,
     pub format: Format,
     /// Why the file was read as `format`: recognised by content, or `None` when forced.
     pub reason: Option<Reason>,
@@ -28,11 +38,15 @@ impl Loaded {
             || format!("--as {}", format_name(self.format)),
             |reason| reason.to_string(),
         );
+        let concurrent = match self.input {
+            Input::Sequential(_) => "",
+            Input::Concurrent(_) => "concurrent ",
+        };
         match self.format {
-            Format::Text => format!("# {}: a text scenario ({why})", path.display()),
+            Format::Text => format!("# {}: a {concurrent}text scenario ({why})", path.display()),
             Format::Bytes => format!(
-                "# {}: a raw fuzz input of {} bytes ({why}), decoded to this scenario; save it \
-                 as a .scn file to edit it",
+                "# {}: a raw {concurrent}fuzz input of {} bytes ({why}), decoded to this \
+                 scenario; save it as a .scn file to edit it",
                 path.display(),
                 self.len
             ),
@@ -40,8 +54,14 @@ impl Loaded {
     }
 }
 
-/// Reads `path` as `forced`, or as its content says; prints what went wrong to `err`.
-pub fn load(path: &Path, forced: Option<Format>, err: &mut dyn Write) -> Option<Loaded> {
+/// Reads `path` as `forced`, or as its content says, decoding raw bytes as a concurrent input
+/// when `concurrent`; prints what went wrong to `err`.
+pub fn load(
+    path: &Path,
+    forced: Option<Format>,
+    concurrent: bool,
+    err: &mut dyn Write,
+) -> Option<Loaded> {
     let bytes = match input::read(path) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -56,25 +76,30 @@ pub fn load(path: &Path, forced: Option<Format>, err: &mut dyn Write) -> Option<
             (format, Some(reason))
         }
     };
-    let scenario = match format {
-        Format::Bytes => decode(&bytes),
-        Format::Text => match parse_text(&bytes) {
-            Ok(scenario) => scenario,
-            Err(e) => {
-                print_parse_error(err, path, &e);
-                if let Some(reason) = reason {
-                    let _ = writeln!(
-                        err,
-                        "{}: read as a text scenario because {reason}; `--as bytes` decodes it as \
-                         a raw fuzz input instead",
-                        path.display()
-                    );
-                }
-                return None;
-            }
-        },
+    let parsed = match format {
+        Format::Bytes if concurrent => Ok(Input::Concurrent(conc::decode::decode(&bytes))),
+        Format::Bytes => Ok(Input::Sequential(decode(&bytes))),
+        Format::Text if conc::text::is_concurrent(&bytes) => {
+            parse_concurrent(&bytes).map(Input::Concurrent)
+        }
+        Format::Text => parse_text(&bytes).map(Input::Sequential),
     };
-    Some(Loaded { scenario, format, reason, len: bytes.len() })
+    let input = match parsed {
+        Ok(input) => input,
+        Err(e) => {
+            print_parse_error(err, path, &e);
+            if let Some(reason) = reason {
+                let _ = writeln!(
+                    err,
+                    "{}: read as a text scenario because {reason}; `--as bytes` decodes it as \
+                     a raw fuzz input instead",
+                    path.display()
+                );
+            }
+            return None;
+        }
+    };
+    Some(Loaded { input, format, reason, len: bytes.len() })
 }
 
 /// Parses a text scenario from raw file content.
@@ -82,6 +107,14 @@ pub fn parse_text(bytes: &[u8]) -> Result<Scenario, ParseError> {
     match content::utf16(bytes) {
         Some(e) => Err(e),
         None => text::parse_bytes(bytes),
+    }
+}
+
+/// Parses a concurrent text scenario from raw file content.
+pub fn parse_concurrent(bytes: &[u8]) -> Result<ConcScenario, ParseError> {
+    match content::utf16(bytes) {
+        Some(e) => Err(e),
+        None => conc::text::parse_bytes(bytes),
     }
 }
 

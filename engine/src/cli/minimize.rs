@@ -1,10 +1,16 @@
-//! `ptdiff minimize`: shrink a failing input and save it as a regression file.
+//! `ptdiff minimize`: shrink a failing input and save it as a regression file (a concurrent
+//! input with the concurrent minimizer, [`crate::repro::conc_minimize`]).
 
 use crate::cli::args::MinimizeArgs;
-use crate::cli::load::load;
+use crate::cli::concurrent::print_finding;
+use crate::cli::load::{load, Input};
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING};
+use crate::conc::runner::run_concurrent_on;
+use crate::conc::scenario::ConcScenario;
 use crate::lineup::Lineup;
 use crate::plant::Plant;
+use crate::repro::conc_minimize::minimize_concurrent;
+use crate::repro::conc_regression::{self, ConcRegression};
 use crate::repro::minimize::minimize_with;
 use crate::repro::regression::{self, Regression};
 use std::io::Write;
@@ -19,9 +25,16 @@ pub fn minimize_command(
     err: &mut dyn Write,
 ) -> u8 {
     let path = &args.file;
-    let Some(loaded) = load(path, args.format.format, err) else { return EXIT_BAD_INPUT };
+    let (format, concurrent) = (args.format.format, args.format.concurrent);
+    let Some(loaded) = load(path, format, concurrent, err) else { return EXIT_BAD_INPUT };
     let _ = writeln!(out, "{}", loaded.describe(path));
-    let Some(min) = minimize_with(&loaded.scenario, tables, plant) else {
+    let scenario = match &loaded.input {
+        Input::Sequential(scenario) => scenario,
+        Input::Concurrent(s) => {
+            return minimize_concurrent_input(args, s, tables, plant, out, err);
+        }
+    };
+    let Some(min) = minimize_with(scenario, tables, plant) else {
         let _ =
             writeln!(err, "{}: the input produces no finding; nothing to minimize", path.display());
         return EXIT_BAD_INPUT;
@@ -39,8 +52,66 @@ pub fn minimize_command(
             let _ = writeln!(
                 out,
                 "{} ops -> {} ops in {} runs; saved {}\n\n{}",
-                loaded.scenario.ops.len(),
+                scenario.ops.len(),
                 regression.scenario.ops.len(),
+                min.runs,
+                saved.display(),
+                regression.render()
+            );
+            EXIT_FINDING
+        }
+        Err(e) => {
+            let _ = writeln!(err, "{}: cannot save the regression: {e}", args.out.display());
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+/// Minimizes the concurrent scenario `s` read from `args.file` and saves it under `args.out`;
+/// the regression's comments hold the finding and the failing table's interleaving.
+fn minimize_concurrent_input(
+    args: &MinimizeArgs,
+    s: &ConcScenario,
+    tables: &Lineup,
+    plant: Plant,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let path = &args.file;
+    let Some(min) = minimize_concurrent(s, tables, plant) else {
+        let _ =
+            writeln!(err, "{}: the input produces no finding; nothing to minimize", path.display());
+        return EXIT_BAD_INPUT;
+    };
+    let mut finding = Vec::new();
+    if let Ok(report) = run_concurrent_on(&min.scenario, tables, plant) {
+        print_finding(&report, &mut finding);
+    }
+    let regression = ConcRegression {
+        scenario: min.scenario,
+        check: min.finding.check,
+        implementation: min.finding.implementation.clone(),
+        plant: plant.bug(),
+        origin: path.display().to_string(),
+        finding: String::from_utf8_lossy(&finding).into_owned(),
+    };
+    let size = |s: &ConcScenario| {
+        let thread_ops: usize = s.threads.iter().map(Vec::len).sum();
+        format!(
+            "{} thread ops, {} walks, {} preemptions, {} setup ops",
+            thread_ops,
+            s.walks.len(),
+            s.preempts.len(),
+            s.setup.len()
+        )
+    };
+    match conc_regression::save(&args.out, &regression) {
+        Ok(saved) => {
+            let _ = writeln!(
+                out,
+                "{} -> {} in {} runs; saved {}\n\n{}",
+                size(s),
+                size(&regression.scenario),
                 min.runs,
                 saved.display(),
                 regression.render()

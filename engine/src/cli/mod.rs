@@ -1,11 +1,14 @@
 //! The `ptdiff` command line, as a library function so tests can drive it in-process.
 //!
 //! ```text
-//! ptdiff run [--plant BUG] [--trace] PATH...       run text scenarios (files, or directories' .scn files)
-//! ptdiff repro [--plant BUG] [--trace] [--as F] FILE
+//! ptdiff run [--plant BUG] [--trace] PATH...       run text scenarios (files, or directories' .scn files),
+//!                                                  concurrent ones (with `thread` lines) included
+//! ptdiff repro [--plant BUG] [--trace] [--as F] [--concurrent] FILE
 //!                                                  run a raw fuzz input or scenario, printing it
-//! ptdiff minimize [--plant BUG] [--out DIR] [--as F] FILE
+//! ptdiff minimize [--plant BUG] [--out DIR] [--as F] [--concurrent] FILE
 //!                                                  shrink a failing input into a regression file
+//! ptdiff explore [--plant BUG] [--preemptions N] [--max-schedules N] [--as F] FILE
+//!                                                  every schedule of a concurrent scenario
 //! ptdiff plants                                    list the planted bugs
 //! ptdiff seeds [--check] [CORPUS]                  compile CORPUS/scenarios/*.scn into fuzz seeds
 //! ```
@@ -19,7 +22,9 @@
 //! [`EXIT_BAD_INPUT`]; nothing panics on any argument or file.
 
 pub mod args;
+mod concurrent;
 pub mod content;
+mod explore;
 pub mod input;
 mod load;
 mod minimize;
@@ -109,6 +114,9 @@ where
         }),
         Command::Minimize(args) => with_plant(&args.plant, tables, err, |plant, err| {
             minimize::minimize_command(&args, tables, plant, out, err)
+        }),
+        Command::Explore(args) => with_plant(&args.plant, tables, err, |plant, err| {
+            explore::explore_command(&args, tables, plant, out, err)
         }),
         Command::Plants => {
             for bug in PlantedBug::ALL {

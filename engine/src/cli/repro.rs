@@ -1,7 +1,8 @@
 //! `ptdiff repro`: run one input, printing a decoded fuzz input as an editable scenario.
 
 use crate::cli::args::{Format, ReproArgs};
-use crate::cli::load::load;
+use crate::cli::concurrent::report_concurrent;
+use crate::cli::load::{load, Input};
 use crate::cli::report::report;
 use crate::cli::EXIT_BAD_INPUT;
 use crate::lineup::Lineup;
@@ -16,11 +17,22 @@ pub fn repro_command(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let Some(loaded) = load(&args.file, args.format.format, err) else { return EXIT_BAD_INPUT };
+    let (format, concurrent) = (args.format.format, args.format.concurrent);
+    let Some(loaded) = load(&args.file, format, concurrent, err) else { return EXIT_BAD_INPUT };
     let _ = writeln!(out, "{}", loaded.describe(&args.file));
-    if loaded.format == Format::Bytes {
-        let _ = write!(out, "{}", loaded.scenario);
-    }
     let name = args.file.display().to_string();
-    report(&name, &loaded.scenario, tables, plant, args.trace, out, err)
+    match &loaded.input {
+        Input::Sequential(scenario) => {
+            if loaded.format == Format::Bytes {
+                let _ = write!(out, "{scenario}");
+            }
+            report(&name, scenario, tables, plant, args.trace, out, err)
+        }
+        Input::Concurrent(s) => {
+            if loaded.format == Format::Bytes {
+                let _ = write!(out, "{s}");
+            }
+            report_concurrent(&name, s, tables, plant, args.trace, out, err)
+        }
+    }
 }

@@ -1,10 +1,11 @@
-//! `ptdiff run`: text scenario files, and directories of them, each run and reported.
-//! Concurrent scenario files are parsed and validated, not run yet.
+//! `ptdiff run`: text scenario files, and directories of them, each run and reported;
+//! concurrent scenario files (with `thread` lines) by the concurrent runner.
 
 use crate::cli::args::{Format, RunArgs};
+use crate::cli::concurrent::report_concurrent;
 use crate::cli::content::{self, Reason};
 use crate::cli::input::{self, Kind};
-use crate::cli::load::{parse_text, print_parse_error};
+use crate::cli::load::{parse_concurrent, parse_text, print_parse_error};
 use crate::cli::report::report;
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING, EXIT_PASS};
 use crate::conc;
@@ -150,7 +151,15 @@ fn run_file(
         return EXIT_BAD_INPUT;
     }
     if conc::text::is_concurrent(&bytes) {
-        return concurrent_file(path, &bytes, err);
+        return match parse_concurrent(&bytes) {
+            Ok(s) => {
+                report_concurrent(&path.display().to_string(), &s, tables, plant, trace, out, err)
+            }
+            Err(e) => {
+                print_parse_error(err, path, &e);
+                EXIT_BAD_INPUT
+            }
+        };
     }
     match parse_text(&bytes) {
         Ok(scenario) => {
@@ -161,30 +170,6 @@ fn run_file(
             EXIT_BAD_INPUT
         }
     }
-}
-
-/// A concurrent scenario file: parsed and validated (errors at their line and column), not
-/// run yet (bad input either way).
-fn concurrent_file(path: &Path, bytes: &[u8], err: &mut dyn Write) -> u8 {
-    let parsed = match content::utf16(bytes) {
-        Some(e) => Err(e),
-        None => conc::text::parse_bytes(bytes),
-    };
-    match parsed {
-        Ok(s) => {
-            let _ = writeln!(
-                err,
-                "{}: a concurrent scenario ({}, {}, {}); `ptdiff run` does not run concurrent \
-                 scenarios yet",
-                path.display(),
-                plural(s.threads.len(), "thread"),
-                plural(s.walks.len(), "walk"),
-                plural(s.preempts.len(), "preemption")
-            );
-        }
-        Err(e) => print_parse_error(err, path, &e),
-    }
-    EXIT_BAD_INPUT
 }
 
 fn plural(n: usize, noun: &str) -> String {

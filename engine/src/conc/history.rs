@@ -32,9 +32,6 @@ pub enum Event {
     WalkStart { walk: usize },
     /// Device `dev`'s access to `dfn` walked in memory gave `result`.
     Read { dev: u16, dfn: u64, result: Result<Translation, Fault>, cause: Cause },
-    /// `task` issued a COMPLETION_WAIT: hardware finishes every walk in flight before the
-    /// wait completes, so no walk spans it.
-    CompletionWait { task: TaskId },
 }
 
 /// The event log, shared by the tasks and the observer of one run.

@@ -313,13 +313,6 @@ impl Frontier {
         Ok(())
     }
 
-    /// Read `id` is dropped unjudged (it saw nothing that counts): every configuration stays.
-    pub fn cancel_read(&mut self, id: EventId) -> Result<(), FrontierError> {
-        let j = self.position(id, "read", |item| matches!(item, Item::Read { .. }))?;
-        self.retire(j);
-        Ok(())
-    }
-
     /// True when no operation or read is in flight.
     pub fn is_quiescent(&self) -> bool {
         self.pending.is_empty()

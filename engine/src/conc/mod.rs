@@ -14,17 +14,21 @@
 //! - [`reduce`]: the reductions a minimizer tries (drop a preemption, walk, op or thread).
 //!
 //! Running and judging it:
-//! - [`schedule`]: anchored preemptions as an executor policy;
+//! - [`schedule`]: anchored preemptions as an executor policy; [`interleaving`]: the
+//!   interleaving a run took, and the preemptions it could have taken;
 //! - [`walk_task`]: a hardware walk as a task, one read per step;
 //! - [`shadow`]: the hardware walker between two stores (shadow walks);
 //! - [`history`]: what happened, in order: invocations, returns, observed translations;
 //! - [`spec`]: the sequential specification of one implementation's abstract state;
 //! - [`linear`]: the linearizability oracle (the just-in-time frontier) over it;
-//! - [`runner`]: setup, the concurrent phase on every table, its judgement, the quiescent checks.
+//! - [`runner`]: setup, the concurrent phase on every table, its judgement, the quiescent checks;
+//! - [`explore`]: every schedule with at most N preemptions (iterative context bounding).
 
 pub mod decode;
 pub mod encode;
+pub mod explore;
 pub mod history;
+pub mod interleaving;
 pub mod linear;
 pub mod reduce;
 pub mod runner;

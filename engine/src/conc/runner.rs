@@ -18,6 +18,7 @@
 //! operations"); its returns are still judged by the frontier.
 
 use super::history::{dfn_range, Cause, Event, History};
+use super::interleaving::Interleaving;
 use super::linear::{EventId, Frontier, FrontierError, LinViolation};
 use super::scenario::{ConcError, ConcScenario, TaskRef, ThreadOp};
 use super::schedule::{Anchored, Point, Switch};
@@ -56,6 +57,8 @@ pub struct ConcStats {
     pub frontier_peak: u64,
     /// Phases whose frontier ended with more than one survivor (a race no read decided).
     pub undecided: u64,
+    /// Phases in which the table grew (its top gained levels while threads ran).
+    pub growths: u64,
 }
 
 impl AddAssign<&ConcStats> for ConcStats {
@@ -69,6 +72,7 @@ impl AddAssign<&ConcStats> for ConcStats {
         self.steps += o.steps;
         self.frontier_peak = self.frontier_peak.max(o.frontier_peak);
         self.undecided += o.undecided;
+        self.growths += o.growths;
     }
 }
 
@@ -77,7 +81,7 @@ impl fmt::Display for ConcStats {
         write!(
             f,
             "concurrent runs {} | phases {} | thread ops {} | preemptions taken {} | scheduled walks {} | \
-             shadow walks {} | steps {} | frontier peak {} | undecided races {}",
+             shadow walks {} | steps {} | frontier peak {} | undecided races {} | growths {}",
             self.runs,
             self.phases,
             self.thread_ops,
@@ -86,7 +90,8 @@ impl fmt::Display for ConcStats {
             self.shadow_walks,
             self.steps,
             self.frontier_peak,
-            self.undecided
+            self.undecided,
+            self.growths
         )
     }
 }
@@ -98,6 +103,23 @@ pub struct ConcReport {
     pub stats: ConcStats,
     /// Per implementation that ran a concurrent phase: the schedule it took, as text.
     pub schedules: Vec<(String, String)>,
+    /// Per implementation on the step contract: the interleaving its phase took, step by step.
+    pub interleavings: Vec<Interleaving>,
+}
+
+impl ConcReport {
+    /// The finding, if any, followed by the interleaving of the implementation it names (every
+    /// interleaving when none of them is that implementation's, e.g. a finding in the setup).
+    pub fn explain(&self) -> Option<String> {
+        let finding = self.finding.as_ref()?;
+        let mut out = format!("{finding}\n");
+        let own = |i: &&Interleaving| i.implementation == finding.implementation;
+        let any_own = self.interleavings.iter().any(|i| own(&i));
+        for interleaving in self.interleavings.iter().filter(|i| !any_own || own(i)) {
+            let _ = write!(out, "{interleaving}");
+        }
+        Some(out)
+    }
 }
 
 /// Runs `s` on the built-in tables.
@@ -112,8 +134,12 @@ pub fn run_concurrent_on(
     plant: Plant,
 ) -> Result<ConcReport, ConcError> {
     s.validate()?;
-    let mut report =
-        ConcReport { finding: None, stats: ConcStats::default(), schedules: Vec::new() };
+    let mut report = ConcReport {
+        finding: None,
+        stats: ConcStats::default(),
+        schedules: Vec::new(),
+        interleavings: Vec::new(),
+    };
     report.stats.runs = 1;
     let tables = match lineup.make(table_config(&s.config), plant) {
         Ok(tables) => tables,
@@ -186,7 +212,8 @@ fn phase(
     match steps {
         Some(seq) => {
             let (table, shared) = seq.parts_mut();
-            let taken = interleave(s, table.as_ref(), shared, &history, walk_cfg, devices, report);
+            let taken =
+                interleave(s, &name, table.as_ref(), shared, &history, walk_cfg, devices, report);
             schedule = match taken {
                 Ok(text) => text,
                 Err(outcome) => {
@@ -240,8 +267,10 @@ fn phase(
 
 /// Runs the threads and walks of `s` interleaved on `table`; returns the schedule taken, as
 /// text, or how the run failed to end.
+#[allow(clippy::too_many_arguments)]
 fn interleave(
     s: &ConcScenario,
+    name: &str,
     table: &dyn StepTable,
     shared: &mut Shared,
     history: &History,
@@ -263,6 +292,7 @@ fn interleave(
             .collect();
     let dormant: Vec<TaskId> = (threads..tasks_total).collect();
     let mut policy = Anchored::new(tasks_total, switches, &dormant);
+    let levels_before = table.top(shared).map_or(0, |t| t.levels);
     let outcome;
     let steps;
     {
@@ -301,6 +331,8 @@ fn interleave(
     report.stats.walks += s.walks.len() as u64;
     report.stats.shadow_walks += shadow.walks;
     report.stats.steps += steps;
+    report.stats.growths += u64::from(table.top(shared).map_or(0, |t| t.levels) > levels_before);
+    report.interleavings.push(Interleaving::of(s, name, &policy));
     if outcome != Outcome::Done {
         return Err(outcome);
     }
@@ -479,8 +511,8 @@ fn outcome_violation(s: &ConcScenario, outcome: &Outcome) -> Violation {
 }
 
 /// True when `op` covers several DFNs, `dfn` among them: a table may write it as several
-/// entries (a range of pages; a page written as NL = 7 replicas; a superpage the table writes
-/// as smaller pages, as the dynamic table does for a 1 GiB page above a 2-level top).
+/// entries (a range of pages; a page written as NL = 7 replicas; a superpage written as smaller
+/// pages, as a table does with superpages off or for a page larger than its top).
 fn several_entries_over(op: &Op, dfn: u64) -> bool {
     matches!(op, Op::Map { .. } | Op::Unmap { .. })
         && dfn_range(op).is_some_and(|(first, last)| first < last && (first..=last).contains(&dfn))
@@ -498,9 +530,6 @@ fn in_pending_range(pending: &[super::linear::PendingOp], dfn: u64) -> bool {
 /// writes as smaller pages) may change its DFNs entry by entry, so a read of a DFN inside it while it is in flight may see the old or the
 /// new translation whatever the other DFNs show: such reads, and scheduled walks of a DFN some
 /// thread's such operation covers, are not judged. Once it returns, every read of its DFNs is.
-/// A scheduled walk in flight when a task waits for completion is not judged either: hardware
-/// finishes its walks before a COMPLETION_WAIT completes, so a walk spanning one (reading, say,
-/// a table freed once the wait is over) is one no IOMMU makes.
 fn judge(
     s: &ConcScenario,
     frontier: &mut Frontier,
@@ -512,15 +541,8 @@ fn judge(
     let ranged_walk = |w: &super::scenario::WalkSpec| {
         w.dfn >= DFN_LIMIT || s.threads.iter().flatten().any(|t| several_entries_over(&t.op, w.dfn))
     };
-    // Scheduled walks that started and have not read yet, and those a completion wait voided.
-    let (mut open_walks, mut voided) = (Vec::new(), Vec::new());
     for (n, event) in events.iter().enumerate() {
         let result = match event {
-            Event::CompletionWait { .. } => open_walks.drain(..).try_for_each(|walk: usize| {
-                voided.push(walk);
-                frontier.cancel_read(1000 + walk as EventId)
-            }),
-            Event::Read { cause: Cause::Walk { walk }, .. } if voided.contains(walk) => Ok(()),
             Event::Invoke { task, op, what } => frontier.invoke(event_id(*task, *op), *what),
             Event::Return { task, op, result } => {
                 let phase = Phase::Concurrent { task: *task as u8, op: *op };
@@ -542,7 +564,6 @@ fn judge(
             }
             Event::WalkStart { walk } if ranged_walk(&s.walks[*walk]) => Ok(()),
             Event::WalkStart { walk } => {
-                open_walks.push(*walk);
                 let w = &s.walks[*walk];
                 frontier.invoke_read(1000 + *walk as EventId, Reader::Device(w.dev), w.dfn)
             }
@@ -550,7 +571,6 @@ fn judge(
                 Ok(())
             }
             Event::Read { result, cause: Cause::Walk { walk }, .. } => {
-                open_walks.retain(|w| w != walk);
                 frontier.ret_read(1000 + *walk as EventId, Observed::of_walk(result))
             }
             Event::Read { dfn, .. } if in_pending_range(&frontier.pending_ops(), *dfn) => Ok(()),
@@ -665,7 +685,6 @@ fn event_text(s: &ConcScenario, e: &Event) -> String {
             }
         ),
         Event::WalkStart { walk } => format!("walk w{walk} starts"),
-        Event::CompletionWait { task } => format!("{} waits for completion", task_name(s, *task)),
         Event::Read { dev, dfn, result, .. } => match result {
             Err(fault) => {
                 format!("device {dev} dfn {dfn:#x}: fault: {fault} ({})", cause_text(s, e))
@@ -676,61 +695,5 @@ fn event_text(s: &ConcScenario, e: &Event) -> String {
                 cause_text(s, e)
             ),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::substrate::device_set::DeviceSet;
-    use crate::table::PageOrders;
-    use ptdiff_reference::{Model, Translation, TranslationKind};
-
-    /// Device 0 walks dfn 0x10 (mapped to mfn 0x20) while thread 0 unmaps it; the walk's
-    /// last read sees mfn 0x99, as a walk finishing in a table freed under it would.
-    fn judged(completion_wait: bool) -> Result<(), Box<Finding>> {
-        let s = crate::conc::text::parse(
-            "config initial_levels=4 max_levels=4 devices=1\nassign 0\nmap 0x10 0x20 0 rw\n\
-             thread 0 p2m unmap 0x10 0\nwalk t0.0#1 dev 0 dfn 0x10 r\n",
-        )
-        .unwrap();
-        let mut model = Model::new();
-        model.map(0x10, 0x20, 0, Perm::RW);
-        let mut assigned = DeviceSet::EMPTY;
-        assigned.insert(0);
-        let spec = Spec::new(model, 4, 4, PageOrders::BASE, assigned, false);
-        let garbage = Translation {
-            spa: 0x99 << 12,
-            page_size_log2: 12,
-            perm: Perm::RW,
-            kind: TranslationKind::Table { leaf_level: 1 },
-        };
-        let mut events = vec![
-            Event::Invoke { task: 0, op: 0, what: s.threads[0][0].op },
-            Event::WalkStart { walk: 0 },
-        ];
-        if completion_wait {
-            events.push(Event::CompletionWait { task: 0 });
-        }
-        events.push(Event::Read {
-            dev: 0,
-            dfn: 0x10,
-            result: Ok(garbage),
-            cause: Cause::Walk { walk: 0 },
-        });
-        events.push(Event::Return { task: 0, op: 0, result: Ok(()) });
-        judge(&s, &mut Frontier::new(spec), &events, "fixed", "")
-    }
-
-    #[test]
-    fn a_walk_spanning_a_completion_wait_is_not_judged_and_one_that_does_not_is() {
-        assert!(judged(true).is_ok());
-        let finding = judged(false).unwrap_err();
-        assert_eq!(finding.check, crate::check::Check::Linearizability);
-        assert_eq!((finding.dfn, finding.device), (Some(0x10), Some(0)));
-        let Violation::Linearizability { allowed, got, .. } = &finding.violation else {
-            panic!("{finding:?}")
-        };
-        assert_eq!((allowed.as_str(), got.as_str()), ("mfn 0x20 rw or unmapped", "mfn 0x99 rw"));
     }
 }

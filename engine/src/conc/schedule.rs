@@ -26,11 +26,26 @@ pub struct Switch {
     pub to: TaskId,
 }
 
-/// One decision of a run: at `at`, the executor ran `ran`.
+/// One decision of a run: at `at` (the point of the task that made the last step, or at the
+/// start the chosen task's), the executor ran `ran`, which stood at `ran_at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Step {
     pub at: Point,
     pub ran: TaskId,
+    /// Where `ran` stood: about to make that access (access 0: about to start its op).
+    pub ran_at: Point,
+    /// When the task at `at` could go on: the other runnable tasks a preemption at `at` could
+    /// run (bit `t` for task `t`). 0 when it could not (it had finished or blocked, or the run
+    /// was starting), so that the choice cost no preemption, or when no other task could run.
+    pub others: u32,
+}
+
+impl Step {
+    /// The tasks a preemption at this step could switch to, in task order.
+    pub fn targets(&self) -> impl Iterator<Item = TaskId> {
+        let others = self.others;
+        (0..32).filter(move |t| others & (1 << t) != 0)
+    }
 }
 
 /// The anchored-preemption policy.
@@ -73,6 +88,12 @@ impl Policy for Anchored {
         let awake = |t: &TaskId, dormant: &[bool]| !dormant.get(*t).copied().unwrap_or(false);
         if let Some(cur) = current {
             let at = Anchored::point(cx, cur);
+            let goes_on = runnable.contains(&cur) && awake(&cur, &self.dormant);
+            let others = if goes_on {
+                runnable.iter().filter(|&&t| t != cur && t < 32).fold(0, |m, &t| m | 1 << t)
+            } else {
+                0
+            };
             let hit = (0..self.switches.len()).find(|&i| {
                 !self.fired[i]
                     && self.switches[i].at == at
@@ -85,11 +106,11 @@ impl Policy for Anchored {
                     *d = false;
                 }
                 self.taken.push(self.switches[i]);
-                self.trace.push(Step { at, ran: to });
+                self.trace.push(Step { at, ran: to, ran_at: Anchored::point(cx, to), others });
                 return to;
             }
-            if runnable.contains(&cur) && awake(&cur, &self.dormant) {
-                self.trace.push(Step { at, ran: cur });
+            if goes_on {
+                self.trace.push(Step { at, ran: cur, ran_at: at, others });
                 return cur;
             }
         }
@@ -98,8 +119,9 @@ impl Policy for Anchored {
         if let Some(d) = self.dormant.get_mut(chosen) {
             *d = false;
         }
-        let at = Anchored::point(cx, chosen);
-        self.trace.push(Step { at, ran: chosen });
+        let ran_at = Anchored::point(cx, chosen);
+        let at = current.map_or(ran_at, |cur| Anchored::point(cx, cur));
+        self.trace.push(Step { at, ran: chosen, ran_at, others: 0 });
         chosen
     }
 }
@@ -162,5 +184,35 @@ mod tests {
         // Never woken: it runs once nothing else can.
         let (log, _) = run_logged(vec![], &[1]);
         assert_eq!(log, [0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn the_trace_lists_every_point_a_preemption_could_take() {
+        let (_, policy) = run_logged(vec![], &[]);
+        let p = |task, op, access| Point { task, op, access };
+        let choices: Vec<(Point, Vec<TaskId>)> = policy
+            .trace
+            .iter()
+            .filter(|s| s.others != 0)
+            .map(|s| (s.at, s.targets().collect()))
+            .collect();
+        let mut expected = Vec::new();
+        for (task, others) in [(0, vec![1, 2]), (1, vec![2])] {
+            for op in 0..2 {
+                for access in 1..=3 {
+                    expected.push((p(task, op, access), others.clone()));
+                }
+            }
+        }
+        assert_eq!(choices, expected, "task 2 runs last: nothing to preempt it for");
+        // 3 starts, 6 announced accesses per task, each a decision.
+        assert_eq!(policy.trace.len(), 21);
+        let switch = policy.trace.iter().find(|s| s.ran == 1).unwrap();
+        assert_eq!((switch.at, switch.ran_at, switch.others), (p(0, 1, 3), p(1, 0, 0), 0));
+        // A preemption is a choice too; the task switched to is at its own point.
+        let at = p(0, 0, 2);
+        let (_, policy) = run_logged(vec![Switch { at, to: 1 }], &[]);
+        let taken = policy.trace.iter().find(|s| s.at == at).unwrap();
+        assert_eq!((taken.ran, taken.ran_at, taken.others), (1, p(1, 0, 0), 0b110));
     }
 }

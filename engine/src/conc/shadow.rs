@@ -12,7 +12,6 @@
 
 use super::history::{Cause, Event, History};
 use crate::step::{Access, LockSet, Shared, StepObserver, TaskId};
-use crate::substrate::commands::Command;
 use crate::substrate::device_table::{DEVICE_TABLE_ENTRIES, DEVICE_TABLE_SPA};
 use ptdiff_reference::{walk, Perm, WalkConfig};
 use std::collections::BTreeMap;
@@ -135,10 +134,6 @@ impl StepObserver for Shadow<'_> {
     fn after(&mut self, task: TaskId, access: &Access, _: LockSet, shared: &Shared) {
         let spa = match *access {
             Access::Store { spa, .. } | Access::Cas { spa, .. } => spa,
-            Access::Issue { command: Command::CompletionWait } => {
-                self.history.push(Event::CompletionWait { task });
-                return;
-            }
             _ => return,
         };
         let cause = Cause::Shadow { task, access: *access };

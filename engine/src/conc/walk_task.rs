@@ -6,8 +6,16 @@
 //! The DTE is read in one wide step (hardware reads it in wide chunks; reading it qword by
 //! qword would flag legal 128-bit DTE updates as torn). A walk makes at most a DTE read and one
 //! read per level, so it replays the oracle at most eight times.
+//!
+//! A walk does not outlive an invalidation that covers it: when, after its DTE read, an
+//! INVALIDATE_DEVTAB_ENTRY of its device or an INVALIDATE_IOMMU_PAGES of its DTE's domain
+//! covering its page is issued and then a COMPLETION_WAIT, it starts again from the DTE.
+//! Hardware finishes or drops the translations an invalidation covers before it completes, so
+//! software may then reuse what the walk was reading: a walk that went on would translate
+//! through tables its device no longer uses, or through freed tables.
 
 use crate::step::Cx;
+use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::DEVICE_TABLE_SPA;
 use ptdiff_reference::{walk, DeviceTable, Fault, Perm, PhysMem, Translation, WalkConfig};
 use std::cell::Cell;
@@ -46,7 +54,11 @@ pub async fn stepwise_walk(
     access: Perm,
 ) -> Result<Translation, Fault> {
     let mut reads: Vec<(u64, Option<u64>)> = Vec::with_capacity(10);
-    for _ in 0..MAX_REPLAYS {
+    // The command log's length when the DTE was read.
+    let mut dte_read_at = None;
+    let mut replays = 0;
+    while replays < MAX_REPLAYS {
+        replays += 1;
         let replay = Replay { reads: &reads, missing: Cell::new(None) };
         let result = walk(&replay, cfg, devtab, dev, iova, access);
         let Some(spa) = replay.missing.get() else { return result };
@@ -60,13 +72,38 @@ pub async fn stepwise_walk(
             for (i, v) in q.iter().enumerate() {
                 reads.push((first + 8 * i as u64, ok.then_some(*v)));
             }
+            // DomainID: DTE bits 79:64.
+            let domain = ok.then_some((q[1] & 0xffff) as u16);
+            dte_read_at = Some((cx.with_shared(|s| s.iommu.commands().len()), domain));
         } else {
             let value = cx.read(spa).await.ok();
             reads.push((spa, value));
+            let covered = |(since, domain)| invalidated(cx, since, dev, domain, iova >> 12);
+            if dte_read_at.is_some_and(covered) {
+                reads.clear();
+                dte_read_at = None;
+                replays = 0;
+            }
         }
     }
     let replay = Replay { reads: &reads, missing: Cell::new(None) };
     walk(&replay, cfg, devtab, dev, iova, access)
+}
+
+/// Whether commands issued since the log held `since` invalidate `dev`'s DTE, or the page `dfn`
+/// of `domain`, and then complete.
+fn invalidated(cx: &Cx<'_>, since: usize, dev: u16, domain: Option<u16>, dfn: u64) -> bool {
+    let covers = |c: &Command| match *c {
+        Command::InvalidateDevtabEntry { dev: d } => d == dev,
+        Command::InvalidateIommuPages { domain: d, dfn: first, order } => {
+            Some(d) == domain && (order >= ALL_PAGES_ORDER || (dfn ^ first) >> order == 0)
+        }
+        Command::CompletionWait => false,
+    };
+    cx.with_shared(|s| {
+        let new = s.iommu.commands().commands().get(since..).unwrap_or_default();
+        new.iter().position(covers).is_some_and(|i| new[i..].contains(&Command::CompletionWait))
+    })
 }
 
 #[cfg(test)]

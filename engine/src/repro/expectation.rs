@@ -9,13 +9,16 @@
 //! ```
 //!
 //! A file replayed with other tables ([`Expect::verify_with`], a [`Lineup`] with your table)
-//! expects the same of them.
+//! expects the same of them. A concurrent scenario file states its expectations the same way;
+//! the concurrent runner checks them ([`Expect::verify_concurrent`]).
 //!
 //! A file may have several `catches` lines (one per bug). The bug is a planted-bug id
 //! (`ptdiff plants`), the check a check name as findings print it. Other comment lines of the
 //! header (`# origin:`, free text) are not expectations.
 
 use crate::check::finding::{Check, Finding};
+use crate::conc::runner::run_concurrent_on;
+use crate::conc::{ConcError, ConcScenario};
 use crate::lineup::{Lineup, LineupError};
 use crate::plant::{Plant, PlantError, PlantedBug};
 use crate::scenario::{Scenario, ScenarioError};
@@ -55,6 +58,8 @@ pub enum HeaderError {
 pub enum Unmet {
     #[error("the scenario is not well-formed: {0}")]
     Scenario(#[from] ScenarioError),
+    #[error("the concurrent scenario is not well-formed: {0}")]
+    Concurrent(#[from] ConcError),
     #[error("expected a clean run, got:\n{0}")]
     Finding(Box<Finding>),
     #[error(transparent)]
@@ -134,6 +139,22 @@ impl Expect {
         }
     }
 
+    /// Runs the concurrent `scenario` on fresh tables of `tables` with the concurrent runner
+    /// as the expectation says, and tells whether the result is the one expected.
+    pub fn verify_concurrent(self, scenario: &ConcScenario, tables: &Lineup) -> Result<(), Unmet> {
+        match self {
+            Expect::Clean => match run_concurrent_on(scenario, tables, Plant::NONE)?.finding {
+                None => Ok(()),
+                Some(finding) => Err(Unmet::Finding(Box::new(finding))),
+            },
+            Expect::Catches { bug, check } => {
+                let plant = Plant::select(bug)?;
+                tables.check_plant(plant)?;
+                Self::caught(bug, check, run_concurrent_on(scenario, tables, plant)?.finding)
+            }
+        }
+    }
+
     /// Whether `finding` is the one a `# catches: bug check` line expects.
     fn caught(bug: PlantedBug, check: Check, finding: Option<Finding>) -> Result<(), Unmet> {
         match finding {
@@ -205,6 +226,37 @@ mod tests {
                 "{elsewhere:?}"
             );
             assert_eq!(missed, Err(Unmet::Missed { bug: absent, check: Check::UnassignedAccess }));
+        } else {
+            assert_eq!(caught, Err(Unmet::Plant(PlantError::NotCompiled(bug))));
+        }
+    }
+
+    #[test]
+    fn concurrent_scenarios_are_checked_by_the_concurrent_runner() {
+        // SPLIT-RW fires in the setup (sequential, every check); the threads are concurrent.
+        let source = "config initial_levels=2 max_levels=4 devices=1\nassign 0\n\
+                      map 0x200 0x200 9 r\nunmap 0x200 0\nthread 0 p2m map 0x10 0x10 0 rw\n\
+                      thread 1 p2m unmap 0x201 0\npreempt t0.0#2 -> t1\n";
+        let scenario = crate::conc::text::parse(source).unwrap();
+        let tables = Lineup::built_in();
+        assert_eq!(Expect::Clean.verify_concurrent(&scenario, &tables), Ok(()));
+        let mut bad = scenario.clone();
+        bad.threads.clear();
+        assert_eq!(
+            Expect::Clean.verify_concurrent(&bad, &tables),
+            Err(Unmet::Concurrent(ConcError::Threads(0)))
+        );
+        let bug = PlantedBug::SplitGrantsRw;
+        let caught = Expect::Catches { bug, check: Check::Translation }
+            .verify_concurrent(&scenario, &tables);
+        if cfg!(feature = "planted-bugs") {
+            assert_eq!(caught, Ok(()));
+            let other =
+                Expect::Catches { bug, check: Check::Dte }.verify_concurrent(&scenario, &tables);
+            assert!(
+                matches!(&other, Err(Unmet::Other { finding, .. }) if finding.check == Check::Translation),
+                "{other:?}"
+            );
         } else {
             assert_eq!(caught, Err(Unmet::Plant(PlantError::NotCompiled(bug))));
         }

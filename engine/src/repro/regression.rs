@@ -15,6 +15,7 @@
 //! `corpus/regressions/` on the built-in tables; a regression of your own table replays on
 //! your tables ([`Regression::verify_with`], [`replay_dir`]).
 
+use super::conc_regression::ConcRegression;
 use super::expectation::{self, Expect, HeaderError, Unmet};
 use crate::check::finding::Check;
 use crate::lineup::Lineup;
@@ -56,51 +57,33 @@ pub enum RegressionError {
 impl Regression {
     /// The file contents: headers, the finding as comments, the scenario.
     pub fn render(&self) -> String {
-        let mut out =
-            String::from("# ptdiff regression, written by `ptdiff minimize`; edit freely.\n");
-        let _ = writeln!(out, "# origin: {}", self.origin);
-        let _ = writeln!(out, "# check: {}", self.check.name());
-        let _ = writeln!(out, "# implementation: {}", self.implementation);
-        for expect in self.expectations() {
-            match expect {
-                Expect::Clean => out.push_str("# expect: clean\n"),
-                Expect::Catches { bug, check } => {
-                    let _ = writeln!(out, "# catches: {bug} {}", check.name());
-                }
-            }
-        }
-        out.push_str("#\n");
-        for line in self.finding.lines() {
-            let _ = writeln!(out, "# {line}");
-        }
+        let mut out = self.header().render();
         out.push_str(&text::print(&self.scenario));
         out
+    }
+
+    /// Its header.
+    fn header(&self) -> Header {
+        Header {
+            check: self.check,
+            implementation: self.implementation.clone(),
+            plant: self.plant,
+            origin: self.origin.clone(),
+            finding: self.finding.clone(),
+        }
     }
 
     /// Reads a regression file; `check`, `implementation` and an expectation are required.
     /// `plant` is the bug of the first `# catches:` line.
     pub fn parse(source: &str) -> Result<Regression, RegressionError> {
         let scenario = text::parse(source)?;
-        let header = |key: &str| {
-            source.lines().find_map(|l| {
-                l.strip_prefix("# ")?.strip_prefix(key)?.strip_prefix(": ").map(str::trim)
-            })
-        };
-        let check_name = header("check").ok_or(RegressionError::Missing("check"))?;
-        let check = Check::from_name(check_name)
-            .ok_or_else(|| RegressionError::UnknownCheck(check_name.to_string()))?;
-        let implementation =
-            header("implementation").ok_or(RegressionError::Missing("implementation"))?;
-        let plant = expectation::parse(source)?.into_iter().find_map(|e| match e {
-            Expect::Catches { bug, .. } => Some(bug),
-            Expect::Clean => None,
-        });
+        let h = Header::parse(source)?;
         Ok(Regression {
             scenario,
-            check,
-            implementation: implementation.to_string(),
-            plant,
-            origin: header("origin").unwrap_or("").to_string(),
+            check: h.check,
+            implementation: h.implementation,
+            plant: h.plant,
+            origin: h.origin,
             finding: String::new(),
         })
     }
@@ -108,8 +91,7 @@ impl Regression {
     /// What a replay must give: a clean run, and with its planted bug (if any) the recorded
     /// check.
     pub fn expectations(&self) -> Vec<Expect> {
-        let catches = self.plant.map(|bug| Expect::Catches { bug, check: self.check });
-        std::iter::once(Expect::Clean).chain(catches).collect()
+        self.header().expectations()
     }
 
     /// Replays the regression on the built-in tables: every expectation, skipping a planted
@@ -131,8 +113,79 @@ impl Regression {
     }
 }
 
+/// What every regression file's header records (sequential and concurrent alike).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub check: Check,
+    pub implementation: String,
+    pub plant: Option<PlantedBug>,
+    pub origin: String,
+    pub finding: String,
+}
+
+impl Header {
+    /// The header lines and the finding as comments.
+    pub fn render(&self) -> String {
+        let mut out =
+            String::from("# ptdiff regression, written by `ptdiff minimize`; edit freely.\n");
+        let _ = writeln!(out, "# origin: {}", self.origin);
+        let _ = writeln!(out, "# check: {}", self.check.name());
+        let _ = writeln!(out, "# implementation: {}", self.implementation);
+        for expect in self.expectations() {
+            match expect {
+                Expect::Clean => out.push_str("# expect: clean\n"),
+                Expect::Catches { bug, check } => {
+                    let _ = writeln!(out, "# catches: {bug} {}", check.name());
+                }
+            }
+        }
+        out.push_str("#\n");
+        for line in self.finding.lines() {
+            let _ = writeln!(out, "# {line}");
+        }
+        out
+    }
+
+    /// Reads the header of `source` (the finding is not read back).
+    pub fn parse(source: &str) -> Result<Header, RegressionError> {
+        let header = |key: &str| {
+            source.lines().find_map(|l| {
+                l.strip_prefix("# ")?.strip_prefix(key)?.strip_prefix(": ").map(str::trim)
+            })
+        };
+        let check_name = header("check").ok_or(RegressionError::Missing("check"))?;
+        let check = Check::from_name(check_name)
+            .ok_or_else(|| RegressionError::UnknownCheck(check_name.to_string()))?;
+        let implementation =
+            header("implementation").ok_or(RegressionError::Missing("implementation"))?;
+        let plant = expectation::parse(source)?.into_iter().find_map(|e| match e {
+            Expect::Catches { bug, .. } => Some(bug),
+            Expect::Clean => None,
+        });
+        Ok(Header {
+            check,
+            implementation: implementation.to_string(),
+            plant,
+            origin: header("origin").unwrap_or("").to_string(),
+            finding: String::new(),
+        })
+    }
+
+    /// A clean run, and with the planted bug (if any) the recorded check.
+    pub fn expectations(&self) -> Vec<Expect> {
+        let catches = self.plant.map(|bug| Expect::Catches { bug, check: self.check });
+        std::iter::once(Expect::Clean).chain(catches).collect()
+    }
+
+    /// The file name stem: `<check>-<implementation>[-<plant>]`.
+    pub fn stem(&self) -> String {
+        let plant = self.plant.map(|b| format!("-{}", b.id().to_lowercase())).unwrap_or_default();
+        format!("{}-{}{plant}", self.check.name(), self.implementation)
+    }
+}
+
 /// Replays every `.scn` file of `dir` (in name order) with `tables`
-/// ([`Regression::verify_with`]): `Ok` with how many replayed as expected, else one message
+/// ([`Regression::verify_with`], [`ConcRegression::verify_with`] for a concurrent one): `Ok` with how many replayed as expected, else one message
 /// per file that did not (unreadable, not a regression file, or an expectation unmet), each
 /// starting with the file's path. A missing `dir` holds no regression.
 pub fn replay_dir(dir: &Path, tables: &Lineup) -> Result<usize, Vec<String>> {
@@ -151,8 +204,7 @@ pub fn replay_dir(dir: &Path, tables: &Lineup) -> Result<usize, Vec<String>> {
         .filter_map(|path| {
             let replayed = std::fs::read_to_string(path)
                 .map_err(|e| e.to_string())
-                .and_then(|source| Regression::parse(&source).map_err(|e| e.to_string()))
-                .and_then(|regression| regression.verify_with(tables).map_err(|e| e.to_string()));
+                .and_then(|source| replay(&source, tables));
             replayed.err().map(|e| format!("{}: {e}", path.display()))
         })
         .collect();
@@ -163,17 +215,31 @@ pub fn replay_dir(dir: &Path, tables: &Lineup) -> Result<usize, Vec<String>> {
     }
 }
 
+/// Replays one regression file's text, sequential or concurrent.
+fn replay(source: &str, tables: &Lineup) -> Result<(), String> {
+    if crate::conc::text::is_concurrent(source.as_bytes()) {
+        let regression = ConcRegression::parse(source).map_err(|e| e.to_string())?;
+        regression.verify_with(tables).map_err(|e| e.to_string())
+    } else {
+        let regression = Regression::parse(source).map_err(|e| e.to_string())?;
+        regression.verify_with(tables).map_err(|e| e.to_string())
+    }
+}
+
 /// Saves `regression` in `dir` as `<check>-<implementation>[-<plant>]-<n>.scn` with the first
 /// free `n`; never overwrites a file. Returns the path written.
 pub fn save(dir: &Path, regression: &Regression) -> std::io::Result<PathBuf> {
+    save_text(dir, &regression.header().stem(), &regression.render())
+}
+
+/// Saves `text` in `dir` as `<stem>-<n>.scn` with the first free `n`.
+pub(crate) fn save_text(dir: &Path, stem: &str, text: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let plant = regression.plant.map(|b| format!("-{}", b.id().to_lowercase())).unwrap_or_default();
-    let stem = format!("{}-{}{plant}", regression.check.name(), regression.implementation);
     for n in 1.. {
         let path = dir.join(format!("{stem}-{n}.scn"));
         match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut file) => {
-                file.write_all(regression.render().as_bytes())?;
+                file.write_all(text.as_bytes())?;
                 return Ok(path);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,

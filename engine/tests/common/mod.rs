@@ -42,16 +42,12 @@ pub fn corpus_files(dir: &str) -> Vec<PathBuf> {
     files
 }
 
-/// Why the expectations of a concurrent scenario file are reported as ignored.
-pub const CONCURRENT_NOT_RUN: &str = "concurrent scenario: run by the concurrent runner";
-
 /// One test per expectation in the header of every `.scn` file of `corpus/<dir>/`, named
 /// `<dir>/<file>: <expectation>` (see `ptdiff::repro::expectation`); a file whose header or
 /// scenario does not parse is one failing test `<dir>/<file>: header`. Expectations that need
 /// planted bugs are ignored in builds without the `planted-bugs` feature. A concurrent scenario
-/// (`ptdiff::conc::text::is_concurrent`) is parsed with the concurrent parser, and each of its
-/// expectations is reported ignored ([`CONCURRENT_NOT_RUN`]) until the concurrent runner runs
-/// them.
+/// (`ptdiff::conc::text::is_concurrent`) is parsed with the concurrent parser and its
+/// expectations are checked by the concurrent runner.
 pub fn corpus_trials(dir: &str) -> Vec<libtest_mimic::Trial> {
     use libtest_mimic::Trial;
     use ptdiff::repro::expectation;
@@ -87,23 +83,28 @@ pub fn corpus_trials(dir: &str) -> Vec<libtest_mimic::Trial> {
 }
 
 /// The trials of the concurrent scenario `file`: its header and its text must parse (else one
-/// failing test `<file>: header`); each expectation is a test that reports itself ignored.
+/// failing test `<file>: header`); each expectation is a test run by the concurrent runner.
 fn concurrent_trials(file: &str, source: &str) -> Vec<libtest_mimic::Trial> {
-    use libtest_mimic::{Completion, Trial};
+    use libtest_mimic::Trial;
     use ptdiff::conc;
     use ptdiff::repro::expectation;
-    let parsed = expectation::parse(source).map_err(|e| e.to_string()).and_then(|expects| {
-        conc::text::parse(source).map_err(|e| e.to_string())?;
-        Ok(expects)
-    });
+    use ptdiff::Lineup;
+    let parsed = expectation::parse(source)
+        .map_err(|e| e.to_string())
+        .and_then(|expects| Ok((expects, conc::text::parse(source).map_err(|e| e.to_string())?)));
     match parsed {
         Err(error) => vec![Trial::test(format!("{file}: header"), move || Err(error.into()))],
-        Ok(expects) => expects
+        Ok((expects, scenario)) => expects
             .into_iter()
             .map(|expect| {
-                Trial::ignorable_test(format!("{file}: {expect}"), || {
-                    Ok(Completion::ignored_with(CONCURRENT_NOT_RUN))
-                })
+                let scenario = scenario.clone();
+                let trial = Trial::test(format!("{file}: {expect}"), move || {
+                    let tables = Lineup::built_in();
+                    expect.verify_concurrent(&scenario, &tables).map_err(|e| e.to_string().into())
+                });
+                trial.with_ignored_flag(
+                    expect.needs_planted_bugs() && !cfg!(feature = "planted-bugs"),
+                )
             })
             .collect(),
     }
