@@ -20,12 +20,14 @@
 //! - [`history`]: what happened, in order: invocations, returns, observed translations;
 //! - [`spec`]: the sequential specification of one implementation's abstract state;
 //! - [`linear`]: the linearizability oracle (the just-in-time frontier) over it;
+//! - [`protocol`]: maps of fresh DFNs not preceded by a covering notify (`protocol` outcomes);
 //! - [`runner`]: setup, the concurrent phase on every table, its judgement, the quiescent checks.
 
 pub mod decode;
 pub mod encode;
 pub mod history;
 pub mod linear;
+pub mod protocol;
 pub mod reduce;
 pub mod runner;
 pub mod scenario;

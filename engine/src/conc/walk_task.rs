@@ -1,6 +1,6 @@
 //! A hardware walk as a task (`../shared/CONCURRENCY.md` section 5.3): it reads one entry per
 //! step through [`Cx`], so other tasks can store between two of its reads, and it gets its
-//! result by replaying the trusted oracle walk ([`ptdiff_reference::walk`]) over the values it
+//! result by replaying the trusted oracle walk ([`ptdiff_reference::walk()`]) over the values it
 //! read. The oracle itself stays untouched and synchronous.
 //!
 //! The DTE is read in one wide step (hardware reads it in wide chunks; reading it qword by

@@ -7,7 +7,7 @@ use super::geometry::{
 };
 use super::range::{Range, Write};
 use super::{read_top, Dynamic, Seams};
-use crate::step::{Cx, LockClass, OpFuture, PagesFuture, Shared, StepTable, Top};
+use crate::step::{Cx, LockClass, LockingProfile, OpFuture, PagesFuture, Shared, StepTable, Top};
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::DteSetting;
 use crate::substrate::iommu::IommuError;
@@ -103,6 +103,11 @@ impl<S: Seams> StepTable for Dynamic<S> {
 
     fn max_levels(&self) -> u8 {
         self.config.max_levels
+    }
+
+    /// Xen 2019 with `notify_dfn` ([`LockingProfile::XEN_NOTIFY`]).
+    fn locking(&self) -> LockingProfile {
+        LockingProfile::XEN_NOTIFY
     }
 
     /// Allocates the empty root of `initial_levels` levels and publishes it.
