@@ -36,6 +36,7 @@ use crate::step::{
     DEFAULT_STEP_BUDGET,
 };
 use crate::table::{PagesError, PtError, DFN_LIMIT};
+use crate::tables::Growth;
 use ptdiff_reference::{walk, Perm, WalkConfig};
 use std::fmt::{self, Write as _};
 use std::ops::AddAssign;
@@ -216,7 +217,8 @@ fn phase(
     let devices = u16::from(s.config.devices);
     let subject = &mut runner.subjects_mut()[i];
     let name = subject.name().to_string();
-    let spec = Spec::of(subject);
+    let mut spec = Spec::of(subject);
+    spec.grows_in_map = s.config.growth == Growth::InMap;
     let history = History::default();
     let mut schedule = String::new();
     let heights = (spec.levels, spec.max_levels);

@@ -60,6 +60,7 @@ fn no_plant_builds_what_the_registry_builds() {
         domain: 1,
         placement: crate::substrate::frames::Placement::Low,
         all_page_sizes: false,
+        growth: Default::default(),
     };
     for table in BUILT_IN {
         let t = Plant::NONE.build(table, config).unwrap();

@@ -230,6 +230,7 @@ impl Decoder<'_> {
             table_seed,
             ranges: more & RANGES != 0,
             all_page_sizes: more & ALL_PAGE_SIZES != 0,
+            growth: crate::tables::Growth::Notify,
         }
     }
 

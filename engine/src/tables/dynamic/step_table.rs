@@ -12,6 +12,7 @@ use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::DteSetting;
 use crate::substrate::iommu::IommuError;
 use crate::table::{PageOrders, PagesError, Perm, PtError};
+use crate::tables::Growth;
 
 /// The result of an operation that ran under a lock, given the result of releasing it: an
 /// error of the work comes before an error of the release.
@@ -54,6 +55,14 @@ impl<S: Seams> Dynamic<S> {
         if last >= span(max_levels) {
             return Err(PtError::OutOfRange { dfn: last, max_levels }.into());
         }
+        let mut top = top;
+        if last >= span(top.levels) && self.config.growth == Growth::InMap {
+            // Linux `increase_address_space`, correct: the need is tested on the top read
+            // under the domain lock (and growth re-reads it), the DTEs are rewritten before
+            // the top is published, and the top is one cell.
+            self.grow_to_cover(cx, last).await?;
+            top = read_top(cx).await?;
+        }
         if last >= span(top.levels) {
             return Err(PtError::BeyondHeight { dfn: last, levels: top.levels }.into());
         }
@@ -90,6 +99,53 @@ impl<S: Seams> Dynamic<S> {
         let last = dfn.saturating_add(frames - 1).min(table_span - 1);
         self.apply_range(cx, top, Range::new(dfn, last, order, Write::Unmap)).await
     }
+
+    /// Growing in map, takes the `Domain` lock (Linux's attach and detach hold it); else
+    /// nothing (Xen's assign runs under the caller's devices lock alone).
+    async fn lock_in_map(&self, cx: &Cx<'_>) {
+        if self.config.growth == Growth::InMap {
+            cx.lock(LockClass::Domain).await;
+        }
+    }
+
+    /// Releases what [`Dynamic::lock_in_map`] took; `result`, unless releasing failed.
+    async fn unlock_in_map(&self, cx: &Cx<'_>, result: Result<(), PtError>) -> Result<(), PtError> {
+        if self.config.growth == Growth::InMap {
+            return released(result, cx.unlock(LockClass::Domain).await);
+        }
+        result
+    }
+
+    /// Assign's work: reads the top in one step, writes the DTE and invalidates it, waits,
+    /// then adds `dev` to the device list.
+    async fn assign_locked(&self, cx: &Cx<'_>, dev: u16) -> Result<(), PtError> {
+        let top = read_top(cx).await?;
+        Self::check_device(dev)?;
+        if cx.devices().await.contains(dev) {
+            return Err(PtError::AlreadyAssigned { dev });
+        }
+        self.program_dte(cx, dev, self.translate_setting(top)).await?;
+        cx.issue(Command::CompletionWait).await;
+        cx.set_device(dev, true).await;
+        Ok(())
+    }
+
+    /// Deassign's work: blocks `dev`'s DTE, waits, then removes `dev` from the device list.
+    async fn deassign_locked(&self, cx: &Cx<'_>, dev: u16) -> Result<(), PtError> {
+        read_top(cx).await?;
+        Self::check_device(dev)?;
+        if !cx.devices().await.contains(dev) {
+            return Err(PtError::NotAssigned { dev });
+        }
+        if self.seams.invalidate_blocked_dte() {
+            self.program_dte(cx, dev, DteSetting::Blocked).await?;
+        } else {
+            cx.set_dte(dev, DteSetting::Blocked).await?;
+        }
+        cx.issue(Command::CompletionWait).await;
+        cx.set_device(dev, false).await;
+        Ok(())
+    }
 }
 
 impl<S: Seams> StepTable for Dynamic<S> {
@@ -105,9 +161,13 @@ impl<S: Seams> StepTable for Dynamic<S> {
         self.config.max_levels
     }
 
-    /// Xen 2019 with `notify_dfn` ([`LockingProfile::XEN_NOTIFY`]).
+    /// Xen 2019 with `notify_dfn` ([`LockingProfile::XEN_NOTIFY`]); growing inside map,
+    /// Linux 2020 ([`LockingProfile::LINUX_IN_MAP`]).
     fn locking(&self) -> LockingProfile {
-        LockingProfile::XEN_NOTIFY
+        match self.config.growth {
+            Growth::Notify => LockingProfile::XEN_NOTIFY,
+            Growth::InMap => LockingProfile::LINUX_IN_MAP,
+        }
     }
 
     /// Allocates the empty root of `initial_levels` levels and publishes it.
@@ -187,39 +247,24 @@ impl<S: Seams> StepTable for Dynamic<S> {
         })
     }
 
-    /// Joins `dev` (the caller holds the `Devices` lock): reads the top in one step, writes
-    /// the DTE and invalidates it, waits, then adds `dev` to the device list.
+    /// Joins `dev` (the caller holds the `Devices` lock; growing in map, it also takes the
+    /// `Domain` lock, as Linux's attach does): reads the top in one step, writes the DTE and
+    /// invalidates it, waits, then adds `dev` to the device list.
     fn assign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a> {
         Box::pin(async move {
-            let top = read_top(cx).await?;
-            Self::check_device(dev)?;
-            if cx.devices().await.contains(dev) {
-                return Err(PtError::AlreadyAssigned { dev });
-            }
-            self.program_dte(cx, dev, self.translate_setting(top)).await?;
-            cx.issue(Command::CompletionWait).await;
-            cx.set_device(dev, true).await;
-            Ok(())
+            self.lock_in_map(cx).await;
+            let result = self.assign_locked(cx, dev).await;
+            self.unlock_in_map(cx, result).await
         })
     }
 
-    /// Blocks `dev`'s DTE (the caller holds the `Devices` lock), waits, then removes `dev`
-    /// from the device list.
+    /// Blocks `dev`'s DTE (the caller holds the `Devices` lock; growing in map, it also takes
+    /// the `Domain` lock), waits, then removes `dev` from the device list.
     fn deassign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a> {
         Box::pin(async move {
-            read_top(cx).await?;
-            Self::check_device(dev)?;
-            if !cx.devices().await.contains(dev) {
-                return Err(PtError::NotAssigned { dev });
-            }
-            if self.seams.invalidate_blocked_dte() {
-                self.program_dte(cx, dev, DteSetting::Blocked).await?;
-            } else {
-                cx.set_dte(dev, DteSetting::Blocked).await?;
-            }
-            cx.issue(Command::CompletionWait).await;
-            cx.set_device(dev, false).await;
-            Ok(())
+            self.lock_in_map(cx).await;
+            let result = self.deassign_locked(cx, dev).await;
+            self.unlock_in_map(cx, result).await
         })
     }
 

@@ -22,7 +22,13 @@ const IW: u64 = 1 << 62;
 const FIRST_TABLE: u64 = TABLE_POOL_FIRST_PFN << 12;
 
 fn config(initial_levels: u8, max_levels: u8) -> DynamicConfig {
-    DynamicConfig { initial_levels, max_levels, domain: DOMAIN, all_page_sizes: false }
+    DynamicConfig {
+        initial_levels,
+        max_levels,
+        domain: DOMAIN,
+        all_page_sizes: false,
+        growth: Default::default(),
+    }
 }
 
 fn table(initial_levels: u8, max_levels: u8) -> Sequential<Dynamic> {
