@@ -39,25 +39,44 @@ fn expect(status: u8, args: &[&str]) -> String {
     transcript
 }
 
-/// Checks that the help lists every planted bug of the catalogue, one line each with its
-/// implementation and summary, then replaces that list with one line, so that the snapshot does
-/// not change with the catalogue.
+/// Checks that the help lists every planted bug of the catalogue, one entry each with its
+/// implementation and summary (wrapped over several lines when long), then replaces that list
+/// with one line, so that the snapshot does not change with the catalogue.
 fn catalogue_listed(help: String) -> String {
     let mut lines: Vec<&str> = help.lines().collect();
-    let mut at: Vec<usize> = PlantedBug::ALL
+    // Each line with the rest of its entry: the indented lines after it that start no entry.
+    let continued = |i: usize| -> (String, usize) {
+        let mut text = lines[i].to_string();
+        let mut end = i;
+        while let Some(next) = lines.get(end + 1) {
+            let rest = next.trim_start();
+            if rest.is_empty() || rest.starts_with("- ") || !next.starts_with("  ") {
+                break;
+            }
+            text = format!("{text} {rest}");
+            end += 1;
+        }
+        (text, end)
+    };
+    let mut at: Vec<(usize, usize)> = PlantedBug::ALL
         .iter()
         .map(|bug| {
             let entry = format!("[{}] {}", bug.implementation(), bug.summary());
             let id = format!("- {}:", bug.id());
-            lines
-                .iter()
-                .position(|line| line.trim_start().starts_with(&id) && line.ends_with(&entry))
+            (0..lines.len())
+                .map(|i| (i, continued(i)))
+                .find(|(_, (text, _))| {
+                    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    text.starts_with(&id) && text.ends_with(&entry)
+                })
+                .map(|(i, (_, end))| (i, end))
                 .unwrap_or_else(|| panic!("planted bug {} is not listed in:\n{help}", bug.id()))
         })
         .collect();
     at.sort_unstable();
-    let (first, last) = (at[0], at[at.len() - 1]);
-    assert_eq!(last - first + 1, at.len(), "the planted bugs are not listed together:\n{help}");
+    let (first, last) = (at[0].0, at[at.len() - 1].1);
+    let together = at.windows(2).all(|w| w[1].0 == w[0].1 + 1);
+    assert!(together, "the planted bugs are not listed together:\n{help}");
     let placeholder = "          [PlantedBug::ALL, one line each: - ID: [implementation] summary]";
     lines.splice(first..=last, [placeholder]);
     lines.join("\n") + "\n"

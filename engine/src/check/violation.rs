@@ -341,7 +341,7 @@ impl Violation {
             Violation::Linearizability { got, schedule, .. } => format!("{got}\n{schedule}"),
             Violation::StepBudget { steps } => format!("still running after {steps} steps"),
             Violation::Deadlock { lock } => format!("waits forever for the {lock} lock"),
-            Violation::Lock(v) => v.to_string(),
+            Violation::Lock(v) => v.context(),
         }
     }
 }

@@ -23,13 +23,13 @@ fn ids_round_trip_and_are_unique() {
         PlantError::Unknown("X9".into()).to_string(),
         "unknown planted bug `X9` (known: D1, D4, D7, R2, S5, T2, SPLIT-RW, UNMAP-GROW, F2, \
          T2-CACHE, D1-LEAK, FLUSH-LAST, PDE-32, RANGE-STOP, NL7-SHORT, NL7-PARTIAL, F2-RANGE, \
-         RANGE-DONE)"
+         RANGE-DONE, SEED-GROW-IN-MAP, D3-GROW-UNLOCKED, D4-RECHECK-OUTSIDE, D5-TOP-TWO-CELLS)"
     );
 }
 
 #[test]
 fn the_catalogue_names_built_in_tables_and_real_checks() {
-    assert_eq!(PlantedBug::ALL.len(), 18);
+    assert_eq!(PlantedBug::ALL.len(), 22);
     for bug in PlantedBug::ALL {
         assert!(crate::tables::built_in(bug.implementation()).is_some(), "{bug}");
         assert!(bug.scenario().ends_with(".scn"), "{bug}");

@@ -129,6 +129,15 @@ impl LockingProfile {
         notify_protocol: true,
     };
 
+    /// Xen 2011-2019 before the notify hook: map grows the table itself
+    /// (`update_paging_mode` from `amd_iommu_map_page`, holding `mapping_lock`), under Xen's
+    /// locks: the same resources as [`LockingProfile::XEN_NOTIFY`], no notify protocol.
+    pub const XEN_GROW_IN_MAP: LockingProfile = LockingProfile {
+        name: "xen-grow-in-map",
+        notify_protocol: false,
+        ..LockingProfile::XEN_NOTIFY
+    };
+
     /// Linux 2020 (`increase_address_space` inside map): everything under the domain lock;
     /// the device list also under the devices lock (attach holds both); the top is one atomic
     /// word that lookups read without a lock.
@@ -274,6 +283,23 @@ impl LockViolation {
             None => format!("return of {}", op_word(&self.op.op)),
             Some(access) => access_word(&access),
         }
+    }
+}
+
+impl LockViolation {
+    /// Where and how, without the rule: `device-list read holding {domain}; t1 op#0 `map
+    /// 0x40000 0x11 0 rw` (site p2m), profile xen-notify`.
+    pub fn context(&self) -> String {
+        format!(
+            "{} holding {}; t{} op#{} `{}` (site {}), profile {}",
+            self.access_text(),
+            self.held,
+            self.task,
+            self.op.index,
+            self.op.op,
+            self.op.site,
+            self.profile
+        )
     }
 }
 

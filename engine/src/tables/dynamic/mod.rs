@@ -77,8 +77,9 @@ mod seams;
 mod step_table;
 #[cfg(test)]
 mod tests;
+mod top;
 
-pub use seams::{Correct, Seams};
+pub use seams::{Correct, InMapGrowth, Seams};
 
 use crate::step::{Sequential, Top};
 use crate::substrate::frames::Placement;
@@ -165,9 +166,4 @@ impl<S: Seams> Dynamic<S> {
             PageOrders::BASE
         }
     }
-}
-
-/// The current root and height read in one step, or [`PtError::TornDown`].
-async fn read_top(cx: &crate::step::Cx<'_>) -> Result<Top, PtError> {
-    cx.top().await.ok_or(PtError::TornDown)
 }

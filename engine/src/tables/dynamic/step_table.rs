@@ -6,7 +6,7 @@ use super::geometry::{
     check_order, entry_order, index, leaf_level, low_mask, slot_spa, span, MFN_LIMIT,
 };
 use super::range::{Range, Write};
-use super::{read_top, Dynamic, Seams};
+use super::{Dynamic, InMapGrowth, Seams};
 use crate::step::{Cx, LockClass, LockingProfile, OpFuture, PagesFuture, Shared, StepTable, Top};
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::DteSetting;
@@ -25,16 +25,69 @@ fn released<E: From<PtError>>(
 }
 
 impl<S: Seams> Dynamic<S> {
-    /// `map_pages` under the lock: checks in the contract's order, then one descent over the
-    /// range writing its leaves (allocating and shattering on the way), one flush if anything
-    /// present changed, and the replaced subtrees freed. Never grows the table.
+    /// `map_pages`: growing in map, what a seam does before the lock (see
+    /// [`InMapGrowth`]), then [`Dynamic::map_locked`] under the `Domain` lock.
+    async fn map_op(
+        &self,
+        cx: &Cx<'_>,
+        args: (u64, u64, u32, u64),
+        perm: Perm,
+    ) -> Result<(), PagesError> {
+        let (dfn, _, order, count) = args;
+        let mut seen_short = false;
+        let early = self.seams.in_map_growth();
+        if self.config.growth == Growth::InMap && early != InMapGrowth::UnderLock {
+            let last = 1u64
+                .checked_shl(order)
+                .and_then(|page| count.checked_mul(page))
+                .and_then(|frames| frames.checked_sub(1))
+                .and_then(|frames| dfn.checked_add(frames))
+                .filter(|&last| last < span(self.config.max_levels));
+            if let Some(last) = last {
+                if let Ok(top) = self.read_top(cx).await {
+                    seen_short = last >= span(top.levels);
+                    if seen_short && early == InMapGrowth::NoLock {
+                        self.grow_to_cover(cx, last).await?;
+                    }
+                }
+            }
+        }
+        cx.lock(LockClass::Domain).await;
+        let result = self.map_locked(cx, args, perm, seen_short).await;
+        released(result, cx.unlock(LockClass::Domain).await)
+    }
+
+    /// `unmap_pages`: the top read before the lock if a seam says so, then
+    /// [`Dynamic::unmap_locked`] under the `Domain` lock.
+    async fn unmap_op(
+        &self,
+        cx: &Cx<'_>,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> Result<(), PagesError> {
+        let early = match self.seams.unmap_reads_top_unlocked() {
+            true => Some(self.read_top(cx).await),
+            false => None,
+        };
+        cx.lock(LockClass::Domain).await;
+        let result = self.unmap_locked(cx, early, (dfn, order, count)).await;
+        released(result, cx.unlock(LockClass::Domain).await)
+    }
+
+    /// `map_pages` under the lock: checks in the contract's order, growth (growing in map:
+    /// when the top read under the lock is too short; `seen_short`, the need tested before the
+    /// lock, serves a seam), then one descent over the range writing its leaves (allocating
+    /// and shattering on the way), one flush if anything present changed, and the replaced
+    /// subtrees freed.
     async fn map_locked(
         &self,
         cx: &Cx<'_>,
         (dfn, mfn, order, count): (u64, u64, u32, u64),
         perm: Perm,
+        seen_short: bool,
     ) -> Result<(), PagesError> {
-        let top = read_top(cx).await?;
+        let top = self.read_top(cx).await?;
         check_order(order, self.orders())?;
         if perm.is_empty() {
             return Err(PtError::NoPermission.into());
@@ -56,12 +109,21 @@ impl<S: Seams> Dynamic<S> {
             return Err(PtError::OutOfRange { dfn: last, max_levels }.into());
         }
         let mut top = top;
-        if last >= span(top.levels) && self.config.growth == Growth::InMap {
-            // Linux `increase_address_space`, correct: the need is tested on the top read
-            // under the domain lock (and growth re-reads it), the DTEs are rewritten before
-            // the top is published, and the top is one cell.
-            self.grow_to_cover(cx, last).await?;
-            top = read_top(cx).await?;
+        if self.config.growth == Growth::InMap {
+            match self.seams.in_map_growth() {
+                InMapGrowth::TestOutsideLock if seen_short => {
+                    top = self.grow_one_level(cx, last).await?;
+                }
+                InMapGrowth::TestOutsideLock => {}
+                // Linux `increase_address_space`, correct: the need is tested on the top read
+                // under the domain lock (and growth re-reads it), the DTEs are rewritten
+                // before the top is published, and the top is one cell.
+                _ if last >= span(top.levels) => {
+                    self.grow_to_cover(cx, last).await?;
+                    top = self.read_top(cx).await?;
+                }
+                _ => {}
+            }
         }
         if last >= span(top.levels) {
             return Err(PtError::BeyondHeight { dfn: last, levels: top.levels }.into());
@@ -79,11 +141,13 @@ impl<S: Seams> Dynamic<S> {
     async fn unmap_locked(
         &self,
         cx: &Cx<'_>,
-        dfn: u64,
-        order: u32,
-        count: u64,
+        early: Option<Result<Top, PtError>>,
+        (dfn, order, count): (u64, u32, u64),
     ) -> Result<(), PagesError> {
-        let top = read_top(cx).await?;
+        let top = match early {
+            Some(top) => top?,
+            None => self.read_top(cx).await?,
+        };
         check_order(order, self.orders())?;
         if count == 0 {
             return Err(PtError::EmptyRange.into());
@@ -100,17 +164,22 @@ impl<S: Seams> Dynamic<S> {
         self.apply_range(cx, top, Range::new(dfn, last, order, Write::Unmap)).await
     }
 
+    /// Whether assign and deassign take the `Domain` lock: growing in map with Linux's locks.
+    fn devices_under_domain_lock(&self) -> bool {
+        self.config.growth == Growth::InMap && !self.seams.xen_device_locks()
+    }
+
     /// Growing in map, takes the `Domain` lock (Linux's attach and detach hold it); else
     /// nothing (Xen's assign runs under the caller's devices lock alone).
     async fn lock_in_map(&self, cx: &Cx<'_>) {
-        if self.config.growth == Growth::InMap {
+        if self.devices_under_domain_lock() {
             cx.lock(LockClass::Domain).await;
         }
     }
 
     /// Releases what [`Dynamic::lock_in_map`] took; `result`, unless releasing failed.
     async fn unlock_in_map(&self, cx: &Cx<'_>, result: Result<(), PtError>) -> Result<(), PtError> {
-        if self.config.growth == Growth::InMap {
+        if self.devices_under_domain_lock() {
             return released(result, cx.unlock(LockClass::Domain).await);
         }
         result
@@ -119,7 +188,7 @@ impl<S: Seams> Dynamic<S> {
     /// Assign's work: reads the top in one step, writes the DTE and invalidates it, waits,
     /// then adds `dev` to the device list.
     async fn assign_locked(&self, cx: &Cx<'_>, dev: u16) -> Result<(), PtError> {
-        let top = read_top(cx).await?;
+        let top = self.read_top(cx).await?;
         Self::check_device(dev)?;
         if cx.devices().await.contains(dev) {
             return Err(PtError::AlreadyAssigned { dev });
@@ -132,7 +201,7 @@ impl<S: Seams> Dynamic<S> {
 
     /// Deassign's work: blocks `dev`'s DTE, waits, then removes `dev` from the device list.
     async fn deassign_locked(&self, cx: &Cx<'_>, dev: u16) -> Result<(), PtError> {
-        read_top(cx).await?;
+        self.read_top(cx).await?;
         Self::check_device(dev)?;
         if !cx.devices().await.contains(dev) {
             return Err(PtError::NotAssigned { dev });
@@ -166,15 +235,20 @@ impl<S: Seams> StepTable for Dynamic<S> {
     fn locking(&self) -> LockingProfile {
         match self.config.growth {
             Growth::Notify => LockingProfile::XEN_NOTIFY,
+            Growth::InMap if self.seams.xen_device_locks() => LockingProfile::XEN_GROW_IN_MAP,
             Growth::InMap => LockingProfile::LINUX_IN_MAP,
         }
+    }
+
+    fn top(&self, shared: &Shared) -> Option<Top> {
+        self.top_of(shared)
     }
 
     /// Allocates the empty root of `initial_levels` levels and publishes it.
     fn create<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a> {
         Box::pin(async move {
             let root = cx.alloc_table(self.domain()).await?;
-            cx.set_top(Some(Top { root, levels: self.config.initial_levels })).await;
+            self.write_top(cx, Some(Top { root, levels: self.config.initial_levels })).await;
             Ok(())
         })
     }
@@ -187,19 +261,13 @@ impl<S: Seams> StepTable for Dynamic<S> {
         order: u32,
         perm: Perm,
     ) -> OpFuture<'a> {
-        Box::pin(async move {
-            cx.lock(LockClass::Domain).await;
-            let result = self.map_locked(cx, (dfn, mfn, order, 1), perm).await;
-            released(result.map_err(|e| e.error), cx.unlock(LockClass::Domain).await)
-        })
+        Box::pin(
+            async move { self.map_op(cx, (dfn, mfn, order, 1), perm).await.map_err(|e| e.error) },
+        )
     }
 
     fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a> {
-        Box::pin(async move {
-            cx.lock(LockClass::Domain).await;
-            let result = self.unmap_locked(cx, dfn, order, 1).await;
-            released(result.map_err(|e| e.error), cx.unlock(LockClass::Domain).await)
-        })
+        Box::pin(async move { self.unmap_op(cx, dfn, order, 1).await.map_err(|e| e.error) })
     }
 
     /// 4 KiB, 2 MiB and 1 GiB; with `all_page_sizes`, every size AMD-Vi v1 encodes.
@@ -216,11 +284,7 @@ impl<S: Seams> StepTable for Dynamic<S> {
         count: u64,
         perm: Perm,
     ) -> PagesFuture<'a> {
-        Box::pin(async move {
-            cx.lock(LockClass::Domain).await;
-            let result = self.map_locked(cx, (dfn, mfn, order, count), perm).await;
-            released(result, cx.unlock(LockClass::Domain).await)
-        })
+        Box::pin(async move { self.map_op(cx, (dfn, mfn, order, count), perm).await })
     }
 
     fn unmap_pages<'a, 's: 'a>(
@@ -230,11 +294,7 @@ impl<S: Seams> StepTable for Dynamic<S> {
         order: u32,
         count: u64,
     ) -> PagesFuture<'a> {
-        Box::pin(async move {
-            cx.lock(LockClass::Domain).await;
-            let result = self.unmap_locked(cx, dfn, order, count).await;
-            released(result, cx.unlock(LockClass::Domain).await)
-        })
+        Box::pin(async move { self.unmap_op(cx, dfn, order, count).await })
     }
 
     /// [`PtError::OutOfRange`] beyond the span of the maximum height; otherwise grows to the
@@ -272,7 +332,7 @@ impl<S: Seams> StepTable for Dynamic<S> {
     /// clears the top, then frees every table.
     fn teardown<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a> {
         Box::pin(async move {
-            let top = read_top(cx).await?;
+            let top = self.read_top(cx).await?;
             let devices = cx.devices().await;
             for dev in devices.iter() {
                 cx.set_device(dev, false).await;
@@ -282,14 +342,14 @@ impl<S: Seams> StepTable for Dynamic<S> {
             }
             cx.issue(Command::CompletionWait).await;
             self.flush(cx, 0, ALL_PAGES_ORDER).await;
-            cx.set_top(None).await;
+            self.write_top(cx, None).await;
             self.free_subtree(cx, top.root, top.levels).await
         })
     }
 
     /// Walks the table in memory for `dfn`: the exact frame and the leaf's permissions.
     fn lookup(&self, shared: &Shared, dfn: u64) -> Option<(u64, Perm)> {
-        let top = shared.top?;
+        let top = self.top_of(shared)?;
         if dfn >= span(top.levels) {
             return None;
         }
