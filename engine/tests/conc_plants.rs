@@ -99,3 +99,33 @@ fn the_seed_is_blamed_on_the_grower_reading_the_device_list() {
     println!("lock rules off:\n{off}");
     assert_eq!((off.check, off.device, off.dfn), (Check::Linearizability, Some(1), Some(0x40000)));
 }
+
+/// Everything sequential runs with each bug planted as without it: the sequential scenarios
+/// (as they are, and growing in map) and random sequential inputs (a quarter of which grow in
+/// map).
+#[test]
+fn the_bugs_hide_from_sequential_runs() {
+    use ptdiff::scenario::{decode::decode, text, Scenario};
+    use ptdiff::tables::Growth;
+    let check = |s: &Scenario, plant| ptdiff::run(s, plant).unwrap().finding.map(|f| f.check);
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for path in common::corpus_files("scenarios") {
+        let source = std::fs::read_to_string(&path).unwrap();
+        if !conc::text::is_concurrent(source.as_bytes()) {
+            let s = text::parse(&source).unwrap();
+            let mut in_map = s.clone();
+            in_map.config.growth = Growth::InMap;
+            scenarios.extend([s, in_map]);
+        }
+    }
+    let in_map = |s: &Scenario| s.config.growth == Growth::InMap;
+    let random: Vec<Scenario> =
+        (0..1000).map(|seed| decode(&common::Bytes::seeded(seed).input(400))).collect();
+    assert!(random.iter().filter(|s| in_map(s)).count() > 150);
+    for (bug, _) in BUGS {
+        let plant = Plant::select(bug).unwrap();
+        for s in scenarios.iter().chain(&random) {
+            assert_eq!(check(s, plant), check(s, Plant::NONE), "{bug}:\n{s}");
+        }
+    }
+}

@@ -155,9 +155,9 @@ impl Seams for GrowUnlocked {
 }
 
 /// D4 RECHECK-OUTSIDE (Linux before "iommu/amd: Fix race in increase_address_space()",
-/// 2019): the need for growth is tested before the domain lock; under
-/// it the table grows one level without testing again, so two racing maps grow it twice
-/// (too tall, or a legal map fails at the maximum height).
+/// 2019): while the need for growth, tested with no lock, holds, the table grows one level
+/// under the domain lock without testing again, so two racing maps grow it twice (too tall,
+/// or a legal map fails at the maximum height).
 #[derive(Debug, Default)]
 pub(super) struct RecheckOutside;
 

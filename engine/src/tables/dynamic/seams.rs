@@ -118,8 +118,8 @@ pub enum InMapGrowth {
     UnderLock,
     /// The need is tested, and the table grown, before the domain lock is taken.
     NoLock,
-    /// The need is tested before the domain lock is taken; under it the table grows one
-    /// level, without testing again.
+    /// While the need, tested with no lock, holds, the table grows one level under the domain
+    /// lock, without testing again under it.
     TestOutsideLock,
 }
 

@@ -34,7 +34,6 @@ impl<S: Seams> Dynamic<S> {
         perm: Perm,
     ) -> Result<(), PagesError> {
         let (dfn, _, order, count) = args;
-        let mut seen_short = false;
         let early = self.seams.in_map_growth();
         if self.config.growth == Growth::InMap && early != InMapGrowth::UnderLock {
             let last = 1u64
@@ -44,17 +43,37 @@ impl<S: Seams> Dynamic<S> {
                 .and_then(|frames| dfn.checked_add(frames))
                 .filter(|&last| last < span(self.config.max_levels));
             if let Some(last) = last {
-                if let Ok(top) = self.read_top(cx).await {
-                    seen_short = last >= span(top.levels);
-                    if seen_short && early == InMapGrowth::NoLock {
-                        self.grow_to_cover(cx, last).await?;
-                    }
-                }
+                self.grow_before_lock(cx, early, last).await?;
             }
         }
         cx.lock(LockClass::Domain).await;
-        let result = self.map_locked(cx, args, perm, seen_short).await;
+        let result = self.map_locked(cx, args, perm).await;
         released(result, cx.unlock(LockClass::Domain).await)
+    }
+
+    /// A seam's growth before the map takes the `Domain` lock, for a map whose last DFN is
+    /// `last`: [`InMapGrowth::NoLock`] tests the need and grows with no lock;
+    /// [`InMapGrowth::TestOutsideLock`] tests the need with no lock and, while it holds, grows
+    /// one level under the lock without testing again (Linux's loop around
+    /// `increase_address_space` before its 2019 race fix).
+    async fn grow_before_lock(
+        &self,
+        cx: &Cx<'_>,
+        early: InMapGrowth,
+        last: u64,
+    ) -> Result<(), PtError> {
+        while let Ok(top) = self.read_top(cx).await {
+            if last < span(top.levels) {
+                break;
+            }
+            if early == InMapGrowth::NoLock {
+                return self.grow_to_cover(cx, last).await;
+            }
+            cx.lock(LockClass::Domain).await;
+            let grown = self.grow_one_level(cx, last).await.map(|_| ());
+            released(grown, cx.unlock(LockClass::Domain).await)?;
+        }
+        Ok(())
     }
 
     /// `unmap_pages`: the top read before the lock if a seam says so, then
@@ -75,17 +94,15 @@ impl<S: Seams> Dynamic<S> {
         released(result, cx.unlock(LockClass::Domain).await)
     }
 
-    /// `map_pages` under the lock: checks in the contract's order, growth (growing in map:
-    /// when the top read under the lock is too short; `seen_short`, the need tested before the
-    /// lock, serves a seam), then one descent over the range writing its leaves (allocating
-    /// and shattering on the way), one flush if anything present changed, and the replaced
-    /// subtrees freed.
+    /// `map_pages` under the lock: checks in the contract's order, growth (growing in map, when
+    /// the top read under the lock is too short), then one descent over the range writing its
+    /// leaves (allocating and shattering on the way), one flush if anything present changed,
+    /// and the replaced subtrees freed.
     async fn map_locked(
         &self,
         cx: &Cx<'_>,
         (dfn, mfn, order, count): (u64, u64, u32, u64),
         perm: Perm,
-        seen_short: bool,
     ) -> Result<(), PagesError> {
         let top = self.read_top(cx).await?;
         check_order(order, self.orders())?;
@@ -109,21 +126,16 @@ impl<S: Seams> Dynamic<S> {
             return Err(PtError::OutOfRange { dfn: last, max_levels }.into());
         }
         let mut top = top;
-        if self.config.growth == Growth::InMap {
-            match self.seams.in_map_growth() {
-                InMapGrowth::TestOutsideLock if seen_short => {
-                    top = self.grow_one_level(cx, last).await?;
-                }
-                InMapGrowth::TestOutsideLock => {}
-                // Linux `increase_address_space`, correct: the need is tested on the top read
-                // under the domain lock (and growth re-reads it), the DTEs are rewritten
-                // before the top is published, and the top is one cell.
-                _ if last >= span(top.levels) => {
-                    self.grow_to_cover(cx, last).await?;
-                    top = self.read_top(cx).await?;
-                }
-                _ => {}
-            }
+        let in_map = self.config.growth == Growth::InMap;
+        if in_map
+            && last >= span(top.levels)
+            && self.seams.in_map_growth() != InMapGrowth::TestOutsideLock
+        {
+            // Linux `increase_address_space`, correct: the need is tested on the top read
+            // under the domain lock (and growth re-reads it), the DTEs are rewritten before
+            // the top is published, and the top is one cell.
+            self.grow_to_cover(cx, last).await?;
+            top = self.read_top(cx).await?;
         }
         if last >= span(top.levels) {
             return Err(PtError::BeyondHeight { dfn: last, levels: top.levels }.into());
