@@ -519,8 +519,9 @@ impl Runner {
     }
 
     /// Growing in map: each table that mapped is exactly as high as `last` needs, or as it was
-    /// (`before`) if that covered it; a failed map may keep the levels it grew (as Linux's
-    /// does, one level at a time), no more than needed, but then it leaked no table.
+    /// (`before`) if that covered it; a map that ran out of memory may keep the levels it grew
+    /// (as Linux's does, one level at a time), no more than needed, but then it leaked no
+    /// table; any other failure grows nothing.
     fn grown_in_map(
         &mut self,
         phase: Phase,
@@ -535,7 +536,13 @@ impl Runner {
                 continue;
             }
             let want = expect::levels_after_notify(before, last);
-            if after > want || (result.is_ok() && after != want) {
+            let out_of_memory = result.is_err_and(|e| e.error.class() == ErrorClass::NoMemory);
+            let grew_right = after > before
+                && match result {
+                    Ok(_) => after == want,
+                    Err(_) => out_of_memory && after <= want,
+                };
+            if !grew_right {
                 let v = Violation::HeightChanged { keyword: "map", want, got: after };
                 return Err(Finding::new(subject.name(), phase, op, v));
             }
@@ -605,7 +612,9 @@ impl Runner {
                 self.stats.rejected += 1;
                 self.stats.alloc_failures +=
                     u64::from(self.failure_armed && expected.is_ok() && error == PtError::NoMemory);
-                let kept_growth = in_map && subject.table.levels() > top_before.1;
+                let kept_growth = in_map
+                    && error.class() == ErrorClass::NoMemory
+                    && subject.table.levels() > top_before.1;
                 if !kept_growth {
                     failure_clean(subject, failure, pages, top_before)
                         .map_err(|v| Finding::new(name, phase, op, v))?;

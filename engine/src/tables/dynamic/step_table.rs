@@ -33,16 +33,9 @@ impl<S: Seams> Dynamic<S> {
         args: (u64, u64, u32, u64),
         perm: Perm,
     ) -> Result<(), PagesError> {
-        let (dfn, _, order, count) = args;
         let early = self.seams.in_map_growth();
         if self.config.growth == Growth::InMap && early != InMapGrowth::UnderLock {
-            let last = 1u64
-                .checked_shl(order)
-                .and_then(|page| count.checked_mul(page))
-                .and_then(|frames| frames.checked_sub(1))
-                .and_then(|frames| dfn.checked_add(frames))
-                .filter(|&last| last < span(self.config.max_levels));
-            if let Some(last) = last {
+            if let Ok(last) = self.map_checks(args, perm) {
                 self.grow_before_lock(cx, early, last).await?;
             }
         }
@@ -104,28 +97,8 @@ impl<S: Seams> Dynamic<S> {
         (dfn, mfn, order, count): (u64, u64, u32, u64),
         perm: Perm,
     ) -> Result<(), PagesError> {
-        let top = self.read_top(cx).await?;
-        check_order(order, self.orders())?;
-        if perm.is_empty() {
-            return Err(PtError::NoPermission.into());
-        }
-        if count == 0 {
-            return Err(PtError::EmptyRange.into());
-        }
-        let mask = low_mask(order);
-        if dfn & mask != 0 || mfn & mask != 0 {
-            return Err(PtError::Misaligned { dfn, mfn, order }.into());
-        }
-        let frames = count.saturating_mul(1 << order);
-        if mfn.checked_add(frames).is_none_or(|end| end > MFN_LIMIT) {
-            return Err(PtError::MfnTooLarge { mfn, order }.into());
-        }
-        let last = dfn.saturating_add(frames - 1);
-        let max_levels = self.config.max_levels;
-        if last >= span(max_levels) {
-            return Err(PtError::OutOfRange { dfn: last, max_levels }.into());
-        }
-        let mut top = top;
+        let mut top = self.read_top(cx).await?;
+        let last = self.map_checks((dfn, mfn, order, count), perm)?;
         let in_map = self.config.growth == Growth::InMap;
         if in_map
             && last >= span(top.levels)
@@ -143,6 +116,36 @@ impl<S: Seams> Dynamic<S> {
         let level = leaf_level(order, top.levels);
         let write = Write::Map { mfn, perm, level };
         self.apply_range(cx, top, Range::new(dfn, last, order, write)).await
+    }
+
+    /// The argument checks of `map_pages`, in the contract's order, up to the maximum height;
+    /// the range's last DFN.
+    fn map_checks(
+        &self,
+        (dfn, mfn, order, count): (u64, u64, u32, u64),
+        perm: Perm,
+    ) -> Result<u64, PtError> {
+        check_order(order, self.orders())?;
+        if perm.is_empty() {
+            return Err(PtError::NoPermission);
+        }
+        if count == 0 {
+            return Err(PtError::EmptyRange);
+        }
+        let mask = low_mask(order);
+        if dfn & mask != 0 || mfn & mask != 0 {
+            return Err(PtError::Misaligned { dfn, mfn, order });
+        }
+        let frames = count.saturating_mul(1 << order);
+        if mfn.checked_add(frames).is_none_or(|end| end > MFN_LIMIT) {
+            return Err(PtError::MfnTooLarge { mfn, order });
+        }
+        let last = dfn.saturating_add(frames - 1);
+        let max_levels = self.config.max_levels;
+        if last >= span(max_levels) {
+            return Err(PtError::OutOfRange { dfn: last, max_levels });
+        }
+        Ok(last)
     }
 
     /// `unmap_pages` under the lock: argument checks, then the part within the current height
