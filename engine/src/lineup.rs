@@ -312,6 +312,7 @@ mod tests {
             domain: 1,
             placement: Placement::Low,
             all_page_sizes: false,
+            growth: Default::default(),
         };
         let tables = lineup.make(config, Plant::NONE).unwrap();
         let made: Vec<_> = tables.iter().map(|t| (t.name().to_string(), t.levels())).collect();

@@ -1,9 +1,10 @@
-//! The planted concurrent bugs (`PlantedBug::concurrent`: A1, A2, S1, D6): each is caught by its
-//! hand-written concurrent scenario with the catalogue's check and only through the
-//! interleaving (without the walk between two stores, or without the preemption, the same
-//! scenario runs clean), is found by random concurrent inputs, and hides from everything
-//! sequential (the sequential scenarios and random sequential inputs run with it planted as
-//! without it). Needs `--features planted-bugs`; the tests are ignored without it.
+//! The planted concurrent bugs (`PlantedBug::concurrent`): each is caught by its hand-written
+//! concurrent scenario with the catalogue's check, is found by random concurrent inputs, and
+//! hides from everything sequential (the sequential scenarios and random sequential inputs run
+//! with it planted as without it). The store-order bugs (A1, A2, S1, D6) are found only through
+//! the interleaving: without the walk between two stores, or without the preemption, the same
+//! scenario runs clean (the lock and growth bugs show theirs in `conc_plants.rs`, with the lock
+//! rules on and off). Needs `--features planted-bugs`; the tests are ignored without it.
 
 mod common;
 
@@ -102,7 +103,10 @@ fn found_by_random_inputs(bug: PlantedBug) -> Result<(), Failed> {
         if outcome(&s, Plant::NONE)?.is_some() {
             continue; // not the bug's finding
         }
-        if found == (bug.check(), bug.implementation().to_string()) {
+        // A bug that also breaks a lock rule on the way (D6 growing in map releases the domain
+        // lock before it rewrites the DTEs) may be seen first by the rule.
+        let checks = [bug.check(), Check::LockRule];
+        if checks.contains(&found.0) && found.1 == bug.implementation() {
             return Ok(());
         }
         return Err(format!("seed {seed} fires {found:?}:\n{s}").into());
@@ -143,6 +147,14 @@ fn hides_from_sequential_runs(bug: PlantedBug) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The bugs of store order, whose scenarios need the interleaving whatever the lock rules say.
+const STORE_ORDER: [PlantedBug; 4] = [
+    PlantedBug::A1TornPte,
+    PlantedBug::A2DteFieldwise,
+    PlantedBug::S1BlankFirst,
+    PlantedBug::D6PublishFirst,
+];
+
 /// One test of a concurrent bug.
 type Test = fn(PlantedBug) -> Result<(), Failed>;
 
@@ -158,15 +170,25 @@ fn main() {
             (format!("{id}: found by random concurrent inputs"), found_by_random_inputs),
             (format!("{id}: hides from sequential runs"), hides_from_sequential_runs),
         ];
-        for (name, test) in tests {
+        let store_order = STORE_ORDER.contains(&bug);
+        for (name, test) in tests.into_iter().filter(|(n, _)| store_order || !n.contains("needs")) {
             trials.push(Trial::test(name, move || test(bug)).with_ignored_flag(ignored));
         }
     }
-    trials.push(Trial::test("four planted bugs are concurrent", || {
+    trials.push(Trial::test("eight planted bugs are concurrent", || {
         let ids: Vec<&str> =
             PlantedBug::ALL.into_iter().filter(|b| b.concurrent()).map(PlantedBug::id).collect();
         match ids[..] {
-            ["A1-TORN-PTE", "A2-DTE-FIELDWISE", "S1-BLANK-FIRST", "D6-PUBLISH-FIRST"] => Ok(()),
+            [
+                "A1-TORN-PTE",
+                "A2-DTE-FIELDWISE",
+                "S1-BLANK-FIRST",
+                "D6-PUBLISH-FIRST",
+                "SEED-GROW-IN-MAP",
+                "D3-GROW-UNLOCKED",
+                "D4-RECHECK-OUTSIDE",
+                "D5-TOP-TWO-CELLS",
+            ] => Ok(()),
             _ => Err(format!("{ids:?}").into()),
         }
     }));

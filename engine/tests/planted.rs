@@ -68,8 +68,34 @@ fn named_by_its_scenario(bug: PlantedBug) -> Result<(), Failed> {
     }
 }
 
-/// Seeded random inputs find the bug, blaming its implementation.
+/// Seeded random concurrent inputs (`ptdiff::conc::decode`) under the config of the bug's
+/// concurrent scenario (which says how the table grows) find the bug, blaming its
+/// implementation.
+fn found_by_random_concurrent_inputs(bug: PlantedBug, source: &str) -> Result<(), Failed> {
+    use ptdiff::conc;
+    let plant = Plant::select(bug).map_err(|e| e.to_string())?;
+    let config = conc::text::parse(source).map_err(|e| e.to_string())?.config;
+    let found = (0..BUDGET).find_map(|seed| {
+        let mut s = conc::decode::decode(&Bytes::seeded(seed).input(400));
+        s.config = config;
+        s.validate().ok()?;
+        conc::runner::run_concurrent(&s, plant).unwrap().finding.map(|f| (seed, f))
+    });
+    match found {
+        None => Err(format!("no finding in {BUDGET} random concurrent inputs").into()),
+        Some((_, f)) if f.implementation == bug.implementation() => Ok(()),
+        Some((seed, f)) => Err(format!("seed {seed} blames another table:\n{f}").into()),
+    }
+}
+
+/// Seeded random inputs find the bug, blaming its implementation (random concurrent inputs
+/// for a bug whose scenario is concurrent).
 fn found_by_random_inputs(bug: PlantedBug) -> Result<(), Failed> {
+    let path = common::corpus_dir().join("scenarios").join(bug.scenario());
+    let source = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if ptdiff::conc::text::is_concurrent(source.as_bytes()) {
+        return found_by_random_concurrent_inputs(bug, &source);
+    }
     let plant = Plant::select(bug).map_err(|e| e.to_string())?;
     let found = (0..BUDGET).find_map(|seed| {
         let scenario = decode(&Bytes::seeded(seed).input(400));

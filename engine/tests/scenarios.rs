@@ -103,6 +103,19 @@ fn main() {
         }
     }));
     trials.extend([
+        exercises(
+            "growth_in_map.scn",
+            "grows four times inside map, once keeping a failed map's growth",
+            |s| {
+                assert_eq!(s.growth_events, 4);
+                assert_eq!(s.highest_levels, 5);
+                assert_eq!(s.notifies, 1);
+                assert_eq!(s.missed_notifications, 0);
+                // The injected failure hit both tables (dynamic after growing to 4 levels).
+                assert_eq!(s.alloc_failures, 2);
+                assert_eq!(s.maps_ok, 4);
+            },
+        ),
         exercises("growth_through_notify.scn", "grows twice to four levels", |s| {
             assert_eq!(s.growth_events, 2);
             assert_eq!(s.highest_levels, 4);

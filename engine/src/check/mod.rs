@@ -139,6 +139,10 @@ mod tests {
             Check::Deadlock,
             // Judged by the concurrent runner (`crate::conc`).
             Check::Linearizability,
+            // Checked at every step of a concurrent run (`crate::step::lockdep`).
+            Check::LockRule,
+            Check::LockOrder,
+            Check::Protocol,
         ];
         for check in Check::ALL {
             assert!(

@@ -48,6 +48,16 @@ pub enum Check {
     /// A translation was removed, narrowed or redirected outside every completed
     /// invalidation the operation issued (the flush rule of every IOMMU).
     Flush,
+    /// A shared resource was accessed without the locks its profile requires, a lock was
+    /// released while not held, or an operation returned holding a lock (blames the
+    /// implementation).
+    LockRule,
+    /// A lock was taken against the declared order (a possible deadlock, even if none
+    /// happened).
+    LockOrder,
+    /// An operation was called without the lock its entry contract requires (blames the call
+    /// site).
+    Protocol,
 }
 
 impl Check {
@@ -73,6 +83,9 @@ impl Check {
             Check::StepBudget => "step-budget",
             Check::Deadlock => "deadlock",
             Check::Flush => "flush",
+            Check::LockRule => "lock-rule",
+            Check::LockOrder => "lock-order",
+            Check::Protocol => "protocol",
         }
     }
 
@@ -98,11 +111,14 @@ impl Check {
             Check::StepBudget => "an operation took more steps than its budget (it loops?)",
             Check::Deadlock => "an operation waits forever for a lock",
             Check::Flush => "a translation was removed, narrowed or redirected without a completed invalidation covering it",
+            Check::LockRule => "a shared resource was touched without the locks that protect it (or a lock was mishandled)",
+            Check::LockOrder => "a lock was taken against the declared lock order",
+            Check::Protocol => "an operation was called without the lock its caller must hold",
         }
     }
 
     /// Every check, in declaration order.
-    pub const ALL: [Check; 19] = [
+    pub const ALL: [Check; 22] = [
         Check::Setup,
         Check::Outcome,
         Check::Height,
@@ -122,6 +138,9 @@ impl Check {
         Check::StepBudget,
         Check::Deadlock,
         Check::Flush,
+        Check::LockRule,
+        Check::LockOrder,
+        Check::Protocol,
     ];
 
     /// The check named `name` (as printed by [`Check::name`]).

@@ -5,6 +5,7 @@
 
 use super::flush::{Change, Issued};
 use super::names::Check;
+use crate::step::LockViolation;
 use crate::substrate::frames::FrameState;
 use crate::table::{ErrorClass, Perm, PtError};
 use ptdiff_reference::{CachedPage, Dte, EnumerateError, Fault, Translation, TranslationKind};
@@ -127,6 +128,9 @@ pub enum Violation {
     StepBudget { steps: u64 },
     /// The operation waits forever for a lock.
     Deadlock { lock: &'static str },
+    /// A lock rule was broken (a resource rule, the lock order, hygiene, or the entry contract
+    /// of the call site).
+    Lock(Box<LockViolation>),
 }
 
 impl Violation {
@@ -161,6 +165,9 @@ impl Violation {
             Violation::Linearizability { .. } => Check::Linearizability,
             Violation::StepBudget { .. } => Check::StepBudget,
             Violation::Deadlock { .. } => Check::Deadlock,
+            Violation::Lock(v) if v.rule.blames_caller() => Check::Protocol,
+            Violation::Lock(v) if v.rule.is_order() => Check::LockOrder,
+            Violation::Lock(_) => Check::LockRule,
         }
     }
 
@@ -265,6 +272,7 @@ impl Violation {
             }
             Violation::StepBudget { .. } => "an operation that ends within its step budget".into(),
             Violation::Deadlock { .. } => "every lock taken is eventually free".into(),
+            Violation::Lock(v) => v.rule.to_string(),
         }
     }
 
@@ -333,6 +341,7 @@ impl Violation {
             Violation::Linearizability { got, schedule, .. } => format!("{got}\n{schedule}"),
             Violation::StepBudget { steps } => format!("still running after {steps} steps"),
             Violation::Deadlock { lock } => format!("waits forever for the {lock} lock"),
+            Violation::Lock(v) => v.context(),
         }
     }
 }

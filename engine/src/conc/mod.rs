@@ -21,6 +21,7 @@
 //! - [`history`]: what happened, in order: invocations, returns, observed translations;
 //! - [`spec`]: the sequential specification of one implementation's abstract state;
 //! - [`linear`]: the linearizability oracle (the just-in-time frontier) over it;
+//! - [`protocol`]: maps of fresh DFNs not preceded by a covering notify (`protocol` outcomes);
 //! - [`runner`]: setup, the concurrent phase on every table, its judgement, the quiescent checks;
 //! - [`explore`]: every schedule with at most N preemptions (iterative context bounding).
 
@@ -30,6 +31,7 @@ pub mod explore;
 pub mod history;
 pub mod interleaving;
 pub mod linear;
+pub mod protocol;
 pub mod reduce;
 pub mod runner;
 pub mod scenario;

@@ -20,6 +20,7 @@
 use super::history::{dfn_range, Cause, Event, History};
 use super::interleaving::Interleaving;
 use super::linear::{EventId, Frontier, FrontierError, LinViolation};
+use super::protocol::{unnotified_maps, ProtocolOutcome};
 use super::scenario::{ConcError, ConcScenario, TaskRef, ThreadOp};
 use super::schedule::{Anchored, Point, Switch};
 use super::shadow::Shadow;
@@ -31,8 +32,12 @@ use crate::plant::Plant;
 use crate::run::{table_config, Runner};
 use crate::scenario::Op;
 use crate::step::exec::{self, Outcome, TaskFuture};
-use crate::step::{Cx, Shared, StepPageTable, StepTable, TaskId, DEFAULT_STEP_BUDGET};
+use crate::step::{
+    Cx, LockSet, LockViolation, LockingProfile, Shared, StepPageTable, StepTable, TaskId,
+    DEFAULT_STEP_BUDGET,
+};
 use crate::table::{PagesError, PtError, DFN_LIMIT};
+use crate::tables::Growth;
 use ptdiff_reference::{walk, Perm, WalkConfig};
 use std::fmt::{self, Write as _};
 use std::ops::AddAssign;
@@ -105,6 +110,9 @@ pub struct ConcReport {
     pub schedules: Vec<(String, String)>,
     /// Per implementation on the step contract: the interleaving its phase took, step by step.
     pub interleavings: Vec<Interleaving>,
+    /// Maps that broke the caller protocol of a table growing only on notify (outcomes, not
+    /// findings: the call site is to blame, not the table).
+    pub protocol: Vec<ProtocolOutcome>,
 }
 
 impl ConcReport {
@@ -122,16 +130,41 @@ impl ConcReport {
     }
 }
 
+/// How a concurrent run judges, beyond its scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConcOptions {
+    /// Whether the lock rules of each table's locking profile are checked at every step
+    /// (`--lock-rules on`, the default). Off, only the consequences judge (linearizability,
+    /// the quiescent checks): what benchmarks use to show those find a bug on their own.
+    pub lock_rules: bool,
+}
+
+impl Default for ConcOptions {
+    fn default() -> ConcOptions {
+        ConcOptions { lock_rules: true }
+    }
+}
+
 /// Runs `s` on the built-in tables.
 pub fn run_concurrent(s: &ConcScenario, plant: Plant) -> Result<ConcReport, ConcError> {
     run_concurrent_on(s, &Lineup::built_in(), plant)
 }
 
-/// Runs `s` on the tables of `lineup`.
+/// Runs `s` on the tables of `lineup`, lock rules on.
 pub fn run_concurrent_on(
     s: &ConcScenario,
     lineup: &Lineup,
     plant: Plant,
+) -> Result<ConcReport, ConcError> {
+    run_concurrent_with(s, lineup, plant, ConcOptions::default())
+}
+
+/// Runs `s` on the tables of `lineup`, judged as `options` say.
+pub fn run_concurrent_with(
+    s: &ConcScenario,
+    lineup: &Lineup,
+    plant: Plant,
+    options: ConcOptions,
 ) -> Result<ConcReport, ConcError> {
     s.validate()?;
     let mut report = ConcReport {
@@ -139,6 +172,7 @@ pub fn run_concurrent_on(
         stats: ConcStats::default(),
         schedules: Vec::new(),
         interleavings: Vec::new(),
+        protocol: Vec::new(),
     };
     report.stats.runs = 1;
     let tables = match lineup.make(table_config(&s.config), plant) {
@@ -154,7 +188,7 @@ pub fn run_concurrent_on(
         return Ok(report);
     }
     for i in 0..runner.subjects().len() {
-        if let Err(finding) = phase(s, &mut runner, i, &mut report) {
+        if let Err(finding) = phase(s, &mut runner, i, options, &mut report) {
             report.finding = Some(*finding);
             return Ok(report);
         }
@@ -199,21 +233,39 @@ fn phase(
     s: &ConcScenario,
     runner: &mut Runner,
     i: usize,
+    options: ConcOptions,
     report: &mut ConcReport,
 ) -> Result<(), Box<Finding>> {
     let walk_cfg = *runner.walk_config();
     let devices = u16::from(s.config.devices);
     let subject = &mut runner.subjects_mut()[i];
     let name = subject.name().to_string();
-    let spec = Spec::of(subject);
+    let mut spec = Spec::of(subject);
+    spec.grows_in_map = s.config.growth == Growth::InMap;
     let history = History::default();
     let mut schedule = String::new();
+    let heights = (spec.levels, spec.max_levels);
+    let mut notify_protocol = false;
     let steps = subject.table.as_any_mut().and_then(|any| any.downcast_mut::<StepPageTable>());
     match steps {
         Some(seq) => {
             let (table, shared) = seq.parts_mut();
-            let taken =
-                interleave(s, &name, table.as_ref(), shared, &history, walk_cfg, devices, report);
+            notify_protocol = table.locking().notify_protocol;
+            let rules = options.lock_rules.then(|| table.locking());
+            let (taken, broken) = interleave(
+                s,
+                &name,
+                table.as_ref(),
+                shared,
+                &history,
+                (walk_cfg, devices, rules),
+                report,
+            );
+            if let Some(v) = broken {
+                let phase = Phase::Concurrent { task: v.task as u8, op: v.op.index };
+                let op = v.op.op;
+                return Err(Finding::new(&name, phase, &op, Violation::Lock(Box::new(v))));
+            }
             schedule = match taken {
                 Ok(text) => text,
                 Err(outcome) => {
@@ -232,6 +284,9 @@ fn phase(
     report.schedules.push((name.clone(), schedule.clone()));
     let mut frontier = Frontier::new(spec);
     let events = history.into_events();
+    if notify_protocol {
+        report.protocol.extend(unnotified_maps(s, &events, &name, heights));
+    }
     judge(s, &mut frontier, &events, &name, &schedule)?;
     report.stats.frontier_peak = report.stats.frontier_peak.max(frontier.peak() as u64);
     // The quiescent point: the implementation must now hold a surviving specification.
@@ -265,19 +320,18 @@ fn phase(
     Ok(())
 }
 
-/// Runs the threads and walks of `s` interleaved on `table`; returns the schedule taken, as
-/// text, or how the run failed to end.
-#[allow(clippy::too_many_arguments)]
+/// Runs the threads and walks of `s` interleaved on `table`, checking the lock rules of
+/// `rules` if given; returns the schedule taken, as text, or how the run failed to end, and
+/// the first lock rule broken.
 fn interleave(
     s: &ConcScenario,
     name: &str,
     table: &dyn StepTable,
     shared: &mut Shared,
     history: &History,
-    walk_cfg: WalkConfig,
-    devices: u16,
+    (walk_cfg, devices, rules): (WalkConfig, u16, Option<LockingProfile>),
     report: &mut ConcReport,
-) -> Result<String, Outcome> {
+) -> (Result<String, Outcome>, Option<LockViolation>) {
     let threads = s.threads.len();
     let tasks_total = threads + s.walks.len();
     let mut shadow = Shadow::new(history, walk_cfg, devices, shared);
@@ -295,10 +349,14 @@ fn interleave(
     let levels_before = table.top(shared).map_or(0, |t| t.levels);
     let outcome;
     let steps;
+    let broken;
     {
         let cx = Cx::new(shared, tasks_total, true, DEFAULT_STEP_BUDGET);
         if s.shadow_walks {
             cx.observe(&mut shadow);
+        }
+        if let Some(profile) = rules {
+            cx.check_locks(profile);
         }
         let mut tasks: Vec<TaskFuture<'_>> = Vec::with_capacity(tasks_total);
         for (t, ops) in s.threads.iter().enumerate() {
@@ -324,6 +382,7 @@ fn interleave(
         }
         outcome = exec::run(&cx, tasks, &mut policy, MAX_PHASE_STEPS);
         steps = cx.total_steps();
+        broken = cx.lock_violation();
     }
     report.stats.phases += 1;
     report.stats.thread_ops += s.threads.iter().map(|t| t.len() as u64).sum::<u64>();
@@ -334,7 +393,7 @@ fn interleave(
     report.stats.growths += u64::from(table.top(shared).map_or(0, |t| t.levels) > levels_before);
     report.interleavings.push(Interleaving::of(s, name, &policy));
     if outcome != Outcome::Done {
-        return Err(outcome);
+        return (Err(outcome), broken);
     }
     let mut text = String::new();
     if policy.taken.is_empty() {
@@ -352,7 +411,7 @@ fn interleave(
             );
         }
     }
-    Ok(text)
+    (Ok(text), broken)
 }
 
 /// The executor's point for an anchor of `s`.
@@ -403,7 +462,9 @@ async fn thread(
         for &lock in held {
             cx.lock(lock).await;
         }
+        cx.enter_op(t, j, op, top.site.word());
         let result = apply(cx, table, &op).await;
+        cx.leave_op(t, LockSet::of(held));
         for &lock in held.iter().rev() {
             let _ = cx.unlock(lock).await;
         }

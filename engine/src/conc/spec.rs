@@ -143,12 +143,16 @@ pub struct Spec {
     pub assigned: DeviceSet,
     /// A teardown succeeded.
     pub torn_down: bool,
+    /// Whether a map beyond the height grows the table first (`growth=in-map`) rather than
+    /// failing with `BeyondHeight`.
+    pub grows_in_map: bool,
 }
 
 impl PartialEq for Spec {
     fn eq(&self, other: &Spec) -> bool {
         (self.levels, self.max_levels, self.orders, self.assigned, self.torn_down)
             == (other.levels, other.max_levels, other.orders, other.assigned, other.torn_down)
+            && self.grows_in_map == other.grows_in_map
             && self.patch == other.patch
             && (Rc::ptr_eq(&self.base, &other.base) || self.base == other.base)
     }
@@ -175,6 +179,7 @@ impl Spec {
             orders,
             assigned,
             torn_down,
+            grows_in_map: false,
         }
     }
 
@@ -216,10 +221,14 @@ impl Spec {
         let frames = |order, count| expect::range_frames(order, count).unwrap_or(u64::MAX);
         match *op {
             Op::Map { dfn, mfn, order, perm, count, .. } => {
-                let (orders, levels, max) = (self.orders, self.levels, self.max_levels);
+                let (orders, max) = (self.orders, self.max_levels);
+                let levels = if self.grows_in_map { max } else { self.levels };
                 let expected = expect::map(dfn, mfn, order, count, perm, orders, levels, max);
                 if expected.is_ok() {
                     self.patch.map(dfn, frames(order, count), mfn, perm);
+                    if let Some(last) = expect::range_last(dfn, order, count) {
+                        self.levels = expect::levels_after_notify(self.levels, last);
+                    }
                 }
                 expected
             }

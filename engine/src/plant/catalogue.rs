@@ -311,4 +311,47 @@ catalogue! {
         summary: "growth publishes the top and unlocks before rewriting the DTEs",
         planted: super::dynamic::variant::<super::dynamic::PublishFirst>(),
     },
+    /// SEED-GROW-IN-MAP (Xen 2011-2019; Jan Beulich, "AMD/IOMMU: re-work mode updating",
+    /// 2019): `dynamic` growing in map with Xen's locks: map grows holding only the mapping
+    /// lock while a device is assigned under the devices lock alone. The lock rules see it on
+    /// any schedule; without them, a stale DTE after one preemption inside assign.
+    SeedGrowInMap {
+        id: "SEED-GROW-IN-MAP",
+        implementation: "dynamic",
+        check: LockRule,
+        scenario: "conc-seed-grow-in-map.scn",
+        summary: "map grows holding only the mapping lock while a device is assigned",
+        planted: super::dynamic::variant::<super::dynamic::GrowInMapXenLocks>(),
+    },
+    /// D3: `dynamic` growing in map tests and grows before taking the domain lock; two
+    /// growers lose a level.
+    D3GrowUnlocked {
+        id: "D3-GROW-UNLOCKED",
+        implementation: "dynamic",
+        check: LockRule,
+        scenario: "conc-d3-grow-unlocked.scn",
+        summary: "growth in map takes no lock",
+        planted: super::dynamic::variant::<super::dynamic::GrowUnlocked>(),
+    },
+    /// D4 (Linux "iommu/amd: Fix race in increase_address_space()", the race it fixed): `dynamic` growing in map tests the need
+    /// before the lock and grows one level under it without testing again. It breaks no lock
+    /// rule: only an interleaving shows it.
+    D4RecheckOutside {
+        id: "D4-RECHECK-OUTSIDE",
+        implementation: "dynamic",
+        check: Linearizability,
+        scenario: "conc-d4-recheck-outside.scn",
+        summary: "the needs-growth test is made outside the lock",
+        planted: super::dynamic::variant::<super::dynamic::RecheckOutside>(),
+    },
+    /// D5: `dynamic` keeps root and height in two cells written in two steps, and unmap reads
+    /// them without the lock.
+    D5TopTwoCells {
+        id: "D5-TOP-TWO-CELLS",
+        implementation: "dynamic",
+        check: LockRule,
+        scenario: "conc-d5-top-two-cells.scn",
+        summary: "root and height stored in two steps, read lock-free",
+        planted: super::dynamic::variant::<super::dynamic::TopTwoCells>(),
+    },
 }

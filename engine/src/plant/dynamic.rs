@@ -6,7 +6,7 @@
 use super::Mechanism;
 use crate::substrate::device_set::DeviceSet;
 use crate::table::{Perm, PtError};
-use crate::tables::dynamic::{Dynamic, Seams};
+use crate::tables::dynamic::{Dynamic, InMapGrowth, Seams};
 use crate::tables::TableConfig;
 use std::sync::{Mutex, PoisonError};
 
@@ -171,6 +171,61 @@ pub(super) struct PublishFirst;
 
 impl Seams for PublishFirst {
     fn top_before_dtes(&self) -> bool {
+        true
+    }
+}
+
+/// SEED-GROW-IN-MAP (Xen 2011-2019, the lock bug Jan Beulich's 2019 series reworked): growing
+/// in map with Xen's device locking. Map grows holding only the mapping lock, walks the
+/// device list and rewrites DTEs that belong to the devices lock, while assign (under the
+/// devices lock alone) may be between reading the top and writing its DTE.
+#[derive(Debug, Default)]
+pub(super) struct GrowInMapXenLocks;
+
+impl Seams for GrowInMapXenLocks {
+    fn xen_device_locks(&self) -> bool {
+        true
+    }
+}
+
+/// D3 GROW-UNLOCKED: growing in map, the need is tested and the table grown before the
+/// domain lock is taken: two growers can each publish a chain built on the same old root, and
+/// the first one's level (with what was mapped through it) is lost.
+#[derive(Debug, Default)]
+pub(super) struct GrowUnlocked;
+
+impl Seams for GrowUnlocked {
+    fn in_map_growth(&self) -> InMapGrowth {
+        InMapGrowth::NoLock
+    }
+}
+
+/// D4 RECHECK-OUTSIDE (Linux before "iommu/amd: Fix race in increase_address_space()",
+/// 2019): while the need for growth, tested with no lock, holds, the table grows one level
+/// under the domain lock without testing again, so two racing maps grow it twice (too tall,
+/// or a legal map fails at the maximum height).
+#[derive(Debug, Default)]
+pub(super) struct RecheckOutside;
+
+impl Seams for RecheckOutside {
+    fn in_map_growth(&self) -> InMapGrowth {
+        InMapGrowth::TestOutsideLock
+    }
+}
+
+/// D5 TOP-TWO-CELLS (the class Linux's generic_pt conversion names: AMD "stores the top level
+/// and top pointer in different memory"): root and height kept in two cells written in two
+/// steps, and unmap reads them before taking the lock: between a grower's two stores it walks
+/// the new root with the old height.
+#[derive(Debug, Default)]
+pub(super) struct TopTwoCells;
+
+impl Seams for TopTwoCells {
+    fn top_in_two_cells(&self) -> bool {
+        true
+    }
+
+    fn unmap_reads_top_unlocked(&self) -> bool {
         true
     }
 }

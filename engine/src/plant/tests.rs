@@ -23,13 +23,14 @@ fn ids_round_trip_and_are_unique() {
         PlantError::Unknown("X9".into()).to_string(),
         "unknown planted bug `X9` (known: D1, D4, D7, R2, S5, T2, SPLIT-RW, UNMAP-GROW, F2, \
          T2-CACHE, D1-LEAK, FLUSH-LAST, PDE-32, RANGE-STOP, NL7-SHORT, NL7-PARTIAL, F2-RANGE, \
-         RANGE-DONE, A1-TORN-PTE, A2-DTE-FIELDWISE, S1-BLANK-FIRST, D6-PUBLISH-FIRST)"
+         RANGE-DONE, A1-TORN-PTE, A2-DTE-FIELDWISE, S1-BLANK-FIRST, D6-PUBLISH-FIRST, \
+         SEED-GROW-IN-MAP, D3-GROW-UNLOCKED, D4-RECHECK-OUTSIDE, D5-TOP-TWO-CELLS)"
     );
 }
 
 #[test]
 fn the_catalogue_names_built_in_tables_and_real_checks() {
-    assert_eq!(PlantedBug::ALL.len(), 22);
+    assert_eq!(PlantedBug::ALL.len(), 26);
     for bug in PlantedBug::ALL {
         assert!(crate::tables::built_in(bug.implementation()).is_some(), "{bug}");
         assert!(bug.scenario().ends_with(".scn"), "{bug}");
@@ -47,10 +48,15 @@ fn the_catalogue_names_built_in_tables_and_real_checks() {
             PlantedBug::A1TornPte,
             PlantedBug::A2DteFieldwise,
             PlantedBug::S1BlankFirst,
-            PlantedBug::D6PublishFirst
+            PlantedBug::D6PublishFirst,
+            PlantedBug::SeedGrowInMap,
+            PlantedBug::D3GrowUnlocked,
+            PlantedBug::D4RecheckOutside,
+            PlantedBug::D5TopTwoCells,
         ]
     );
-    assert!(concurrent.iter().all(|b| b.check() == Check::Linearizability));
+    let lock_or_linear = [Check::Linearizability, Check::LockRule];
+    assert!(concurrent.iter().all(|b| lock_or_linear.contains(&b.check())));
 }
 
 #[test]
@@ -72,6 +78,7 @@ fn no_plant_builds_what_the_registry_builds() {
         domain: 1,
         placement: crate::substrate::frames::Placement::Low,
         all_page_sizes: false,
+        growth: Default::default(),
     };
     for table in BUILT_IN {
         let t = Plant::NONE.build(table, config).unwrap();

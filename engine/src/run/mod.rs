@@ -29,7 +29,7 @@ use crate::plant::Plant;
 use crate::scenario::repeat::expand;
 use crate::scenario::{Config, Op, Scenario, ScenarioError};
 use crate::table::{ErrorClass, PageTable, PagesError, PtError};
-use crate::tables::{TableConfig, BUILT_IN};
+use crate::tables::{Growth, TableConfig, BUILT_IN};
 use ptdiff_reference::WalkConfig;
 use std::cell::Cell;
 
@@ -121,6 +121,7 @@ pub fn table_config(config: &Config) -> TableConfig {
         domain: DOMAIN,
         placement: config.placement(),
         all_page_sizes: config.all_page_sizes,
+        growth: config.growth,
     }
 }
 
@@ -326,12 +327,16 @@ impl Runner {
             Op::Map { dfn, mfn, order, perm, missed, count } => {
                 self.stats.maps += 1;
                 let last = expect::range_last(dfn, order, count);
-                if let (false, Some(last)) = (missed, last) {
+                // Growing in map, the caller makes no notification: the map grows the table.
+                let in_map = self.config.growth == Growth::InMap;
+                if let (false, false, Some(last)) = (missed, in_map, last) {
                     self.notify_all(Phase::NotifyBefore { index }, op, last)?;
                 }
+                let before: Vec<u8> = self.subjects.iter().map(|s| s.table.levels()).collect();
                 let results = self.apply(phase, op, count, &mut |s| {
                     let t = &mut s.table;
-                    let (levels, max_levels) = (t.levels(), t.max_levels());
+                    let max_levels = t.max_levels();
+                    let levels = if in_map { max_levels } else { t.levels() };
                     let expected = expect::map(
                         dfn,
                         mfn,
@@ -344,6 +349,10 @@ impl Runner {
                     );
                     (expected, t.map_pages(dfn, mfn, order, count, perm))
                 })?;
+                if in_map {
+                    let last = last.unwrap_or(u64::MAX);
+                    self.grown_in_map(phase, op, last, &before, &results)?;
+                }
                 if results.iter().all(|r| r.is_ok()) {
                     self.stats.maps_ok += 1;
                     self.stats.superpage_maps_ok += u64::from(order > 0);
@@ -509,6 +518,45 @@ impl Runner {
         Ok(())
     }
 
+    /// Growing in map: each table that mapped is exactly as high as `last` needs, or as it was
+    /// (`before`) if that covered it; a map that ran out of memory may keep the levels it grew
+    /// (as Linux's does, one level at a time), no more than needed, but then it leaked no
+    /// table; any other failure grows nothing.
+    fn grown_in_map(
+        &mut self,
+        phase: Phase,
+        op: &Op,
+        last: u64,
+        before: &[u8],
+        results: &Results,
+    ) -> Result<(), Box<Finding>> {
+        for ((subject, &before), result) in self.subjects.iter().zip(before).zip(results) {
+            let after = subject.table.levels();
+            if subject.torn_down || after == before {
+                continue;
+            }
+            let want = expect::levels_after_notify(before, last);
+            let out_of_memory = result.is_err_and(|e| e.error.class() == ErrorClass::NoMemory);
+            let grew_right = after > before
+                && match result {
+                    Ok(_) => after == want,
+                    Err(_) => out_of_memory && after <= want,
+                };
+            if !grew_right {
+                let v = Violation::HeightChanged { keyword: "map", want, got: after };
+                return Err(Finding::new(subject.name(), phase, op, v));
+            }
+            if result.is_err() {
+                sweep::leak(subject, &Enumerated::of(&self.walk, subject))
+                    .map_err(|v| Finding::new(subject.name(), phase, op, v))?;
+            }
+            self.stats.growth_events += 1;
+            self.stats.grown_to |= 1u8.checked_shl(u32::from(after)).unwrap_or(0);
+        }
+        self.note_heights();
+        Ok(())
+    }
+
     /// Applies `apply` (a call on `pages` pages: 1 but for ranges) to every implementation,
     /// then judges each: the result's class against the expected one (an injected allocation
     /// failure may turn an expected success into `NoMemory`), that a failed call changed
@@ -525,6 +573,10 @@ impl Runner {
     ) -> Result<Results, Box<Finding>> {
         let is_notify =
             matches!(phase, Phase::NotifyBefore { .. }) || matches!(op, Op::Notify { .. });
+        // Growing in map, a map may grow: judged by `grown_in_map`.
+        let in_map =
+            !is_notify && self.config.growth == Growth::InMap && matches!(op, Op::Map { .. });
+        let grows = is_notify || in_map;
         let mut applied = Vec::with_capacity(self.subjects.len());
         for subject in &mut self.subjects {
             let top_before = (subject.table.root(), subject.table.levels());
@@ -560,15 +612,20 @@ impl Runner {
                 self.stats.rejected += 1;
                 self.stats.alloc_failures +=
                     u64::from(self.failure_armed && expected.is_ok() && error == PtError::NoMemory);
-                failure_clean(subject, failure, pages, top_before)
-                    .map_err(|v| Finding::new(name, phase, op, v))?;
+                let kept_growth = in_map
+                    && error.class() == ErrorClass::NoMemory
+                    && subject.table.levels() > top_before.1;
+                if !kept_growth {
+                    failure_clean(subject, failure, pages, top_before)
+                        .map_err(|v| Finding::new(name, phase, op, v))?;
+                }
                 if failure.done > 0 {
                     // The completed pages may have allocated tables: all must be reachable.
                     sweep::leak(subject, &Enumerated::of(&self.walk, subject))
                         .map_err(|v| Finding::new(name, phase, op, v))?;
                 }
             }
-            if !is_notify {
+            if !grows {
                 let teardown_ok = matches!(op, Op::Teardown) && got.is_ok();
                 height_kept(op.keyword(), teardown_ok, top_before.1, subject.table.levels())
                     .map_err(|v| Finding::new(name, phase, op, v))?;

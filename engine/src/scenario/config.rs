@@ -9,6 +9,7 @@
 
 use crate::scenario::{ScenarioError, MAX_DEVICES};
 use crate::substrate::frames::Placement;
+use crate::tables::{Growth, GROWTH_WORDS};
 
 /// How the domain under test is set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,6 +36,10 @@ pub struct Config {
     /// so ([`crate::table::PageOrders::ALL`]); off, every table maps 4 KiB, 2 MiB and 1 GiB
     /// pages only.
     pub all_page_sizes: bool,
+    /// Where a table that grows does so (`growth=notify`, the default, or `growth=in-map`):
+    /// with in-map growth a map beyond the height grows the table, the runner makes no
+    /// notification before maps, and a missed notification is no failure.
+    pub growth: Growth,
 }
 
 /// The `tables=` key: a [`Placement`] without its seed, which is `table_seed=`.
@@ -78,6 +83,7 @@ impl Default for Config {
             table_seed: 0,
             ranges: false,
             all_page_sizes: false,
+            growth: Growth::Notify,
         }
     }
 }
@@ -217,6 +223,16 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         get: |c| c.all_page_sizes.into(),
         set: |c, v| c.all_page_sizes = v != 0,
     },
+    ConfigKey {
+        key: "growth",
+        kind: ConfigKind::Choice { words: GROWTH_WORDS },
+        always_printed: false,
+        get: |c| c.growth as u64,
+        set: |c, v| {
+            let last = Growth::ALL.len() - 1;
+            c.growth = Growth::ALL[usize::try_from(v).unwrap_or(last).min(last)];
+        },
+    },
 ];
 
 /// The row of `key`, if it is one.
@@ -287,6 +303,7 @@ mod tests {
                 table_seed: 9,
                 ranges: true,
                 all_page_sizes: true,
+                growth: Growth::Notify,
             }
         );
         assert_eq!(c.placement(), Placement::Spread { seed: 9 });

@@ -19,7 +19,8 @@
 //! [`OpSpec::decode_order`].
 //!
 //! Config values the encoder writes as 0 (so every seed keeps its meaning) are free for
-//! settings added later: `(a & 0xf) / 6` (0..=2), bit 7 of `b` (bit 6 announces a third config byte, whose bits 2 to 7 are free too), and `(a >> 4) / 3`
+//! settings added later: `(a & 0xf) / 6` (0..=2), bit 7 of `b` (bit 6 announces a third
+//! config byte, whose bits 3 to 7 are free too; bit 2 is `growth=in-map`), and `(a >> 4) / 3`
 //! other than [`PLACED`] (which reads a placement byte after `b`: tables placed other than
 //! low, added after the first seeds, in 3 inputs in 16).
 
@@ -61,6 +62,8 @@ pub(crate) const MORE_CONFIG: u8 = 1 << 6;
 /// Bits of the third config byte.
 pub(crate) const RANGES: u8 = 1 << 0;
 pub(crate) const ALL_PAGE_SIZES: u8 = 1 << 1;
+/// `growth=in-map` (added after the first concurrent seeds, which have it clear).
+pub(crate) const GROWTH_IN_MAP: u8 = 1 << 2;
 
 /// `count()` choice 13: any count, from a raw u16.
 pub(crate) const COUNT_RAW: u8 = 13;
@@ -205,8 +208,8 @@ impl Decoder<'_> {
     /// The config from two bytes `a` and `b`; a third ([`MORE_CONFIG`]) when bit 6 of `b` is
     /// set; when `(a >> 4) / 3` is [`PLACED`], a placement byte, and for `tables=spread` a
     /// byte of seed. The values the encoder writes as 0 (see the module doc: bit 7 of `b`, bits
-    /// 2 to 7 of the third byte) are free: a switch added later can be read there and still be
-    /// off for every seed.
+    /// 3 to 7 of the third byte; bit 2 is `growth=in-map`) are free: a switch added later can
+    /// be read there and still be off for every seed.
     pub(crate) fn config(&mut self) -> Config {
         let a = self.byte();
         let b = self.byte();
@@ -230,6 +233,10 @@ impl Decoder<'_> {
             table_seed,
             ranges: more & RANGES != 0,
             all_page_sizes: more & ALL_PAGE_SIZES != 0,
+            growth: match more & GROWTH_IN_MAP {
+                0 => crate::tables::Growth::Notify,
+                _ => crate::tables::Growth::InMap,
+            },
         }
     }
 

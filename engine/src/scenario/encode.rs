@@ -6,12 +6,13 @@
 
 use crate::scenario::config::TablePlacement;
 use crate::scenario::decode::{
-    count_limit, decode, ALL_PAGE_SIZES, COUNT_RAW, MAX_DECODED_OPS, MORE_CONFIG, PLACED,
-    PLACEMENTS, RANGES, RARER_FROM,
+    count_limit, decode, ALL_PAGE_SIZES, COUNT_RAW, GROWTH_IN_MAP, MAX_DECODED_OPS, MORE_CONFIG,
+    PLACED, PLACEMENTS, RANGES, RARER_FROM,
 };
 use crate::scenario::op_table::{Codes, OperandKind};
 use crate::scenario::repeat::run_length;
 use crate::scenario::{Config, Op, Scenario, MAX_DEVICES};
+use crate::tables::Growth;
 use ptdiff_reference::Perm;
 use thiserror::Error;
 
@@ -81,7 +82,9 @@ pub(crate) fn push_config(out: &mut Vec<u8>, c: &Config) -> Result<(), EncodeErr
     }
     let placement = PLACEMENTS.iter().position(|&p| p == c.tables);
     let placed = if placement.is_some() { 3 * PLACED } else { 0 };
-    let more = (u8::from(c.ranges) * RANGES) | (u8::from(c.all_page_sizes) * ALL_PAGE_SIZES);
+    let more = (u8::from(c.ranges) * RANGES)
+        | (u8::from(c.all_page_sizes) * ALL_PAGE_SIZES)
+        | (u8::from(c.growth == Growth::InMap) * GROWTH_IN_MAP);
     out.extend_from_slice(&[
         ((placed + c.max_levels - 4) << 4) | (c.initial_levels - 1),
         (c.devices - 1)

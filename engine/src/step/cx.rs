@@ -20,7 +20,9 @@
 //! steps, the budget and the accesses are the same.
 
 use super::access::{Access, LockClass};
+use super::lockdep::{LockRules, LockViolation, LockingProfile, OpContext};
 use super::shared::{Shared, Top};
+use crate::scenario::Op;
 use crate::substrate::commands::Command;
 use crate::substrate::device_set::DeviceSet;
 use crate::substrate::device_table::{dte_spa, DteSetting};
@@ -45,6 +47,17 @@ impl LockSet {
     /// No lock.
     pub const EMPTY: LockSet = LockSet(0);
 
+    /// The set of `classes`.
+    pub const fn of(classes: &[LockClass]) -> LockSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < classes.len() {
+            bits |= 1 << (classes[i] as u8);
+            i += 1;
+        }
+        LockSet(bits)
+    }
+
     /// True when `class` is in the set.
     pub fn contains(self, class: LockClass) -> bool {
         self.0 & (1 << class.index()) != 0
@@ -68,6 +81,14 @@ impl LockSet {
     /// True when no lock is in the set.
     pub fn is_empty(self) -> bool {
         self.0 == 0
+    }
+}
+
+impl std::fmt::Display for LockSet {
+    /// `{devices, domain}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.iter().map(LockClass::name).collect();
+        write!(f, "{{{}}}", names.join(", "))
     }
 }
 
@@ -117,6 +138,10 @@ pub struct Cx<'s> {
     observing: Cell<bool>,
     /// Whether steps can be taken at once: the run never yields and nobody observes.
     quiet: Cell<bool>,
+    /// The lock rules checked at every step, if installed ([`Cx::check_locks`]).
+    rules: RefCell<Option<LockRules>>,
+    /// Whether lock rules are installed (checked at every step without borrowing them).
+    checking: Cell<bool>,
 }
 
 impl<'s> Cx<'s> {
@@ -138,6 +163,8 @@ impl<'s> Cx<'s> {
             observer: RefCell::new(None),
             observing: Cell::new(false),
             quiet: Cell::new(!preemptible),
+            rules: RefCell::new(None),
+            checking: Cell::new(false),
         }
     }
 
@@ -151,6 +178,42 @@ impl<'s> Cx<'s> {
         *self.observer.borrow_mut() = Some(observer);
         self.observing.set(true);
         self.quiet.set(false);
+    }
+
+    /// Checks every access of the run's CPU operations against the lock rules of `profile`
+    /// ([`LockRules`]); a task is judged while it is inside an operation
+    /// ([`Cx::enter_op`] .. [`Cx::leave_op`]).
+    pub fn check_locks(&self, profile: LockingProfile) {
+        let tasks = self.sched.borrow().tasks.len();
+        *self.rules.borrow_mut() = Some(LockRules::new(profile, tasks));
+        self.checking.set(true);
+        self.quiet.set(false);
+    }
+
+    /// `task` starts operation `op` (number `index` of its program, called from `site`) with
+    /// its caller's locks held: the entry contract is checked.
+    pub fn enter_op(&self, task: TaskId, index: usize, op: Op, site: &'static str) {
+        if self.checking.get() {
+            let held = self.position(task).held;
+            if let Some(rules) = self.rules.borrow_mut().as_mut() {
+                rules.enter(task, OpContext { index, op, site }, held);
+            }
+        }
+    }
+
+    /// `task`'s operation returned; its caller held `caller` when it called.
+    pub fn leave_op(&self, task: TaskId, caller: LockSet) {
+        if self.checking.get() {
+            let held = self.position(task).held;
+            if let Some(rules) = self.rules.borrow_mut().as_mut() {
+                rules.leave(task, held, caller);
+            }
+        }
+    }
+
+    /// The first lock rule broken in the run, if rules are checked.
+    pub fn lock_violation(&self) -> Option<LockViolation> {
+        self.rules.borrow().as_ref().and_then(|r| r.violation().cloned())
     }
 
     // ----- for the executor and the adapter -----
@@ -213,18 +276,21 @@ impl<'s> Cx<'s> {
     /// After an access took effect: the observer sees it.
     #[inline(always)]
     fn observed(&self, access: &Access) {
-        if self.observing.get() {
+        if self.observing.get() || self.checking.get() {
             self.notify_observer(access);
         }
     }
 
-    /// The observer sees `access`.
+    /// The lock rules, then the observer, see `access`.
     #[inline(never)]
     fn notify_observer(&self, access: &Access) {
         let (task, held) = {
             let s = self.sched.borrow();
             (s.current, s.tasks.get(s.current).map_or(LockSet::EMPTY, |t| t.held))
         };
+        if let Some(rules) = self.rules.borrow_mut().as_mut() {
+            rules.access(task, access, held);
+        }
         if let Some(observer) = self.observer.borrow_mut().as_mut() {
             observer.after(task, access, held, &self.shared.borrow());
         }
@@ -519,6 +585,15 @@ impl<'s> Cx<'s> {
         if held {
             Ok(())
         } else {
+            if self.checking.get() {
+                let (task, now) = {
+                    let s = self.sched.borrow();
+                    (s.current, s.tasks.get(s.current).map_or(LockSet::EMPTY, |t| t.held))
+                };
+                if let Some(rules) = self.rules.borrow_mut().as_mut() {
+                    rules.unlock_not_held(task, class, now);
+                }
+            }
             Err(IommuError::LockNotHeld { lock: class.name() })
         }
     }

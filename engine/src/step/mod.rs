@@ -9,6 +9,7 @@
 //! - [`access`]: the kinds of step and the lock classes;
 //! - [`cx`]: the substrate itself, with the per-operation step budget and lock blocking;
 //! - [`exec`]: the deterministic executor (tasks, policies, deadlock detection);
+//! - [`lockdep`]: locking profiles and the lock rules checked at every step;
 //! - [`step_table`]: the step contract for implementations (`async` operations over `Cx`);
 //! - [`sequential`]: the adapter that makes a step table an ordinary
 //!   [`crate::table::PageTable`] (one task, no interleaving), so the sequential runner and
@@ -21,12 +22,14 @@
 pub mod access;
 pub mod cx;
 pub mod exec;
+pub mod lockdep;
 pub mod sequential;
 pub mod shared;
 pub mod step_table;
 
 pub use access::{Access, LockClass};
 pub use cx::{Cx, LockSet, StepObserver, TaskId, DEFAULT_STEP_BUDGET};
+pub use lockdep::{LockRule, LockRules, LockViolation, LockingProfile, Resource};
 pub use sequential::{Sequential, StepPageTable};
 pub use shared::{Shared, Top};
 pub use step_table::{OpFuture, PagesFuture, StepTable};

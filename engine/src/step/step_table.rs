@@ -8,10 +8,13 @@
 //!   implementation itself holds only configuration (the `Sync` bound rejects `Cell` and
 //!   `RefCell` fields, so hidden mutable state does not compile);
 //! - an operation that takes locks releases them before it returns;
+//! - it declares its [`LockingProfile`] (which locks protect each shared resource), and keeps
+//!   it on every access;
 //! - `lookup` and `top` read the state directly (they are the implementation's view, used at
 //!   quiescent points, not steps).
 
 use super::cx::Cx;
+use super::lockdep::LockingProfile;
 use super::shared::{Shared, Top};
 use crate::table::{PageOrders, PagesError, Perm, PtError};
 use std::future::Future;
@@ -37,6 +40,12 @@ pub trait StepTable: Sync {
     /// The top as the implementation keeps it in `shared` (default: the top cell).
     fn top(&self, shared: &Shared) -> Option<Top> {
         shared.top
+    }
+
+    /// Which locks protect each shared resource, checked at every step of a concurrent run
+    /// ([`super::lockdep`]). Default: [`LockingProfile::UNDECLARED`] (no resource rule).
+    fn locking(&self) -> LockingProfile {
+        LockingProfile::UNDECLARED
     }
 
     /// Builds the empty table of a new domain (its root); run once, before any operation.
@@ -112,6 +121,10 @@ impl StepTable for Box<dyn StepTable> {
 
     fn top(&self, shared: &Shared) -> Option<Top> {
         (**self).top(shared)
+    }
+
+    fn locking(&self) -> LockingProfile {
+        (**self).locking()
     }
 
     fn create<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a> {

@@ -10,6 +10,26 @@ use crate::table::{PageTable, PtError};
 use dynamic::{Dynamic, DynamicConfig};
 use fixed::Fixed;
 
+/// Where a table that grows does so (`growth=` in the scenario config).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Growth {
+    /// Only when told, by `notify_dfn` (Xen 2019, Jan Beulich's hook): a map beyond the
+    /// height fails with [`PtError::BeyondHeight`].
+    #[default]
+    Notify,
+    /// Inside map, under the domain lock, as Linux's `increase_address_space` (2020): a map
+    /// beyond the height grows the table first (notify still grows too).
+    InMap,
+}
+
+impl Growth {
+    /// Every mode, in the order of [`GROWTH_WORDS`].
+    pub const ALL: [Growth; 2] = [Growth::Notify, Growth::InMap];
+}
+
+/// The words of `growth=`, in the order of [`Growth::ALL`].
+pub const GROWTH_WORDS: &[&str] = &["notify", "in-map"];
+
 /// What the runner knows when it creates a table: the scenario's heights, the domain and where
 /// table frames are placed. Each table takes what applies to it (the fixed table only the
 /// domain and the placement).
@@ -26,6 +46,8 @@ pub struct TableConfig {
     /// Whether a table that can map every page size AMD-Vi v1 encodes does
     /// ([`crate::table::PageOrders::ALL`]); off, tables map 4 KiB, 2 MiB and 1 GiB pages.
     pub all_page_sizes: bool,
+    /// Where a table that grows does so.
+    pub growth: Growth,
 }
 
 impl From<TableConfig> for DynamicConfig {
@@ -35,6 +57,7 @@ impl From<TableConfig> for DynamicConfig {
             max_levels: c.max_levels,
             domain: c.domain,
             all_page_sizes: c.all_page_sizes,
+            growth: c.growth,
         }
     }
 }
@@ -84,6 +107,7 @@ mod tests {
         domain: 9,
         placement: Placement::Low,
         all_page_sizes: false,
+        growth: Growth::Notify,
     };
 
     #[test]
@@ -110,6 +134,7 @@ mod tests {
             domain: 1,
             placement: Placement::Low,
             all_page_sizes: false,
+            growth: Growth::Notify,
         };
         let built: Vec<_> = BUILT_IN.iter().map(|t| (t.build)(bad).err()).collect();
         assert_eq!(built, [Some(PtError::BadHeight { initial_levels: 5, max_levels: 4 }), None]);

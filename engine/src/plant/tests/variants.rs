@@ -23,6 +23,7 @@ fn build(plant: Plant, implementation: &str, initial_levels: u8) -> Box<dyn Page
         domain: DOMAIN,
         placement: crate::substrate::frames::Placement::Low,
         all_page_sizes: false,
+        growth: Default::default(),
     };
     plant.build(built_in(implementation).unwrap(), config).unwrap()
 }
@@ -334,6 +335,7 @@ fn pde32_drops_address_bits_51_32_of_the_pdes_on_its_walks() {
         domain: DOMAIN,
         placement,
         all_page_sizes: false,
+        growth: Default::default(),
     };
     let mut low = plant.build(fixed, config(Placement::Low)).unwrap();
     low.assign(0).unwrap();
@@ -376,6 +378,7 @@ fn nl7_short_leaves_the_last_replica_out() {
             domain: DOMAIN,
             placement: Placement::Low,
             all_page_sizes: true,
+            growth: Default::default(),
         };
         let mut t = plant.build(built_in("dynamic").unwrap(), config).unwrap();
         t.assign(0).unwrap();
@@ -427,6 +430,7 @@ fn nl7_partial_leaves_the_other_replicas_of_a_changed_page() {
             domain: DOMAIN,
             placement: Placement::Low,
             all_page_sizes: true,
+            growth: Default::default(),
         };
         let mut t = plant.build(built_in("dynamic").unwrap(), config).unwrap();
         t.assign(0).unwrap();

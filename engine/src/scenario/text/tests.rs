@@ -166,7 +166,8 @@ fn errors_carry_line_and_column() {
             1,
             8,
             "unknown config key `colour` (known: initial_levels, max_levels, devices, \
-             superpages, missed_notifications, tables, table_seed, ranges, all_page_sizes)"
+             superpages, missed_notifications, tables, table_seed, ranges, all_page_sizes, \
+             growth)"
                 .to_string()
         )
     );

@@ -1,7 +1,7 @@
 //! Growth (`update_paging_mode`): a chain of new roots built off-line, then published.
 
 use super::geometry::levels_to_cover;
-use super::{entry, read_top, Dynamic, Seams, Top};
+use super::{entry, Dynamic, Seams, Top};
 use crate::step::{Cx, LockClass};
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::table::PtError;
@@ -12,7 +12,7 @@ impl<S: Seams> Dynamic<S> {
     /// and publishing it, re-reading the top after each round until the table is as high as
     /// the target (one round, unless a seam says otherwise).
     pub(super) async fn grow_to_cover(&self, cx: &Cx<'_>, dfn: u64) -> Result<(), PtError> {
-        let mut top = read_top(cx).await?;
+        let mut top = self.read_top(cx).await?;
         let max_levels = self.config.max_levels;
         let needed = levels_to_cover(dfn)
             .filter(|&levels| levels <= max_levels)
@@ -24,9 +24,23 @@ impl<S: Seams> Dynamic<S> {
                 let grown = self.build_chain(cx, top, round).await?;
                 self.publish(cx, grown).await?;
             }
-            top = read_top(cx).await?;
+            top = self.read_top(cx).await?;
         }
         Ok(())
+    }
+
+    /// Grows the table by one level, without testing whether `dfn` needs it (a seam's growth:
+    /// the need was tested before the caller took the lock); returns the new top.
+    /// [`PtError::OutOfRange`] when the table is already at its maximum height.
+    pub(super) async fn grow_one_level(&self, cx: &Cx<'_>, dfn: u64) -> Result<Top, PtError> {
+        let top = self.read_top(cx).await?;
+        let max_levels = self.config.max_levels;
+        if top.levels >= max_levels {
+            return Err(PtError::OutOfRange { dfn, max_levels });
+        }
+        let grown = self.build_chain(cx, top, top.levels + 1).await?;
+        self.publish(cx, grown).await?;
+        Ok(grown)
     }
 
     /// Allocates the new roots from `top.levels + 1` up to `target`, each holding only entry
@@ -75,7 +89,7 @@ impl<S: Seams> Dynamic<S> {
             return Box::pin(self.publish_top_first(cx, grown)).await;
         }
         self.retarget(cx, grown).await?;
-        cx.set_top(Some(grown)).await;
+        self.write_top(cx, Some(grown)).await;
         self.flush(cx, 0, ALL_PAGES_ORDER).await;
         Ok(())
     }
@@ -95,7 +109,7 @@ impl<S: Seams> Dynamic<S> {
     /// [`Seams::top_before_dtes`]: publishes the top, releases the `Domain` lock, retargets
     /// the DTEs, takes the lock again (the caller releases it), then flushes.
     async fn publish_top_first(&self, cx: &Cx<'_>, grown: Top) -> Result<(), PtError> {
-        cx.set_top(Some(grown)).await;
+        self.write_top(cx, Some(grown)).await;
         cx.unlock(LockClass::Domain).await?;
         let retargeted = self.retarget(cx, grown).await;
         cx.lock(LockClass::Domain).await;

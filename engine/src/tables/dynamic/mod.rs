@@ -46,7 +46,15 @@
 //! for their whole work (released on every path, errors included); assign and deassign are
 //! called with the `Devices` lock held by their caller and take none, reading the top in one
 //! step; teardown, run when no other operation of the domain can, takes none. `lookup` reads
-//! the shared state directly.
+//! the shared state directly. The locking profile is Xen 2019's
+//! ([`crate::step::LockingProfile::XEN_NOTIFY`]).
+//!
+//! With [`DynamicConfig::growth`] = [`Growth::InMap`] the table also grows inside map, as
+//! Linux's `increase_address_space` does (its correct version): a map beyond the height tests
+//! the need on the top read under the `Domain` lock, grows as notify does (DTEs rewritten
+//! before the top, one cell, is published), then maps; a failure after growing keeps the
+//! growth. Assign and deassign then take the `Domain` lock too (Linux's attach holds it), and
+//! the profile is Linux 2020's ([`crate::step::LockingProfile::LINUX_IN_MAP`]).
 //!
 //! The page table users call is the sequential adapter over it: [`Dynamic::new`] and
 //! [`Dynamic::with_seams`] return a [`Sequential<Dynamic>`](Sequential), a
@@ -69,13 +77,15 @@ mod seams;
 mod step_table;
 #[cfg(test)]
 mod tests;
+mod top;
 
-pub use seams::{Correct, Seams};
+pub use seams::{Correct, InMapGrowth, Seams};
 
 use crate::step::{Sequential, Top};
 use crate::substrate::frames::Placement;
 use crate::substrate::iommu::Iommu;
 use crate::table::{PageOrders, PtError};
+use crate::tables::Growth;
 use geometry::{LEVELS, MAX_LEVELS};
 
 /// Heights and domain of a [`Dynamic`] table.
@@ -90,6 +100,9 @@ pub struct DynamicConfig {
     /// Whether the table maps every page size AMD-Vi v1 encodes ([`PageOrders::ALL`], with
     /// NL = 7 leaves) rather than 4 KiB, 2 MiB and 1 GiB ([`PageOrders::BASE`]).
     pub all_page_sizes: bool,
+    /// Where the table grows: on notify only (Xen 2019), or inside map too (Linux
+    /// `increase_address_space`).
+    pub growth: Growth,
 }
 
 /// A page table that starts low and grows on notification, as a step table: its
@@ -153,9 +166,4 @@ impl<S: Seams> Dynamic<S> {
             PageOrders::BASE
         }
     }
-}
-
-/// The current root and height read in one step, or [`PtError::TornDown`].
-async fn read_top(cx: &crate::step::Cx<'_>) -> Result<Top, PtError> {
-    cx.top().await.ok_or(PtError::TornDown)
 }

@@ -105,6 +105,47 @@ pub trait Seams: Debug + Sync {
     fn top_before_dtes(&self) -> bool {
         false
     }
+
+    /// Growing in map: how a map beyond the height grows. Default:
+    /// [`InMapGrowth::UnderLock`].
+    #[inline]
+    fn in_map_growth(&self) -> InMapGrowth {
+        InMapGrowth::UnderLock
+    }
+
+    /// Growing in map: whether the table keeps Xen's device locking (assign and deassign
+    /// under the caller's devices lock alone, the device list and DTEs the devices lock's,
+    /// profile [`crate::step::LockingProfile::XEN_GROW_IN_MAP`]) rather than Linux's (the
+    /// domain lock too). Default: no.
+    #[inline]
+    fn xen_device_locks(&self) -> bool {
+        false
+    }
+
+    /// Whether the top is kept in two spare cells, root then height, each read and written in
+    /// a step of its own (else the one top cell). Default: no.
+    #[inline]
+    fn top_in_two_cells(&self) -> bool {
+        false
+    }
+
+    /// Whether unmap reads the top before it takes the domain lock. Default: no.
+    #[inline]
+    fn unmap_reads_top_unlocked(&self) -> bool {
+        false
+    }
+}
+
+/// How a map that needs a taller table grows it, growing in map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InMapGrowth {
+    /// The need is tested on the top read under the domain lock, and growth covers it.
+    UnderLock,
+    /// The need is tested, and the table grown, before the domain lock is taken.
+    NoLock,
+    /// While the need, tested with no lock, holds, the table grows one level under the domain
+    /// lock, without testing again under it.
+    TestOutsideLock,
 }
 
 /// Every decision as the table was designed: what [`Dynamic`](super::Dynamic) uses.

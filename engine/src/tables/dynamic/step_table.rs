@@ -6,12 +6,13 @@ use super::geometry::{
     check_order, entry_order, index, leaf_level, low_mask, slot_spa, span, MFN_LIMIT,
 };
 use super::range::{Range, Write};
-use super::{read_top, Dynamic, Seams};
-use crate::step::{Cx, LockClass, OpFuture, PagesFuture, Shared, StepTable, Top};
+use super::{Dynamic, InMapGrowth, Seams};
+use crate::step::{Cx, LockClass, LockingProfile, OpFuture, PagesFuture, Shared, StepTable, Top};
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::DteSetting;
 use crate::substrate::iommu::IommuError;
 use crate::table::{PageOrders, PagesError, Perm, PtError};
+use crate::tables::Growth;
 
 /// The result of an operation that ran under a lock, given the result of releasing it: an
 /// error of the work comes before an error of the release.
@@ -24,35 +25,90 @@ fn released<E: From<PtError>>(
 }
 
 impl<S: Seams> Dynamic<S> {
-    /// `map_pages` under the lock: checks in the contract's order, then one descent over the
-    /// range writing its leaves (allocating and shattering on the way), one flush if anything
-    /// present changed, and the replaced subtrees freed. Never grows the table.
+    /// `map_pages`: growing in map, what a seam does before the lock (see
+    /// [`InMapGrowth`]), then [`Dynamic::map_locked`] under the `Domain` lock.
+    async fn map_op(
+        &self,
+        cx: &Cx<'_>,
+        args: (u64, u64, u32, u64),
+        perm: Perm,
+    ) -> Result<(), PagesError> {
+        let early = self.seams.in_map_growth();
+        if self.config.growth == Growth::InMap && early != InMapGrowth::UnderLock {
+            if let Ok(last) = self.map_checks(args, perm) {
+                self.grow_before_lock(cx, early, last).await?;
+            }
+        }
+        cx.lock(LockClass::Domain).await;
+        let result = self.map_locked(cx, args, perm).await;
+        released(result, cx.unlock(LockClass::Domain).await)
+    }
+
+    /// A seam's growth before the map takes the `Domain` lock, for a map whose last DFN is
+    /// `last`: [`InMapGrowth::NoLock`] tests the need and grows with no lock;
+    /// [`InMapGrowth::TestOutsideLock`] tests the need with no lock and, while it holds, grows
+    /// one level under the lock without testing again (Linux's loop around
+    /// `increase_address_space` before its 2019 race fix).
+    async fn grow_before_lock(
+        &self,
+        cx: &Cx<'_>,
+        early: InMapGrowth,
+        last: u64,
+    ) -> Result<(), PtError> {
+        while let Ok(top) = self.read_top(cx).await {
+            if last < span(top.levels) {
+                break;
+            }
+            if early == InMapGrowth::NoLock {
+                return self.grow_to_cover(cx, last).await;
+            }
+            cx.lock(LockClass::Domain).await;
+            let grown = self.grow_one_level(cx, last).await.map(|_| ());
+            released(grown, cx.unlock(LockClass::Domain).await)?;
+        }
+        Ok(())
+    }
+
+    /// `unmap_pages`: the top read before the lock if a seam says so, then
+    /// [`Dynamic::unmap_locked`] under the `Domain` lock.
+    async fn unmap_op(
+        &self,
+        cx: &Cx<'_>,
+        dfn: u64,
+        order: u32,
+        count: u64,
+    ) -> Result<(), PagesError> {
+        let early = match self.seams.unmap_reads_top_unlocked() {
+            true => Some(self.read_top(cx).await),
+            false => None,
+        };
+        cx.lock(LockClass::Domain).await;
+        let result = self.unmap_locked(cx, early, (dfn, order, count)).await;
+        released(result, cx.unlock(LockClass::Domain).await)
+    }
+
+    /// `map_pages` under the lock: checks in the contract's order, growth (growing in map, when
+    /// the top read under the lock is too short), then one descent over the range writing its
+    /// leaves (allocating and shattering on the way), one flush if anything present changed,
+    /// and the replaced subtrees freed.
     async fn map_locked(
         &self,
         cx: &Cx<'_>,
         (dfn, mfn, order, count): (u64, u64, u32, u64),
         perm: Perm,
     ) -> Result<(), PagesError> {
-        let top = read_top(cx).await?;
-        check_order(order, self.orders())?;
-        if perm.is_empty() {
-            return Err(PtError::NoPermission.into());
-        }
-        if count == 0 {
-            return Err(PtError::EmptyRange.into());
-        }
-        let mask = low_mask(order);
-        if dfn & mask != 0 || mfn & mask != 0 {
-            return Err(PtError::Misaligned { dfn, mfn, order }.into());
-        }
-        let frames = count.saturating_mul(1 << order);
-        if mfn.checked_add(frames).is_none_or(|end| end > MFN_LIMIT) {
-            return Err(PtError::MfnTooLarge { mfn, order }.into());
-        }
-        let last = dfn.saturating_add(frames - 1);
-        let max_levels = self.config.max_levels;
-        if last >= span(max_levels) {
-            return Err(PtError::OutOfRange { dfn: last, max_levels }.into());
+        let mut top = self.read_top(cx).await?;
+        let last = self.map_checks((dfn, mfn, order, count), perm)?;
+        let in_map = self.config.growth == Growth::InMap;
+        if in_map
+            && last >= span(top.levels)
+            && self.seams.in_map_growth() != InMapGrowth::TestOutsideLock
+        {
+            // Linux `increase_address_space`, correct: the need is tested on the top read
+            // under the domain lock (and growth re-reads it), the DTEs are rewritten before
+            // the top is published, and the top is one cell.
+            self.grow_to_cover(cx, last).await?;
+            top = self.read_top(cx).await?;
         }
         if last >= span(top.levels) {
             return Err(PtError::BeyondHeight { dfn: last, levels: top.levels }.into());
@@ -60,6 +116,36 @@ impl<S: Seams> Dynamic<S> {
         let level = leaf_level(order, top.levels);
         let write = Write::Map { mfn, perm, level };
         self.apply_range(cx, top, Range::new(dfn, last, order, write)).await
+    }
+
+    /// The argument checks of `map_pages`, in the contract's order, up to the maximum height;
+    /// the range's last DFN.
+    fn map_checks(
+        &self,
+        (dfn, mfn, order, count): (u64, u64, u32, u64),
+        perm: Perm,
+    ) -> Result<u64, PtError> {
+        check_order(order, self.orders())?;
+        if perm.is_empty() {
+            return Err(PtError::NoPermission);
+        }
+        if count == 0 {
+            return Err(PtError::EmptyRange);
+        }
+        let mask = low_mask(order);
+        if dfn & mask != 0 || mfn & mask != 0 {
+            return Err(PtError::Misaligned { dfn, mfn, order });
+        }
+        let frames = count.saturating_mul(1 << order);
+        if mfn.checked_add(frames).is_none_or(|end| end > MFN_LIMIT) {
+            return Err(PtError::MfnTooLarge { mfn, order });
+        }
+        let last = dfn.saturating_add(frames - 1);
+        let max_levels = self.config.max_levels;
+        if last >= span(max_levels) {
+            return Err(PtError::OutOfRange { dfn: last, max_levels });
+        }
+        Ok(last)
     }
 
     /// `unmap_pages` under the lock: argument checks, then the part within the current height
@@ -70,11 +156,13 @@ impl<S: Seams> Dynamic<S> {
     async fn unmap_locked(
         &self,
         cx: &Cx<'_>,
-        dfn: u64,
-        order: u32,
-        count: u64,
+        early: Option<Result<Top, PtError>>,
+        (dfn, order, count): (u64, u32, u64),
     ) -> Result<(), PagesError> {
-        let top = read_top(cx).await?;
+        let top = match early {
+            Some(top) => top?,
+            None => self.read_top(cx).await?,
+        };
         check_order(order, self.orders())?;
         if count == 0 {
             return Err(PtError::EmptyRange.into());
@@ -89,6 +177,58 @@ impl<S: Seams> Dynamic<S> {
         let frames = count.saturating_mul(1 << order);
         let last = dfn.saturating_add(frames - 1).min(table_span - 1);
         self.apply_range(cx, top, Range::new(dfn, last, order, Write::Unmap)).await
+    }
+
+    /// Whether assign and deassign take the `Domain` lock: growing in map with Linux's locks.
+    fn devices_under_domain_lock(&self) -> bool {
+        self.config.growth == Growth::InMap && !self.seams.xen_device_locks()
+    }
+
+    /// Growing in map, takes the `Domain` lock (Linux's attach and detach hold it); else
+    /// nothing (Xen's assign runs under the caller's devices lock alone).
+    async fn lock_in_map(&self, cx: &Cx<'_>) {
+        if self.devices_under_domain_lock() {
+            cx.lock(LockClass::Domain).await;
+        }
+    }
+
+    /// Releases what [`Dynamic::lock_in_map`] took; `result`, unless releasing failed.
+    async fn unlock_in_map(&self, cx: &Cx<'_>, result: Result<(), PtError>) -> Result<(), PtError> {
+        if self.devices_under_domain_lock() {
+            return released(result, cx.unlock(LockClass::Domain).await);
+        }
+        result
+    }
+
+    /// Assign's work: reads the top in one step, writes the DTE and invalidates it, waits,
+    /// then adds `dev` to the device list.
+    async fn assign_locked(&self, cx: &Cx<'_>, dev: u16) -> Result<(), PtError> {
+        let top = self.read_top(cx).await?;
+        Self::check_device(dev)?;
+        if cx.devices().await.contains(dev) {
+            return Err(PtError::AlreadyAssigned { dev });
+        }
+        self.program_dte(cx, dev, self.translate_setting(top)).await?;
+        cx.issue(Command::CompletionWait).await;
+        cx.set_device(dev, true).await;
+        Ok(())
+    }
+
+    /// Deassign's work: blocks `dev`'s DTE, waits, then removes `dev` from the device list.
+    async fn deassign_locked(&self, cx: &Cx<'_>, dev: u16) -> Result<(), PtError> {
+        self.read_top(cx).await?;
+        Self::check_device(dev)?;
+        if !cx.devices().await.contains(dev) {
+            return Err(PtError::NotAssigned { dev });
+        }
+        if self.seams.invalidate_blocked_dte() {
+            self.program_dte(cx, dev, DteSetting::Blocked).await?;
+        } else {
+            cx.set_dte(dev, DteSetting::Blocked).await?;
+        }
+        cx.issue(Command::CompletionWait).await;
+        cx.set_device(dev, false).await;
+        Ok(())
     }
 }
 
@@ -105,11 +245,25 @@ impl<S: Seams> StepTable for Dynamic<S> {
         self.config.max_levels
     }
 
+    /// Xen 2019 with `notify_dfn` ([`LockingProfile::XEN_NOTIFY`]); growing inside map,
+    /// Linux 2020 ([`LockingProfile::LINUX_IN_MAP`]).
+    fn locking(&self) -> LockingProfile {
+        match self.config.growth {
+            Growth::Notify => LockingProfile::XEN_NOTIFY,
+            Growth::InMap if self.seams.xen_device_locks() => LockingProfile::XEN_GROW_IN_MAP,
+            Growth::InMap => LockingProfile::LINUX_IN_MAP,
+        }
+    }
+
+    fn top(&self, shared: &Shared) -> Option<Top> {
+        self.top_of(shared)
+    }
+
     /// Allocates the empty root of `initial_levels` levels and publishes it.
     fn create<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a> {
         Box::pin(async move {
             let root = cx.alloc_table(self.domain()).await?;
-            cx.set_top(Some(Top { root, levels: self.config.initial_levels })).await;
+            self.write_top(cx, Some(Top { root, levels: self.config.initial_levels })).await;
             Ok(())
         })
     }
@@ -122,19 +276,13 @@ impl<S: Seams> StepTable for Dynamic<S> {
         order: u32,
         perm: Perm,
     ) -> OpFuture<'a> {
-        Box::pin(async move {
-            cx.lock(LockClass::Domain).await;
-            let result = self.map_locked(cx, (dfn, mfn, order, 1), perm).await;
-            released(result.map_err(|e| e.error), cx.unlock(LockClass::Domain).await)
-        })
+        Box::pin(
+            async move { self.map_op(cx, (dfn, mfn, order, 1), perm).await.map_err(|e| e.error) },
+        )
     }
 
     fn unmap<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dfn: u64, order: u32) -> OpFuture<'a> {
-        Box::pin(async move {
-            cx.lock(LockClass::Domain).await;
-            let result = self.unmap_locked(cx, dfn, order, 1).await;
-            released(result.map_err(|e| e.error), cx.unlock(LockClass::Domain).await)
-        })
+        Box::pin(async move { self.unmap_op(cx, dfn, order, 1).await.map_err(|e| e.error) })
     }
 
     /// 4 KiB, 2 MiB and 1 GiB; with `all_page_sizes`, every size AMD-Vi v1 encodes.
@@ -151,11 +299,7 @@ impl<S: Seams> StepTable for Dynamic<S> {
         count: u64,
         perm: Perm,
     ) -> PagesFuture<'a> {
-        Box::pin(async move {
-            cx.lock(LockClass::Domain).await;
-            let result = self.map_locked(cx, (dfn, mfn, order, count), perm).await;
-            released(result, cx.unlock(LockClass::Domain).await)
-        })
+        Box::pin(async move { self.map_op(cx, (dfn, mfn, order, count), perm).await })
     }
 
     fn unmap_pages<'a, 's: 'a>(
@@ -165,11 +309,7 @@ impl<S: Seams> StepTable for Dynamic<S> {
         order: u32,
         count: u64,
     ) -> PagesFuture<'a> {
-        Box::pin(async move {
-            cx.lock(LockClass::Domain).await;
-            let result = self.unmap_locked(cx, dfn, order, count).await;
-            released(result, cx.unlock(LockClass::Domain).await)
-        })
+        Box::pin(async move { self.unmap_op(cx, dfn, order, count).await })
     }
 
     /// [`PtError::OutOfRange`] beyond the span of the maximum height; otherwise grows to the
@@ -182,39 +322,24 @@ impl<S: Seams> StepTable for Dynamic<S> {
         })
     }
 
-    /// Joins `dev` (the caller holds the `Devices` lock): reads the top in one step, writes
-    /// the DTE and invalidates it, waits, then adds `dev` to the device list.
+    /// Joins `dev` (the caller holds the `Devices` lock; growing in map, it also takes the
+    /// `Domain` lock, as Linux's attach does): reads the top in one step, writes the DTE and
+    /// invalidates it, waits, then adds `dev` to the device list.
     fn assign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a> {
         Box::pin(async move {
-            let top = read_top(cx).await?;
-            Self::check_device(dev)?;
-            if cx.devices().await.contains(dev) {
-                return Err(PtError::AlreadyAssigned { dev });
-            }
-            self.program_dte(cx, dev, self.translate_setting(top)).await?;
-            cx.issue(Command::CompletionWait).await;
-            cx.set_device(dev, true).await;
-            Ok(())
+            self.lock_in_map(cx).await;
+            let result = self.assign_locked(cx, dev).await;
+            self.unlock_in_map(cx, result).await
         })
     }
 
-    /// Blocks `dev`'s DTE (the caller holds the `Devices` lock), waits, then removes `dev`
-    /// from the device list.
+    /// Blocks `dev`'s DTE (the caller holds the `Devices` lock; growing in map, it also takes
+    /// the `Domain` lock), waits, then removes `dev` from the device list.
     fn deassign<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>, dev: u16) -> OpFuture<'a> {
         Box::pin(async move {
-            read_top(cx).await?;
-            Self::check_device(dev)?;
-            if !cx.devices().await.contains(dev) {
-                return Err(PtError::NotAssigned { dev });
-            }
-            if self.seams.invalidate_blocked_dte() {
-                self.program_dte(cx, dev, DteSetting::Blocked).await?;
-            } else {
-                cx.set_dte(dev, DteSetting::Blocked).await?;
-            }
-            cx.issue(Command::CompletionWait).await;
-            cx.set_device(dev, false).await;
-            Ok(())
+            self.lock_in_map(cx).await;
+            let result = self.deassign_locked(cx, dev).await;
+            self.unlock_in_map(cx, result).await
         })
     }
 
@@ -222,7 +347,7 @@ impl<S: Seams> StepTable for Dynamic<S> {
     /// clears the top, then frees every table.
     fn teardown<'a, 's: 'a>(&'a self, cx: &'a Cx<'s>) -> OpFuture<'a> {
         Box::pin(async move {
-            let top = read_top(cx).await?;
+            let top = self.read_top(cx).await?;
             let devices = cx.devices().await;
             for dev in devices.iter() {
                 cx.set_device(dev, false).await;
@@ -232,14 +357,14 @@ impl<S: Seams> StepTable for Dynamic<S> {
             }
             cx.issue(Command::CompletionWait).await;
             self.flush(cx, 0, ALL_PAGES_ORDER).await;
-            cx.set_top(None).await;
+            self.write_top(cx, None).await;
             self.free_subtree(cx, top.root, top.levels).await
         })
     }
 
     /// Walks the table in memory for `dfn`: the exact frame and the leaf's permissions.
     fn lookup(&self, shared: &Shared, dfn: u64) -> Option<(u64, Perm)> {
-        let top = shared.top?;
+        let top = self.top_of(shared)?;
         if dfn >= span(top.levels) {
             return None;
         }

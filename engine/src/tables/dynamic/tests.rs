@@ -22,7 +22,13 @@ const IW: u64 = 1 << 62;
 const FIRST_TABLE: u64 = TABLE_POOL_FIRST_PFN << 12;
 
 fn config(initial_levels: u8, max_levels: u8) -> DynamicConfig {
-    DynamicConfig { initial_levels, max_levels, domain: DOMAIN, all_page_sizes: false }
+    DynamicConfig {
+        initial_levels,
+        max_levels,
+        domain: DOMAIN,
+        all_page_sizes: false,
+        growth: Default::default(),
+    }
 }
 
 fn table(initial_levels: u8, max_levels: u8) -> Sequential<Dynamic> {
@@ -247,6 +253,57 @@ fn test_assign_after_growth_gets_current_root() {
     for dev in [1, 2] {
         assert_eq!(hw(&t, dev, (1 << 27) + 3), Some((0x9003, Perm::RW)));
     }
+}
+
+// ---- growth inside map (Linux increase_address_space) ------------------------------------
+
+fn in_map_table(initial_levels: u8, max_levels: u8) -> Sequential<Dynamic> {
+    Dynamic::new(DynamicConfig { growth: Growth::InMap, ..config(initial_levels, max_levels) })
+        .unwrap()
+}
+
+#[test]
+fn test_in_map_growth_grows_as_needed_dtes_first_then_maps() {
+    let mut t = in_map_table(2, 5);
+    t.assign(3).unwrap();
+    t.map(7, 0x42, 0, Perm::W).unwrap();
+    let cursor = t.iommu().commands().len();
+    t.map(1 << 27, 0x1000, 0, Perm::RW).unwrap();
+    let root = t.root().unwrap();
+    assert_eq!((t.levels(), dte_mode_and_root(&t, 3)), (4, (4, root)));
+    assert_eq!(
+        commands_since(&t, cursor)[..4],
+        [
+            Command::InvalidateDevtabEntry { dev: 3 },
+            Command::CompletionWait,
+            Command::InvalidateIommuPages { domain: DOMAIN, dfn: 0, order: ALL_PAGES_ORDER },
+            Command::CompletionWait,
+        ],
+        "the DTE is retargeted before the top is published and everything flushed"
+    );
+    assert_eq!(hw(&t, 3, 1 << 27), Some((0x1000, Perm::RW)));
+    assert_eq!(hw(&t, 3, 7), Some((0x42, Perm::W)), "earlier mappings survive");
+    // Covered: no growth.
+    t.map(1 << 18, 0x2000, 0, Perm::R).unwrap();
+    assert_eq!((t.levels(), t.root()), (4, Some(root)));
+    // Beyond the maximum height: out of range, not grown.
+    assert_eq!(
+        t.map(1 << 45, 0x3000, 0, Perm::R),
+        Err(PtError::OutOfRange { dfn: 1 << 45, max_levels: 5 })
+    );
+    assert_eq!(t.levels(), 4);
+}
+
+#[test]
+fn test_in_map_growth_failure_frees_its_chain() {
+    let mut t = in_map_table(1, 4);
+    t.assign(0).unwrap();
+    let root = t.root();
+    t.iommu_mut().frames_mut().fail_nth_allocation(2);
+    assert_eq!(t.map(1 << 27, 0x1000, 0, Perm::RW), Err(PtError::NoMemory));
+    assert_eq!((t.levels(), t.root(), live_tables(&t)), (1, root, 1));
+    t.map(1 << 27, 0x1000, 0, Perm::RW).unwrap();
+    assert_eq!((t.levels(), hw(&t, 0, 1 << 27)), (4, Some((0x1000, Perm::RW))));
 }
 
 // ---- map ---------------------------------------------------------------------------------

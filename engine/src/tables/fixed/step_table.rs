@@ -5,7 +5,7 @@ use super::entry::Entry;
 use super::geometry::{leaf_level, DFN_LIMIT, LEVELS};
 use super::install::{translate, Install};
 use super::{Fixed, Seams};
-use crate::step::{Cx, LockClass, OpFuture, PagesFuture, Shared, StepTable, Top};
+use crate::step::{Cx, LockClass, LockingProfile, OpFuture, PagesFuture, Shared, StepTable, Top};
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
 use crate::substrate::device_table::{DteSetting, DEVICE_TABLE_ENTRIES};
 use crate::table::{PagesError, Perm, PtError};
@@ -88,6 +88,11 @@ impl<S: Seams> StepTable for Fixed<S> {
 
     fn domain_id(&self) -> u16 {
         self.domain
+    }
+
+    /// Xen 4.13 and later ([`LockingProfile::XEN_FIXED`]).
+    fn locking(&self) -> LockingProfile {
+        LockingProfile::XEN_FIXED
     }
 
     /// Always 4: the table never grows.

@@ -110,8 +110,13 @@ fn both_ways(table: &Dynamic, shared: &mut Shared, op: Op) -> (OpResult, u32) {
 
 #[test]
 fn every_operation_interleaved_with_a_reader_ends_as_its_sequential_run() {
-    let config =
-        DynamicConfig { initial_levels: 2, max_levels: 5, domain: DOMAIN, all_page_sizes: true };
+    let config = DynamicConfig {
+        initial_levels: 2,
+        max_levels: 5,
+        domain: DOMAIN,
+        all_page_sizes: true,
+        growth: Default::default(),
+    };
     let table = Dynamic::with_config(config, Correct).unwrap();
     let mut shared = Shared::new(Iommu::new());
     let map = |dfn, mfn, order, count, perm| Op::Map { dfn, mfn, order, count, perm };
