@@ -14,7 +14,7 @@
 //! - `PTDIFF_STATS=N` prints what the differential (or concurrent) target exercised every N
 //!   runs.
 
-use crate::conc::runner::{run_concurrent_on, ConcReport, ConcStats};
+use crate::conc::runner::{run_concurrent_with, ConcOptions, ConcReport, ConcStats};
 use crate::conc::scenario::{ConcError, ConcScenario};
 use crate::lineup::Lineup;
 use crate::plant::{Plant, PlantedBug};
@@ -154,7 +154,8 @@ pub fn concurrent_with(data: &[u8], tables: &Lineup) {
     if let Err(e) = tables.check_plant(plant) {
         panic!("PTDIFF_PLANT: {e}");
     }
-    let (scenario, result) = concurrent_run(data, tables, plant);
+    let options = ConcOptions { lock_rules: lock_rules_from_env() };
+    let (scenario, result) = concurrent_run_with(data, tables, plant, options);
     let report = match result {
         Ok(report) => report,
         Err(e) => panic!("decoder produced an invalid concurrent scenario ({e}):\n{scenario}"),
@@ -187,9 +188,31 @@ pub fn concurrent_run(
     tables: &Lineup,
     plant: Plant,
 ) -> (ConcScenario, Result<ConcReport, ConcError>) {
+    concurrent_run_with(data, tables, plant, ConcOptions::default())
+}
+
+/// [`concurrent_run`], judged as `options` say (the lock rules on or off).
+pub fn concurrent_run_with(
+    data: &[u8],
+    tables: &Lineup,
+    plant: Plant,
+    options: ConcOptions,
+) -> (ConcScenario, Result<ConcReport, ConcError>) {
     let scenario = crate::conc::decode::decode(data);
-    let result = run_concurrent_on(&scenario, tables, plant);
+    let result = run_concurrent_with(&scenario, tables, plant, options);
     (scenario, result)
+}
+
+/// Whether the concurrent target checks the lock rules: `PTDIFF_LOCK_RULES=off` turns them off
+/// (to time the consequence oracle on its own); unset, empty or `on` keeps them. Any other
+/// value is a set-up error (a panic naming it).
+pub fn lock_rules_from_env() -> bool {
+    static RULES: OnceLock<bool> = OnceLock::new();
+    *RULES.get_or_init(|| match std::env::var("PTDIFF_LOCK_RULES").as_deref() {
+        Err(_) | Ok("" | "on") => true,
+        Ok("off") => false,
+        Ok(other) => panic!("PTDIFF_LOCK_RULES: `{other}` is neither `on` nor `off`"),
+    })
 }
 
 /// The scenario-text target: arbitrary bytes into the parser must never panic, and whatever

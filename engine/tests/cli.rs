@@ -144,7 +144,9 @@ fn plants_lists_the_catalogue() {
     let expected: String = PlantedBug::ALL
         .iter()
         .map(|b| {
-            format!("{}\t{}\t{}\t{}\n", b.id(), b.implementation(), b.check().name(), b.summary())
+            let target = if b.concurrent() { "concurrent" } else { "differential" };
+            let (id, check, summary) = (b.id(), b.check().name(), b.summary());
+            format!("{id}\t{}\t{check}\t{target}\t{summary}\n", b.implementation())
         })
         .collect();
     assert_eq!(String::from_utf8(out).unwrap(), expected);

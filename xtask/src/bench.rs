@@ -1,6 +1,7 @@
-//! `cargo xtask bench-planted`: how fast the differential fuzz target finds each planted bug.
+//! `cargo xtask bench-planted`: how fast the fuzz targets find each planted bug.
 //!
-//! For every planted bug, runs `cargo fuzz run differential` (one process, so one core) with
+//! For every planted bug, runs `cargo fuzz run <target>` of the bug's target (`differential`,
+//! or `concurrent` for a concurrent bug, as `ptdiff plants` says; one process, so one core) with
 //! that bug selected, N times with different libFuzzer seeds, from the checked-in seed corpus
 //! and from an empty corpus (`--corpus` picks one), and reports the median time to the first
 //! finding as a Markdown table for the README: CPU time of `cargo fuzz run` and the fuzzer
@@ -24,6 +25,8 @@ struct Bug {
     implementation: String,
     /// The check the bug's scenario fires.
     check: String,
+    /// The fuzz target that finds it, whose seeds are `corpus/<target>/`.
+    target: String,
     summary: String,
 }
 
@@ -40,11 +43,12 @@ fn planted_bugs() -> Result<Vec<Bug>, String> {
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
-            let mut f = l.splitn(4, '\t');
+            let mut f = l.splitn(5, '\t');
             Some(Bug {
                 id: f.next()?.to_string(),
                 implementation: f.next()?.to_string(),
                 check: f.next()?.to_string(),
+                target: f.next()?.to_string(),
                 summary: f.next()?.to_string(),
             })
         })
@@ -86,6 +90,8 @@ struct Options {
     only: Vec<String>,
     starts: Vec<Start>,
     fuzz_build: FuzzBuild,
+    /// `--lock-rules off`: the concurrent target runs without them (`PTDIFF_LOCK_RULES=off`).
+    lock_rules: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -94,6 +100,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut only: Vec<String> = Vec::new();
     let mut starts = vec![Start::Seeds, Start::Empty];
     let mut fuzz_build = FuzzBuild::DEFAULT;
+    let mut lock_rules = true;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -112,6 +119,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or("--max-seconds needs a number")?
             }
             "--bug" => only.push(it.next().ok_or("--bug needs an id")?.clone()),
+            "--lock-rules" => {
+                lock_rules = match it.next().map(String::as_str) {
+                    Some("on") => true,
+                    Some("off") => false,
+                    _ => return Err("--lock-rules needs on or off".into()),
+                }
+            }
             "--corpus" => {
                 starts = match it.next().map(String::as_str) {
                     Some("seeds") => vec![Start::Seeds],
@@ -124,11 +138,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    Ok(Options { runs, max_seconds, only, starts, fuzz_build })
+    Ok(Options { runs, max_seconds, only, starts, fuzz_build, lock_rules })
 }
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    let Options { runs, max_seconds, only, starts, fuzz_build } = parse(args)?;
+    let Options { runs, max_seconds, only, starts, fuzz_build, lock_rules } = parse(args)?;
     ensure_cargo_fuzz()?;
     if !fuzz_build.available() {
         return Err("--asan needs a nightly toolchain (rustup toolchain install nightly)".into());
@@ -144,17 +158,22 @@ pub fn main(args: &[String]) -> Result<(), String> {
         seconds: max_seconds,
         plant: Some(String::new()),
         flags: Vec::new(),
+        env: if lock_rules {
+            Vec::new()
+        } else {
+            vec![("PTDIFF_LOCK_RULES".to_string(), "off".to_string())]
+        },
         verbose: false,
     };
     job.build()?;
     let load_before = load_average();
     let scratch = std::env::temp_dir().join(format!("ptdiff-bench-{}", std::process::id()));
-    let seeds = root().join("corpus/differential");
     let mut rows = Vec::new();
     // CPU time over wall time of every run.
     let mut shares: Vec<f64> = Vec::new();
     for bug in &bugs {
         let mut cells = Vec::new();
+        let seeds = root().join("corpus").join(&bug.target);
         for &start in &starts {
             let (mode, seed_dir) = match start {
                 Start::Seeds => ("seeds", Some(seeds.as_path())),
@@ -168,7 +187,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 let _ = std::fs::remove_dir_all(&work);
                 job.plant = Some(bug.id.clone());
                 job.flags = vec![format!("-seed={}", run + 1)];
-                let outcome = job.run_target("differential", &work, seed_dir)?;
+                let outcome = job.run_target(&bug.target, &work, seed_dir)?;
                 let found = !outcome.artifacts.is_empty();
                 if let (true, Some(h)) = (found, &outcome.headline) {
                     if let Some(name) = h.split('[').nth(1).and_then(|r| r.split(']').next()) {
@@ -218,16 +237,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .map(|s| format!("; the runs had {:.0}% of a CPU (median)", s * 100.0))
         .unwrap_or_default();
     println!(
-        "\nTime to first finding, `differential` target, {}: CPU seconds of `cargo fuzz run` \
+        "\nTime to first finding by each bug's fuzz target, {}{}: CPU seconds of `cargo fuzz run` \
          and the fuzzer, median of {runs} runs, one process, at most {max_seconds} s of wall \
          time (a miss counts as that); load average {load_before} before, {} after{share}:\n",
         fuzz_build.describe(),
+        if lock_rules { "" } else { ", lock rules off" },
         load_average()
     );
     let columns: Vec<&str> = starts
         .iter()
         .map(|s| match s {
-            Start::Seeds => "from `corpus/differential`",
+            Start::Seeds => "from its target's seeds",
             Start::Empty => "from an empty corpus",
         })
         .collect();
@@ -266,6 +286,7 @@ mod tests {
                 only: Vec::new(),
                 starts: vec![Start::Seeds, Start::Empty],
                 fuzz_build: FuzzBuild::DEFAULT,
+                lock_rules: true,
             }
         );
     }
@@ -285,6 +306,7 @@ mod tests {
                     toolchain: FuzzToolchain::NightlyAsan,
                     trace_compares: true
                 },
+                lock_rules: true,
             }
         );
         let o = parse_str("--trace-compares --max-seconds 60 --corpus seeds").unwrap();
@@ -292,6 +314,8 @@ mod tests {
         assert_eq!((o.max_seconds, o.starts), (60, vec![Start::Seeds]));
         assert_eq!(parse_str("--corpus none").unwrap_err(), "--corpus needs seeds, empty or both");
         assert_eq!(parse_str("--msan").unwrap_err(), "unknown argument `--msan`");
+        assert!(!parse_str("--lock-rules off").unwrap().lock_rules);
+        assert_eq!(parse_str("--lock-rules no").unwrap_err(), "--lock-rules needs on or off");
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Job {
     pub plant: Option<String>,
     /// Extra libFuzzer flags (e.g. `-fork=N`, `-seed=N`).
     pub flags: Vec<String>,
+    /// Extra environment of the fuzzer (e.g. `PTDIFF_LOCK_RULES=off`).
+    pub env: Vec<(String, String)>,
     /// Print progress and libFuzzer's notable lines.
     pub verbose: bool,
 }
@@ -153,6 +155,9 @@ impl Job {
         cmd.current_dir(fuzz_dir);
         if let Some(bug) = &self.plant {
             cmd.env("PTDIFF_PLANT", bug);
+        }
+        for (key, value) in &self.env {
+            cmd.env(key, value);
         }
         cmd.arg(target).arg(work);
         if let Some(seeds) = seeds {
@@ -354,6 +359,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         seconds,
         plant: plant.clone(),
         flags: jobs_flags(jobs),
+        env: Vec::new(),
         verbose: true,
     };
     if targets.iter().any(|t| template(t).is_none()) {

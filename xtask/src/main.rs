@@ -46,7 +46,7 @@ usage: cargo xtask <command>
                                          (and each template's seeds into its fuzz/corpus/<target>/)
   test                                   run every test, with and without planted bugs compiled in
   bench-planted [--runs N] [--max-seconds S] [--bug ID]... [--corpus seeds|empty|both]
-                [--asan | --stable] [--trace-compares | --no-trace-compares]
+                [--asan | --stable] [--trace-compares | --no-trace-compares] [--lock-rules off]
                                          time to first finding of each planted bug (median of N
                                          runs, default 3), from the seed corpus and from nothing,
                                          with fuzz's default build or the one the flags choose

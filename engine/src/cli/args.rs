@@ -47,7 +47,8 @@ pub enum Command {
     /// first finding
     #[command(after_help = input_help(EXPLORE_INPUT, EXPLORE_EXIT))]
     Explore(ExploreArgs),
-    /// List the planted bugs, one per line: id, table, check it fires, summary (tab-separated)
+    /// List the planted bugs, one per line: id, table, check it fires, the fuzz target that
+    /// finds it, summary (tab-separated)
     Plants,
     /// Compile CORPUS/scenarios/*.scn into the fuzz seeds of CORPUS/differential/,
     /// CORPUS/scenario_text/, CORPUS/concurrent/ (from the concurrent scenarios) and

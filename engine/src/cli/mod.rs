@@ -121,8 +121,9 @@ where
         Command::Plants => {
             for bug in PlantedBug::ALL {
                 let (id, implementation, check) = (bug.id(), bug.implementation(), bug.check());
-                let _ =
-                    writeln!(out, "{id}\t{implementation}\t{}\t{}", check.name(), bug.summary());
+                let target = if bug.concurrent() { "concurrent" } else { "differential" };
+                let (check, summary) = (check.name(), bug.summary());
+                let _ = writeln!(out, "{id}\t{implementation}\t{check}\t{target}\t{summary}");
             }
             EXIT_PASS
         }
