@@ -39,7 +39,7 @@ fn every_clean_corpus_scenario_explores_clean() {
         assert!(e.schedules[1] > 0, "{}", path.display());
         explored += 1;
     }
-    assert_eq!(explored, 14);
+    assert_eq!(explored, 15);
 }
 
 #[test]
@@ -119,4 +119,56 @@ fn a_finding_stops_the_exploration_with_a_scenario_that_reproduces_it() {
     assert!(found.scenario.preempts.is_empty());
     let again = run_concurrent(&found.scenario, plant).unwrap();
     assert_eq!(again.finding.map(|f| f.check), Some(Check::Dte));
+}
+
+/// A judge wrapped around the runner that reports a finding for one schedule with two
+/// preemptions only: schedules run in order of their number of preemptions, the second
+/// preemption is one the first one's run offered after it, and the exploration stops there
+/// with that schedule.
+#[test]
+fn the_first_finding_is_found_with_the_fewest_preemptions() {
+    use ptdiff::check::finding::Phase;
+    use ptdiff::check::violation::Violation;
+    use ptdiff::conc::explore::explore_with;
+    use ptdiff::conc::scenario::Preempt;
+    use ptdiff::{Finding, Op};
+    let s = ConcScenario { preempts: Vec::new(), ..corpus("conc-two-maps-one-dfn.scn") };
+    let first: Preempt = s_preempt(&corpus("conc-two-maps-one-dfn.scn"));
+    let with_first = ConcScenario { preempts: vec![first], ..s.clone() };
+    let report = run_concurrent(&with_first, Plant::NONE).unwrap();
+    let second = report
+        .interleavings
+        .iter()
+        .flat_map(|i| {
+            let after = i.step_of(first).unwrap();
+            i.choices().filter(move |c| c.step > after).map(|c| c.preempt)
+        })
+        .last()
+        .unwrap();
+    let target = vec![first, second];
+    let mut depths = Vec::new();
+    let e = explore_with(&s, bounds(2), |schedule| {
+        depths.push(schedule.preempts.len());
+        let mut report = run_concurrent(schedule, Plant::NONE)?;
+        if schedule.preempts == target {
+            let v = Violation::StepBudget { steps: 1 };
+            report.finding = Some(*Finding::new("dynamic", Phase::Quiescent, &Op::Teardown, v));
+        }
+        Ok(report)
+    })
+    .unwrap();
+    let found = e.found.as_ref().expect("the injected finding is found");
+    assert_eq!(found.scenario.preempts, target);
+    // Every schedule with one preemption ran, then those with two, parent by parent, up to
+    // the target.
+    assert_eq!(e.schedules, vec![1, 64, 283]);
+    assert_eq!(depths.len() as u64, e.total());
+    assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{depths:?}");
+    assert_eq!(depths.last(), Some(&2));
+}
+
+/// The scenario's own (only) preemption.
+fn s_preempt(s: &ConcScenario) -> ptdiff::conc::scenario::Preempt {
+    assert_eq!(s.preempts.len(), 1);
+    s.preempts[0]
 }

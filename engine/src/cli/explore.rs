@@ -63,7 +63,7 @@ pub fn explore_command(
                 let _ = writeln!(out, "preempt {preempt}");
             }
             if found.scenario.preempts.is_empty() {
-                let _ = writeln!(out, "# (no preemption: the scenario fails as written)");
+                let _ = writeln!(out, "# (none: it fails without any preemption)");
             }
             EXIT_FINDING
         }

@@ -95,12 +95,22 @@ pub fn explore(
     plant: Plant,
     bounds: Bounds,
 ) -> Result<Exploration, ExploreError> {
+    explore_with(s, bounds, |schedule| run_concurrent_on(schedule, tables, plant))
+}
+
+/// [`explore`] with `run` running each schedule (the concurrent runner, or a test's judge
+/// wrapped around it): a report with a finding stops the exploration.
+pub fn explore_with(
+    s: &ConcScenario,
+    bounds: Bounds,
+    mut run: impl FnMut(&ConcScenario) -> Result<ConcReport, ConcError>,
+) -> Result<Exploration, ExploreError> {
     if bounds.preemptions > MAX_PREEMPTS {
         return Err(ExploreError::TooManyPreemptions(bounds.preemptions));
     }
     let base = ConcScenario { preempts: Vec::new(), ..s.clone() };
     let mut out = Exploration { bounds, schedules: vec![0], found: None, complete: true };
-    let report = run_concurrent_on(&base, tables, plant)?;
+    let report = run(&base)?;
     out.schedules[0] = 1;
     if let Some(finding) = report.finding.clone() {
         out.found = Some(Box::new(Found { scenario: base, finding, report }));
@@ -121,7 +131,7 @@ pub fn explore(
                 if scenario.validate().is_err() {
                     continue;
                 }
-                let report = run_concurrent_on(&scenario, tables, plant)?;
+                let report = run(&scenario)?;
                 out.schedules[depth] += 1;
                 if let Some(finding) = report.finding.clone() {
                     out.found = Some(Box::new(Found { scenario, finding, report }));

@@ -8,11 +8,13 @@
 //! read per level, so it replays the oracle at most eight times.
 //!
 //! A walk does not outlive an invalidation that covers it: when, after its DTE read, an
-//! INVALIDATE_DEVTAB_ENTRY of its device or an INVALIDATE_IOMMU_PAGES of its DTE's domain
-//! covering its page is issued and then a COMPLETION_WAIT, it starts again from the DTE.
-//! Hardware finishes or drops the translations an invalidation covers before it completes, so
-//! software may then reuse what the walk was reading: a walk that went on would translate
-//! through tables its device no longer uses, or through freed tables.
+//! INVALIDATE_DEVTAB_ENTRY of its device, or an INVALIDATE_IOMMU_PAGES of its DTE's domain
+//! covering a page under the root entry it walks through, is issued and then a
+//! COMPLETION_WAIT, it starts again from the DTE. Hardware finishes or drops the translations
+//! that use the DTE, or any cached page-directory entry on the invalidated pages' paths (the
+//! root entry is on all of them), before the invalidation completes, so software may then reuse
+//! what the walk was reading: a walk that went on would translate through tables its device no
+//! longer uses, or through freed tables.
 
 use crate::step::Cx;
 use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
@@ -54,8 +56,7 @@ pub async fn stepwise_walk(
     access: Perm,
 ) -> Result<Translation, Fault> {
     let mut reads: Vec<(u64, Option<u64>)> = Vec::with_capacity(10);
-    // The command log's length when the DTE was read.
-    let mut dte_read_at = None;
+    let mut dte_read_at: Option<Covered> = None;
     let mut replays = 0;
     while replays < MAX_REPLAYS {
         replays += 1;
@@ -72,14 +73,16 @@ pub async fn stepwise_walk(
             for (i, v) in q.iter().enumerate() {
                 reads.push((first + 8 * i as u64, ok.then_some(*v)));
             }
-            // DomainID: DTE bits 79:64.
+            // DomainID: DTE bits 79:64; the root entry covers 2^(9 (mode - 1)) pages (mode:
+            // DTE bits 11:9).
             let domain = ok.then_some((q[1] & 0xffff) as u16);
-            dte_read_at = Some((cx.with_shared(|s| s.iommu.commands().len()), domain));
+            let root_entry_order = 9 * (((q[0] >> 9) & 7).clamp(1, 6) as u32 - 1);
+            let since = cx.with_shared(|s| s.iommu.commands().len());
+            dte_read_at = Some(Covered { since, domain, dfn: iova >> 12, root_entry_order });
         } else {
             let value = cx.read(spa).await.ok();
             reads.push((spa, value));
-            let covered = |(since, domain)| invalidated(cx, since, dev, domain, iova >> 12);
-            if dte_read_at.is_some_and(covered) {
+            if dte_read_at.is_some_and(|c| c.invalidated(cx, dev)) {
                 reads.clear();
                 dte_read_at = None;
                 replays = 0;
@@ -90,20 +93,36 @@ pub async fn stepwise_walk(
     walk(&replay, cfg, devtab, dev, iova, access)
 }
 
-/// Whether commands issued since the log held `since` invalidate `dev`'s DTE, or the page `dfn`
-/// of `domain`, and then complete.
-fn invalidated(cx: &Cx<'_>, since: usize, dev: u16, domain: Option<u16>, dfn: u64) -> bool {
-    let covers = |c: &Command| match *c {
-        Command::InvalidateDevtabEntry { dev: d } => d == dev,
-        Command::InvalidateIommuPages { domain: d, dfn: first, order } => {
-            Some(d) == domain && (order >= ALL_PAGES_ORDER || (dfn ^ first) >> order == 0)
-        }
-        Command::CompletionWait => false,
-    };
-    cx.with_shared(|s| {
-        let new = s.iommu.commands().commands().get(since..).unwrap_or_default();
-        new.iter().position(covers).is_some_and(|i| new[i..].contains(&Command::CompletionWait))
-    })
+/// What a walk has read that an invalidation can cover.
+#[derive(Clone, Copy)]
+struct Covered {
+    /// The command log's length when the DTE was read.
+    since: usize,
+    /// The DTE's domain (`None` when the DTE read failed).
+    domain: Option<u16>,
+    /// The page walked, and the order of the block its root entry covers.
+    dfn: u64,
+    root_entry_order: u32,
+}
+
+impl Covered {
+    /// Whether commands issued since the DTE read invalidate `dev`'s DTE, or pages of the
+    /// domain under the walk's root entry, and then complete.
+    fn invalidated(self, cx: &Cx<'_>, dev: u16) -> bool {
+        let covers = |c: &Command| match *c {
+            Command::InvalidateDevtabEntry { dev: d } => d == dev,
+            Command::InvalidateIommuPages { domain, dfn, order } => {
+                let span = order.max(self.root_entry_order);
+                Some(domain) == self.domain
+                    && (order >= ALL_PAGES_ORDER || (dfn ^ self.dfn).checked_shr(span) == Some(0))
+            }
+            Command::CompletionWait => false,
+        };
+        cx.with_shared(|s| {
+            let new = s.iommu.commands().commands().get(self.since..).unwrap_or_default();
+            new.iter().position(covers).is_some_and(|i| new[i..].contains(&Command::CompletionWait))
+        })
+    }
 }
 
 #[cfg(test)]
