@@ -374,6 +374,22 @@ fn explore_runs_every_schedule() {
     );
 }
 
+/// The 2019 story from the command line: the lock rules blame the grower on the schedule as
+/// written; with them off, the consequence (a DMA fault on a mapped DFN) is what is found.
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn lock_rules_can_be_switched_off_to_see_the_consequence() {
+    let file = "../corpus/scenarios/conc-seed-grow-in-map.scn";
+    let on = expect(EXIT_FINDING, &["run", "--plant", "SEED-GROW-IN-MAP", file]);
+    assert!(on.contains("FINDING [lock-rule] in `dynamic`"), "{on}");
+    assert!(on.contains("got:      device-list read holding {domain}"), "{on}");
+    let off = ["run", "--plant", "SEED-GROW-IN-MAP", "--lock-rules", "off", file];
+    let off = expect(EXIT_FINDING, &off);
+    assert!(off.contains("FINDING [linearizability] in `dynamic`"), "{off}");
+    assert!(off.contains("expected: device 1 reads dfn 0x40000"), "{off}");
+    expect(EXIT_PASS, &["run", "--lock-rules", "off", file]);
+}
+
 #[cfg(feature = "planted-bugs")]
 #[test]
 fn explore_reports_a_finding_with_its_schedule() {

@@ -5,6 +5,7 @@
 
 use crate::cli::input::MAX_INPUT_BYTES;
 use crate::conc::explore::{DEFAULT_MAX_SCHEDULES, DEFAULT_PREEMPTIONS};
+use crate::conc::runner::ConcOptions;
 use crate::conc::scenario::MAX_PREEMPTS;
 use crate::plant::PlantedBug;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser, ValueParser};
@@ -66,11 +67,36 @@ pub struct PlantArg {
     pub plant: Option<PlantedBug>,
 }
 
+/// `--lock-rules on|off`, shared by the commands that run concurrent scenarios.
+#[derive(Debug, Args)]
+pub struct LockRulesArg {
+    /// Check every access of a concurrent run against each table's locking profile; `off`
+    /// leaves only the consequences (linearizability, the quiescent checks) to judge
+    #[arg(long, value_name = "SWITCH", value_enum, default_value_t = Switch::On)]
+    pub lock_rules: Switch,
+}
+
+impl LockRulesArg {
+    /// How a concurrent run is judged.
+    pub fn options(&self) -> ConcOptions {
+        ConcOptions { lock_rules: self.lock_rules == Switch::On }
+    }
+}
+
+/// On or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 /// `ptdiff run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub plant: PlantArg,
+    #[command(flatten)]
+    pub lock_rules: LockRulesArg,
     /// Print every operation's result in each implementation
     #[arg(long)]
     pub trace: bool,
@@ -85,6 +111,8 @@ pub struct RunArgs {
 pub struct ReproArgs {
     #[command(flatten)]
     pub plant: PlantArg,
+    #[command(flatten)]
+    pub lock_rules: LockRulesArg,
     /// Print every operation's result in each implementation
     #[arg(long)]
     pub trace: bool,
@@ -115,6 +143,8 @@ pub struct MinimizeArgs {
 pub struct ExploreArgs {
     #[command(flatten)]
     pub plant: PlantArg,
+    #[command(flatten)]
+    pub lock_rules: LockRulesArg,
     /// Most preemptions in one schedule
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PREEMPTIONS,
           value_parser = clap::value_parser!(u8).range(0..=MAX_PREEMPTS as i64).map(usize::from))]

@@ -2,24 +2,31 @@
 //! exercised, or `FAIL`, the finding, and the interleaving the failing table took.
 
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING, EXIT_PASS};
-use crate::conc::runner::{run_concurrent_on, ConcReport};
+use crate::conc::runner::{run_concurrent_with, ConcOptions, ConcReport};
 use crate::conc::scenario::ConcScenario;
 use crate::lineup::Lineup;
 use crate::plant::Plant;
 use std::io::Write;
 
-/// Runs `s` (named `name` in the output) on `tables` and returns the exit status; with
-/// `trace`, prints every table's interleaving first.
+/// How a concurrent scenario is run and shown: judged as `options` say; with `trace`, every
+/// table's interleaving is printed first.
+#[derive(Clone, Copy, Debug)]
+pub struct Shown {
+    pub options: ConcOptions,
+    pub trace: bool,
+}
+
+/// Runs `s` (named `name` in the output) on `tables` and returns the exit status.
 pub fn report_concurrent(
     name: &str,
     s: &ConcScenario,
     tables: &Lineup,
     plant: Plant,
-    trace: bool,
+    Shown { options, trace }: Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let result = run_concurrent_on(s, tables, plant);
+    let result = run_concurrent_with(s, tables, plant, options);
     if let (true, Ok(report)) = (trace, &result) {
         for interleaving in &report.interleavings {
             let _ = write!(out, "{interleaving}");

@@ -6,7 +6,9 @@ use crate::cli::args::{ExploreArgs, Format};
 use crate::cli::concurrent::print_finding;
 use crate::cli::load::{load, Input};
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING, EXIT_PASS};
-use crate::conc::explore::{explore, Bounds, Exploration};
+use crate::conc::explore::{explore_with, Bounds, Exploration};
+use crate::conc::runner::run_concurrent_with;
+use crate::conc::scenario::ConcScenario;
 use crate::lineup::Lineup;
 use crate::plant::Plant;
 use std::io::Write;
@@ -40,7 +42,9 @@ pub fn explore_command(
         let _ = writeln!(out, "# its {} set aside", plural(s.preempts.len(), "preemption"));
     }
     let bounds = Bounds { preemptions: args.preemptions, max_schedules: args.max_schedules };
-    let e = match explore(s, tables, plant, bounds) {
+    let options = args.lock_rules.options();
+    let run = |schedule: &ConcScenario| run_concurrent_with(schedule, tables, plant, options);
+    let e = match explore_with(s, bounds, run) {
         Ok(e) => e,
         Err(e) => {
             let _ = writeln!(err, "{}: {e}", path.display());

@@ -1,7 +1,7 @@
 //! `ptdiff repro`: run one input, printing a decoded fuzz input as an editable scenario.
 
 use crate::cli::args::{Format, ReproArgs};
-use crate::cli::concurrent::report_concurrent;
+use crate::cli::concurrent::{report_concurrent, Shown};
 use crate::cli::load::{load, Input};
 use crate::cli::report::report;
 use crate::cli::EXIT_BAD_INPUT;
@@ -32,7 +32,8 @@ pub fn repro_command(
             if loaded.format == Format::Bytes {
                 let _ = write!(out, "{s}");
             }
-            report_concurrent(&name, s, tables, plant, args.trace, out, err)
+            let shown = Shown { options: args.lock_rules.options(), trace: args.trace };
+            report_concurrent(&name, s, tables, plant, shown, out, err)
         }
     }
 }

@@ -2,7 +2,7 @@
 //! concurrent scenario files (with `thread` lines) by the concurrent runner.
 
 use crate::cli::args::{Format, RunArgs};
-use crate::cli::concurrent::report_concurrent;
+use crate::cli::concurrent::{report_concurrent, Shown};
 use crate::cli::content::{self, Reason};
 use crate::cli::input::{self, Kind};
 use crate::cli::load::{parse_concurrent, parse_text, print_parse_error};
@@ -80,7 +80,8 @@ pub fn run_command(
         }
     }
     for file in &files {
-        tally.add(run_file(file, tables, plant, args.trace, out, err));
+        let shown = Shown { options: args.lock_rules.options(), trace: args.trace };
+        tally.add(run_file(file, tables, plant, shown, out, err));
     }
     if saw_directory || args.paths.len() > 1 {
         let _ = writeln!(
@@ -128,7 +129,7 @@ fn run_file(
     path: &Path,
     tables: &Lineup,
     plant: Plant,
-    trace: bool,
+    shown: Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
@@ -153,7 +154,7 @@ fn run_file(
     if conc::text::is_concurrent(&bytes) {
         return match parse_concurrent(&bytes) {
             Ok(s) => {
-                report_concurrent(&path.display().to_string(), &s, tables, plant, trace, out, err)
+                report_concurrent(&path.display().to_string(), &s, tables, plant, shown, out, err)
             }
             Err(e) => {
                 print_parse_error(err, path, &e);
@@ -163,7 +164,7 @@ fn run_file(
     }
     match parse_text(&bytes) {
         Ok(scenario) => {
-            report(&path.display().to_string(), &scenario, tables, plant, trace, out, err)
+            report(&path.display().to_string(), &scenario, tables, plant, shown.trace, out, err)
         }
         Err(e) => {
             print_parse_error(err, path, &e);

@@ -673,21 +673,32 @@ fn lin_finding(
     v: &LinViolation,
     schedule: &str,
 ) -> Box<Finding> {
-    let (phase, what) = match &events[n] {
-        Event::Return { task, op, .. } => {
-            (Phase::Concurrent { task: *task as u8, op: *op }, s.threads[*task][*op].op)
+    // The thread operation the event belongs to: the one returning, the one that just
+    // returned, or the one whose store the shadow walk follows; none for a scheduled walk.
+    let at = match &events[n] {
+        Event::Return { task, op, .. }
+        | Event::Read { cause: Cause::AfterReturn { task, op }, .. } => Some((*task, *op)),
+        Event::Read { cause: Cause::Shadow { task, .. }, .. } => {
+            op_in_flight(&events[..n], *task).map(|op| (*task, op))
         }
-        Event::Read {
-            cause: Cause::Shadow { task, .. } | Cause::AfterReturn { task, .. }, ..
-        } => (Phase::Concurrent { task: *task as u8, op: 0 }, Op::Teardown),
-        _ => (Phase::Concurrent { task: 0, op: 0 }, Op::Teardown),
+        _ => None,
+    };
+    let (phase, what) = match at {
+        Some((task, op)) => {
+            (Phase::Concurrent { task: task as u8, op }, Some(s.threads[task][op].op))
+        }
+        None => (Phase::Concurrent { task: 0, op: 0 }, None),
     };
     let (event, allowed, got) = match v {
         LinViolation::Read { reader, dfn, observed, pending, allowed } => (
             format!(
                 "{reader} reads dfn {dfn:#x} ({}) with {} in flight",
                 cause_text(s, &events[n]),
-                pending.iter().map(|p| format!("`{}`", p.op)).collect::<Vec<_>>().join(", ")
+                if pending.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    pending.iter().map(|p| format!("`{}`", p.op)).collect::<Vec<_>>().join(", ")
+                }
             ),
             allowed.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(" or "),
             observed.to_string(),
@@ -709,9 +720,11 @@ fn lin_finding(
     let mut finding = Finding::new(
         name,
         phase,
-        &what,
+        &what.unwrap_or(Op::Teardown),
         Violation::Linearizability { event, allowed, got, schedule: context },
     );
+    // A scheduled walk belongs to no thread operation: the finding names the phase only.
+    finding.op = what;
     if let Event::Read { dev, dfn, .. } = &events[n] {
         finding.dfn = Some(*dfn);
         finding.device = Some(*dev);
@@ -719,10 +732,19 @@ fn lin_finding(
     finding
 }
 
+/// The operation of thread `task` invoked in `events` and not yet returned.
+fn op_in_flight(events: &[Event], task: TaskId) -> Option<usize> {
+    events.iter().rev().find_map(|e| match *e {
+        Event::Return { task: t, .. } if t == task => Some(None),
+        Event::Invoke { task: t, op, .. } if t == task => Some(Some(op)),
+        _ => None,
+    })?
+}
+
 fn cause_text(s: &ConcScenario, e: &Event) -> String {
     match e {
         Event::Read { cause: Cause::Shadow { task, access }, .. } => {
-            format!("a shadow walk after {} {access:?}", task_name(s, *task))
+            format!("a shadow walk after {}'s {access}", task_name(s, *task))
         }
         Event::Read { cause: Cause::AfterReturn { task, op }, .. } => {
             format!("a walk after {} op #{op} returned", task_name(s, *task))

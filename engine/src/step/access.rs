@@ -69,3 +69,26 @@ pub enum Access {
     /// Releasing a lock.
     Unlock { class: LockClass },
 }
+
+impl std::fmt::Display for Access {
+    /// The access as a report names it, addresses and values in hexadecimal.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Access::Load { spa } => write!(f, "load of {spa:#x}"),
+            Access::LoadWide { spa, qwords } => write!(f, "load of {qwords} qwords at {spa:#x}"),
+            Access::Store { spa, value } => write!(f, "store of {value:#x} to {spa:#x}"),
+            Access::Cas { spa, new } => write!(f, "compare-and-swap of {new:#x} into {spa:#x}"),
+            Access::Alloc => write!(f, "table allocation"),
+            Access::Free { spa } => write!(f, "free of the table at {spa:#x}"),
+            Access::Issue { command } => write!(f, "command {command:?}"),
+            Access::ReadTop => write!(f, "read of the top"),
+            Access::WriteTop => write!(f, "write of the top"),
+            Access::ReadCell { cell } => write!(f, "read of cell {cell}"),
+            Access::WriteCell { cell } => write!(f, "write of cell {cell}"),
+            Access::ReadDevices => write!(f, "read of the device list"),
+            Access::WriteDevices => write!(f, "change of the device list"),
+            Access::Lock { class } => write!(f, "lock of {}", class.name()),
+            Access::Unlock { class } => write!(f, "unlock of {}", class.name()),
+        }
+    }
+}
