@@ -9,7 +9,7 @@ use ptdiff::conc::scenario::ConcScenario;
 use ptdiff::conc::text;
 use ptdiff::repro::conc_minimize::shrink;
 use ptdiff::repro::conc_regression::ConcRegression;
-use ptdiff::repro::regression::replay_dir;
+use ptdiff::repro::replay::replay_dir;
 use ptdiff::{Check, Lineup};
 
 fn corpus(name: &str) -> ConcScenario {

@@ -15,7 +15,8 @@ use common::Bytes;
 use own_table::{tables, MyTable};
 use ptdiff::cli::{main_with, Harness, EXIT_FINDING, EXIT_PASS};
 use ptdiff::fuzz::{differential_run, differential_with};
-use ptdiff::repro::regression::{replay_dir, Regression};
+use ptdiff::repro::regression::Regression;
+use ptdiff::repro::replay::replay_dir;
 use ptdiff::{Check, Finding, Lineup, Op, Perm, Plant};
 use std::path::{Path, PathBuf};
 

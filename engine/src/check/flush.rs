@@ -21,81 +21,12 @@
 //!
 //! [`JournaledModel::replaced`]: super::journaled_model::JournaledModel::replaced
 
+use super::change::{Change, ChangeKind, Issued};
 use super::subject::Subject;
-use super::violation::{Mapping, Violation};
+use super::violation::Violation;
 use super::Ctx;
-use crate::substrate::commands::{Command, ALL_PAGES_ORDER};
-use crate::table::Perm;
+use crate::substrate::commands::Command;
 use ptdiff_reference::{Extent, Model};
-use std::fmt;
-
-/// How an operation changed a translation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ChangeKind {
-    /// It translated before and does not now.
-    Removed,
-    /// It translates to the same frame with permissions lacking one it had.
-    Narrowed,
-    /// It translates to another frame.
-    Redirected,
-}
-
-impl fmt::Display for ChangeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ChangeKind::Removed => "removed",
-            ChangeKind::Narrowed => "narrowed",
-            ChangeKind::Redirected => "redirected",
-        })
-    }
-}
-
-/// A run of DFNs `first..=last` whose translations one operation changed in the same way,
-/// with the translation of `first` before and after.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Change {
-    pub first: u64,
-    pub last: u64,
-    pub kind: ChangeKind,
-    /// `(mfn, perm)` of `first` before the operation.
-    pub before: (u64, Perm),
-    /// What `first` translates to after it.
-    pub after: Mapping,
-}
-
-/// One INVALIDATE_IOMMU_PAGES an operation issued.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Issued {
-    pub domain: u16,
-    pub dfn: u64,
-    /// 52 or more: every page of the domain.
-    pub order: u32,
-    /// A COMPLETION_WAIT followed it within the operation.
-    pub completed: bool,
-}
-
-impl Issued {
-    /// First and last DFN the invalidation covers.
-    pub fn range(&self) -> (u64, u64) {
-        if self.order >= ALL_PAGES_ORDER {
-            (0, u64::MAX)
-        } else {
-            (self.dfn, self.dfn.saturating_add((1u64 << self.order) - 1))
-        }
-    }
-}
-
-impl fmt::Display for Issued {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = if self.completed { "completed" } else { "never completed" };
-        if self.order >= ALL_PAGES_ORDER {
-            write!(f, "all pages of domain {} ({state})", self.domain)
-        } else {
-            let (first, last) = self.range();
-            write!(f, "domain {} dfns {first:#x}..={last:#x} ({state})", self.domain)
-        }
-    }
-}
 
 /// Every translation `subject`'s last operation removed, narrowed or redirected lies inside a
 /// completed invalidation of its domain issued during the operation.
@@ -221,6 +152,7 @@ pub fn changes<'a>(before: &'a Extent, now: &'a Model) -> impl Iterator<Item = C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::Perm;
 
     fn issued(dfn: u64, order: u32, completed: bool) -> Issued {
         Issued { domain: 1, dfn, order, completed }

@@ -16,6 +16,7 @@
 //! A check builds its violation only when it fails: the passing path formats nothing.
 
 pub mod caches;
+pub mod change;
 pub use crate::substrate::device_set;
 pub mod devices;
 pub mod dma;

@@ -3,7 +3,7 @@
 //! `got:` lines (in the manner of regalloc2's `CheckerError`). Violations are built only when a
 //! check fails, so the passing path formats nothing.
 
-use super::flush::{Change, Issued};
+use super::change::{Change, Issued};
 use super::names::Check;
 use crate::step::LockViolation;
 use crate::substrate::frames::FrameState;

@@ -24,6 +24,7 @@ use super::protocol::{unnotified_maps, ProtocolOutcome};
 use super::scenario::{ConcError, ConcScenario, TaskRef, ThreadOp};
 use super::schedule::{Anchored, Point, Switch};
 use super::shadow::Shadow;
+use super::site::lock_label;
 use super::spec::{Observed, Reader, Spec};
 use super::walk_task::stepwise_walk;
 use crate::check::{Finding, Phase, Violation};
@@ -263,7 +264,7 @@ fn phase(
             );
             if let Some(v) = broken {
                 let phase = Phase::Concurrent { task: v.task as u8, op: v.op.index };
-                let op = v.op.op;
+                let op = s.threads[v.task][v.op.index].op;
                 return Err(Finding::new(&name, phase, &op, Violation::Lock(Box::new(v))));
             }
             schedule = match taken {
@@ -462,7 +463,7 @@ async fn thread(
         for &lock in held {
             cx.lock(lock).await;
         }
-        cx.enter_op(t, j, op, top.site.word());
+        cx.enter_op(t, j, lock_label(&op), top.site.word());
         let result = apply(cx, table, &op).await;
         cx.leave_op(t, LockSet::of(held));
         for &lock in held.iter().rev() {

@@ -2,7 +2,7 @@
 //! calls (`../shared/CONCURRENCY.md` section 5.3).
 
 use crate::scenario::Op;
-use crate::step::LockClass;
+use crate::step::{LockClass, OpLabel};
 use std::fmt;
 
 /// The caller of a thread's operation.
@@ -52,6 +52,17 @@ impl Site {
 impl fmt::Display for Site {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.word())
+    }
+}
+
+/// What the lock rules know of `op`: its text, its entry contract (`notify`, `assign` and
+/// `deassign` need the devices lock on every call) and whether it runs alone (`teardown`).
+pub fn lock_label(op: &Op) -> OpLabel {
+    let contract = matches!(op, Op::Notify { .. } | Op::Assign { .. } | Op::Deassign { .. });
+    OpLabel {
+        text: op.to_string(),
+        entry_lock: contract.then_some(LockClass::Devices),
+        alone: *op == Op::Teardown,
     }
 }
 

@@ -5,4 +5,5 @@ pub mod conc_regression;
 pub mod expectation;
 pub mod minimize;
 pub mod regression;
+pub mod replay;
 pub mod seeds;

@@ -92,3 +92,59 @@ impl std::fmt::Display for Access {
         }
     }
 }
+
+/// A task of the executor (task 0 in a sequential run).
+pub type TaskId = usize;
+
+/// A set of lock classes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LockSet(u8);
+
+impl LockSet {
+    /// No lock.
+    pub const EMPTY: LockSet = LockSet(0);
+
+    /// The set of `classes`.
+    pub const fn of(classes: &[LockClass]) -> LockSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < classes.len() {
+            bits |= 1 << (classes[i] as u8);
+            i += 1;
+        }
+        LockSet(bits)
+    }
+
+    /// True when `class` is in the set.
+    pub fn contains(self, class: LockClass) -> bool {
+        self.0 & (1 << class.index()) != 0
+    }
+
+    /// The set with `class` added.
+    pub fn with(self, class: LockClass) -> LockSet {
+        LockSet(self.0 | (1 << class.index()))
+    }
+
+    /// The set without `class`.
+    pub fn without(self, class: LockClass) -> LockSet {
+        LockSet(self.0 & !(1 << class.index()))
+    }
+
+    /// The classes in the set, in the declared order.
+    pub fn iter(self) -> impl Iterator<Item = LockClass> {
+        LockClass::ALL.into_iter().filter(move |&c| self.contains(c))
+    }
+
+    /// True when no lock is in the set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::fmt::Display for LockSet {
+    /// `{devices, domain}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.iter().map(LockClass::name).collect();
+        write!(f, "{{{}}}", names.join(", "))
+    }
+}

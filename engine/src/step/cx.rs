@@ -20,9 +20,9 @@
 //! steps, the budget and the accesses are the same.
 
 use super::access::{Access, LockClass};
-use super::lockdep::{LockRules, LockViolation, LockingProfile, OpContext};
+pub use super::access::{LockSet, TaskId};
+use super::lockdep::{LockRules, LockViolation, LockingProfile, OpContext, OpLabel};
 use super::shared::{Shared, Top};
-use crate::scenario::Op;
 use crate::substrate::commands::Command;
 use crate::substrate::device_set::DeviceSet;
 use crate::substrate::device_table::{dte_spa, DteSetting};
@@ -32,65 +32,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// A task of the executor (task 0 in a sequential run).
-pub type TaskId = usize;
-
 /// Steps one operation may take before it is reported as `step-budget` (a table looping
 /// forever is caught, not hung).
 pub const DEFAULT_STEP_BUDGET: u64 = 1 << 20;
-
-/// A set of lock classes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct LockSet(u8);
-
-impl LockSet {
-    /// No lock.
-    pub const EMPTY: LockSet = LockSet(0);
-
-    /// The set of `classes`.
-    pub const fn of(classes: &[LockClass]) -> LockSet {
-        let mut bits = 0;
-        let mut i = 0;
-        while i < classes.len() {
-            bits |= 1 << (classes[i] as u8);
-            i += 1;
-        }
-        LockSet(bits)
-    }
-
-    /// True when `class` is in the set.
-    pub fn contains(self, class: LockClass) -> bool {
-        self.0 & (1 << class.index()) != 0
-    }
-
-    /// The set with `class` added.
-    pub fn with(self, class: LockClass) -> LockSet {
-        LockSet(self.0 | (1 << class.index()))
-    }
-
-    /// The set without `class`.
-    pub fn without(self, class: LockClass) -> LockSet {
-        LockSet(self.0 & !(1 << class.index()))
-    }
-
-    /// The classes in the set, in the declared order.
-    pub fn iter(self) -> impl Iterator<Item = LockClass> {
-        LockClass::ALL.into_iter().filter(move |&c| self.contains(c))
-    }
-
-    /// True when no lock is in the set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-}
-
-impl std::fmt::Display for LockSet {
-    /// `{devices, domain}`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.iter().map(LockClass::name).collect();
-        write!(f, "{{{}}}", names.join(", "))
-    }
-}
 
 /// Sees every access after it took effect, with the task that made it and the locks it held:
 /// where the concurrent oracle hooks in (shadow walks, lock rules).
@@ -192,7 +136,7 @@ impl<'s> Cx<'s> {
 
     /// `task` starts operation `op` (number `index` of its program, called from `site`) with
     /// its caller's locks held: the entry contract is checked.
-    pub fn enter_op(&self, task: TaskId, index: usize, op: Op, site: &'static str) {
+    pub fn enter_op(&self, task: TaskId, index: usize, op: OpLabel, site: &'static str) {
         if self.checking.get() {
             let held = self.position(task).held;
             if let Some(rules) = self.rules.borrow_mut().as_mut() {

@@ -21,9 +21,7 @@
 //! exclusive (the domain is dying and nothing else runs on it) and is not held to the resource
 //! rules. Hardware walks are not CPU operations and are not checked.
 
-use super::access::{Access, LockClass};
-use super::cx::{LockSet, TaskId};
-use crate::scenario::Op;
+use super::access::{Access, LockClass, LockSet, TaskId};
 use crate::substrate::device_table::{DEVICE_TABLE_ENTRIES, DEVICE_TABLE_SPA};
 use std::fmt;
 
@@ -192,9 +190,8 @@ impl LockingProfile {
 }
 
 /// The lock class an operation's caller must hold (`lockdep_assert_held` at entry), if any.
-pub fn entry_contract(op: &Op) -> Option<LockClass> {
-    matches!(op, Op::Notify { .. } | Op::Assign { .. } | Op::Deassign { .. })
-        .then_some(LockClass::Devices)
+pub fn entry_contract(op: &OpLabel) -> Option<LockClass> {
+    op.entry_lock
 }
 
 /// A broken lock rule.
@@ -251,12 +248,30 @@ impl fmt::Display for LockRule {
     }
 }
 
+/// What the lock rules know of an operation: given by the harness that runs it (the step
+/// layer does not know the op language).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpLabel {
+    /// The operation as reports show it, e.g. `map 0x40000 0x11 0 rw`.
+    pub text: String,
+    /// The lock its caller must hold on every call (the entry contract), if any.
+    pub entry_lock: Option<LockClass>,
+    /// Whether it runs alone (teardown): no resource rule applies to its accesses.
+    pub alone: bool,
+}
+
+impl std::fmt::Display for OpLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// The operation a task is in, as the rules report it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpContext {
     /// Its index in the task's program.
     pub index: usize,
-    pub op: Op,
+    pub op: OpLabel,
     /// The call site's word.
     pub site: &'static str,
 }
@@ -322,8 +337,8 @@ impl fmt::Display for LockViolation {
 }
 
 /// The operation's keyword.
-fn op_word(op: &Op) -> String {
-    op.to_string().split_whitespace().next().unwrap_or("op").to_string()
+fn op_word(op: &OpLabel) -> String {
+    op.text.split_whitespace().next().unwrap_or("op").to_string()
 }
 
 /// An access in words.
@@ -376,17 +391,18 @@ impl LockRules {
         if self.first.is_some() {
             return;
         }
-        let Some(Some(op)) = self.ops.get(task).copied() else { return };
+        let Some(Some(op)) = self.ops.get(task).cloned() else { return };
         self.first =
             Some(LockViolation { rule, access, task, op, held, profile: self.profile.name });
     }
 
     /// `task` starts `op` holding `held` (its caller's locks): the entry contract.
     pub fn enter(&mut self, task: TaskId, op: OpContext, held: LockSet) {
+        let broken = entry_contract(&op.op).filter(|&c| !held.contains(c));
         if let Some(slot) = self.ops.get_mut(task) {
             *slot = Some(op);
         }
-        if let Some(needs) = entry_contract(&op.op).filter(|&c| !held.contains(c)) {
+        if let Some(needs) = broken {
             self.report(task, LockRule::Entry { needs }, None, held);
         }
     }
@@ -412,7 +428,7 @@ impl LockRules {
             }
             return;
         }
-        if op.op == Op::Teardown {
+        if op.op.alone {
             return;
         }
         if let Some(rule) = self.profile.judge(access, held) {

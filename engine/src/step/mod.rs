@@ -29,7 +29,7 @@ pub mod step_table;
 
 pub use access::{Access, LockClass};
 pub use cx::{Cx, LockSet, StepObserver, TaskId, DEFAULT_STEP_BUDGET};
-pub use lockdep::{LockRule, LockRules, LockViolation, LockingProfile, Resource};
+pub use lockdep::{LockRule, LockRules, LockViolation, LockingProfile, OpLabel, Resource};
 pub use sequential::{Sequential, StepPageTable};
 pub use shared::{Shared, Top};
 pub use step_table::{OpFuture, PagesFuture, StepTable};

@@ -1,6 +1,8 @@
 //! Each lock rule fires on a crafted run, with the exact violation, and stays quiet when kept.
 
 use super::*;
+use crate::conc::site::lock_label;
+use crate::scenario::Op;
 use crate::step::exec::{run, Outcome, RunToCompletion, TaskFuture};
 use crate::step::{Cx, Shared, Top};
 use crate::substrate::device_table::dte_spa;
@@ -50,7 +52,7 @@ fn judge(
         for &class in caller {
             cx.lock(class).await;
         }
-        cx.enter_op(0, 0, op, site);
+        cx.enter_op(0, 0, lock_label(&op), site);
         for step in script {
             match step {
                 Lock(class) => cx.lock(class).await,
@@ -96,7 +98,10 @@ fn a_table_slot_written_without_the_domain_lock_breaks_the_resource_rule() {
         LockRule::Resource { resource: Resource::TableSlot, write: true, needs: DOMAIN }
     );
     assert_eq!(v.access, Some(Access::Store { spa: 0x4000_0008, value: 0x1234 }));
-    assert_eq!((v.task, v.op.index, v.op.op, v.op.site), (0, 0, map_op(), "p2m"));
+    assert_eq!(
+        (v.task, v.op.index, v.op.op.clone(), v.op.site),
+        (0, 0, lock_label(&map_op()), "p2m")
+    );
     assert_eq!((v.held, v.profile), (LockSet::EMPTY, "xen-notify"));
     assert_eq!(
         v.to_string(),

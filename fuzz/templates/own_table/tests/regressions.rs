@@ -4,7 +4,7 @@
 #[test]
 fn every_regression_replays_clean() {
     let dir = std::path::Path::new(own_table::REGRESSIONS);
-    if let Err(failures) = ptdiff::repro::regression::replay_dir(dir, &own_table::tables()) {
+    if let Err(failures) = ptdiff::repro::replay::replay_dir(dir, &own_table::tables()) {
         panic!("{}", failures.join("\n\n"));
     }
 }
