@@ -19,6 +19,7 @@ pub mod caches;
 pub mod change;
 pub use crate::substrate::device_set;
 pub mod devices;
+pub mod dfn_set;
 pub mod dma;
 pub mod expect;
 pub mod finding;

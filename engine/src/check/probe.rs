@@ -12,8 +12,15 @@ pub const MAX_PROBES: usize = 40;
 /// DFNs: deduplicated, below 2^52, at most [`MAX_PROBES`], in a deterministic order
 /// (operation-related first).
 pub fn probes(out: &mut Vec<u64>, first: u64, last: u64, recent: &[u64]) {
+    // A 256-bit filter of the DFNs pushed: a clear bit proves a DFN new, so `out` is searched
+    // only when the bit is set.
+    let mut seen = [0u64; 4];
     let mut push = |dfn: u64| {
-        if dfn < DFN_LIMIT && !out.contains(&dfn) && out.len() < MAX_PROBES {
+        let hash = dfn.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56;
+        let (word, bit) = ((hash >> 6) as usize, 1u64 << (hash & 63));
+        let repeat = seen[word] & bit != 0 && out.contains(&dfn);
+        if dfn < DFN_LIMIT && !repeat && out.len() < MAX_PROBES {
+            seen[word] |= bit;
             out.push(dfn);
         }
     };

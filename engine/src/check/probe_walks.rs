@@ -1,5 +1,6 @@
-//! The oracle walks of one operation's probe DFNs, computed once per implementation and shared
-//! by the checks that read them (`ledger`, `translation`).
+//! The oracle walks of one operation's probe DFNs and what the model maps them to, computed
+//! once per implementation and shared by the checks that read them (`ledger`, `translation`,
+//! `lookup`).
 //!
 //! One walk per probe DFN suffices: the walks go through the DTE of the lowest assigned
 //! device, and the `dte` check proves every assigned device's DTE holds the same root, mode
@@ -24,12 +25,15 @@ pub struct ProbeWalk {
 
 /// The probe walks of one implementation after one operation.
 ///
-/// Invariant: `walks[i].dfn == probes[i]` for the probes passed to [`ProbeWalks::compute`],
-/// all walked through `device`'s DTE (or, with `device == None`, the DTE a device would get);
-/// empty when the implementation was torn down, has no root, or the DTE is unreadable.
+/// Invariant, for the probes passed to [`ProbeWalks::compute`]: `expected[i]` is what the
+/// model maps `probes[i]` to (`expected` is empty when the implementation was torn down);
+/// `walks[i].dfn == probes[i]`, all walked through `device`'s DTE (or, with `device == None`,
+/// the DTE a device would get); `walks` is empty when the implementation was torn down, has no
+/// root, or the DTE is unreadable.
 #[derive(Clone, Debug, Default)]
 pub struct ProbeWalks {
     pub device: Option<u16>,
+    pub expected: Vec<Option<(u64, Perm)>>,
     pub walks: Vec<ProbeWalk>,
 }
 
@@ -37,10 +41,12 @@ impl ProbeWalks {
     /// Walks `probes` in `subject`'s memory, reusing this value's buffer.
     pub fn compute(&mut self, walk: &WalkConfig, subject: &Subject, probes: &[u64]) {
         self.walks.clear();
+        self.expected.clear();
         self.device = None;
         if subject.torn_down {
             return;
         }
+        self.expected.extend(probes.iter().map(|&dfn| subject.model.translate(dfn)));
         let iommu = subject.table.iommu();
         let mem = iommu.memory();
         let domain = subject.table.domain_id();

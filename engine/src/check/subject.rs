@@ -2,13 +2,11 @@
 //! reads.
 
 use super::device_set::DeviceSet;
+use super::dfn_set::DfnSet;
 use super::journaled_model::JournaledModel;
 use crate::substrate::commands::Command;
 use crate::table::{PageTable, Perm};
 use ptdiff_reference::{Caches, Invalidation, WalkConfig};
-
-/// Most verified probe DFNs remembered per implementation.
-pub const MAX_VERIFIED: usize = 256;
 
 /// An implementation and what the runner knows it must hold.
 pub struct Subject {
@@ -31,9 +29,8 @@ pub struct Subject {
     pub pages_checked: u64,
     /// The state the DFNs of `verified` were checked in.
     verified_key: Option<StateKey>,
-    /// Probe DFNs that passed the per-op checks in the state `verified_key`, sorted, without
-    /// repeats.
-    verified: Vec<u64>,
+    /// Probe DFNs that passed the per-op checks in the state `verified_key`.
+    verified: DfnSet,
 }
 
 /// Everything the per-op probe checks read, as counts and values: equal keys mean an equal
@@ -63,7 +60,7 @@ impl Subject {
             torn_down: false,
             caches: Caches::new(),
             verified_key: None,
-            verified: Vec::new(),
+            verified: DfnSet::new(),
         }
     }
 
@@ -89,19 +86,19 @@ impl Subject {
             return false;
         }
         fresh.clear();
-        fresh.extend(probes.iter().filter(|d| self.verified.binary_search(d).is_err()));
+        fresh.extend(probes.iter().filter(|&&d| !self.verified.contains(d)));
         true
     }
 
     /// Records that `probes` passed the per-op checks in the current state.
-    /// At most [`MAX_VERIFIED`] are remembered (forgetting only costs walks again).
+    /// At most [`DfnSet::CAPACITY`] are remembered (forgetting only costs walks again).
     pub fn mark_verified(&mut self, probes: &[u64]) {
-        if self.verified.len() + probes.len() > MAX_VERIFIED {
+        if self.verified.len() + probes.len() > DfnSet::CAPACITY {
             self.verified.clear();
         }
-        self.verified.extend_from_slice(probes);
-        self.verified.sort_unstable();
-        self.verified.dedup();
+        for &dfn in probes {
+            self.verified.insert(dfn);
+        }
     }
 
     /// The implementation's name.

@@ -29,8 +29,7 @@ pub fn walk_ledger(_: &Ctx<'_>, subject: &Subject, walks: &ProbeWalks) -> Result
 /// Every probe walk translates as the model says: the model's frame with exactly its
 /// permissions, or (not mapped) a fault or a leaf that grants nothing.
 pub fn translation(_: &Ctx<'_>, subject: &Subject, walks: &ProbeWalks) -> Result<(), Violation> {
-    for w in &walks.walks {
-        let expected = subject.model.translate(w.dfn);
+    for (w, &expected) in walks.walks.iter().zip(&walks.expected) {
         let agrees = match (expected, &w.result) {
             (Some((mfn, perm)), Ok(t)) => {
                 matches!(t.kind, TranslationKind::Table { .. })
@@ -59,12 +58,11 @@ pub fn translation(_: &Ctx<'_>, subject: &Subject, walks: &ProbeWalks) -> Result
 }
 
 /// The implementation's own lookup of every probe equals the model.
-pub fn lookup(ctx: &Ctx<'_>, subject: &Subject, _: &ProbeWalks) -> Result<(), Violation> {
+pub fn lookup(ctx: &Ctx<'_>, subject: &Subject, walks: &ProbeWalks) -> Result<(), Violation> {
     if subject.torn_down {
         return Ok(());
     }
-    for &dfn in ctx.probes {
-        let expected = subject.model.translate(dfn);
+    for (&dfn, &expected) in ctx.probes.iter().zip(&walks.expected) {
         let got = subject.table.lookup(dfn);
         if got != expected {
             return Err(Violation::Lookup { dfn, expected, got });
