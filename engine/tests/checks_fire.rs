@@ -2,10 +2,12 @@
 //! breaks exactly one rule, and the runner must report exactly the matching check. This does
 //! not depend on the planted bugs (which are compiled in only with `planted-bugs`).
 
+mod common;
+
+use common::mutant::{Misbehaviour, Mutant};
 use ptdiff::scenario::text;
-use ptdiff::step::Sequential;
 use ptdiff::tables::fixed::Fixed;
-use ptdiff::{run_tables, Check, Iommu, PageTable, Perm, PtError};
+use ptdiff::{run_tables, Check, PageTable, Perm, PtError};
 
 /// How a mutant misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,96 +31,68 @@ enum Mutation {
     SilentUnmap,
 }
 
-struct Mutant {
-    inner: Sequential<Fixed>,
-    mutation: Mutation,
-}
-
-impl Mutant {
-    fn boxed(mutation: Mutation) -> Box<dyn PageTable> {
-        Box::new(Mutant { inner: Fixed::new(1).unwrap(), mutation })
+impl Mutation {
+    fn boxed(self) -> Box<dyn PageTable> {
+        Mutant::boxed("mutant", Box::new(Fixed::new(1).unwrap()), self)
     }
 }
 
-impl PageTable for Mutant {
-    fn name(&self) -> &str {
-        "mutant"
-    }
-    fn iommu(&self) -> &Iommu {
-        self.inner.iommu()
-    }
-    fn iommu_mut(&mut self) -> &mut Iommu {
-        self.inner.iommu_mut()
-    }
-    fn domain_id(&self) -> u16 {
-        self.inner.domain_id()
-    }
-    fn levels(&self) -> u8 {
-        self.inner.levels()
-    }
-    fn max_levels(&self) -> u8 {
-        self.inner.max_levels()
-    }
-    fn root(&self) -> Option<u64> {
-        self.inner.root()
-    }
-    fn map(&mut self, dfn: u64, mfn: u64, order: u32, perm: Perm) -> Result<(), PtError> {
-        match self.mutation {
+impl Misbehaviour for Mutation {
+    fn map(
+        &self,
+        inner: &mut dyn PageTable,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        perm: Perm,
+    ) -> Result<(), PtError> {
+        match self {
             Mutation::AcceptsBadOrder if order == 5 => return Ok(()),
             Mutation::DirtyFailure => {
-                let first = self.inner.iommu_mut().alloc_table(1)?;
-                self.inner.iommu_mut().alloc_table(1)?;
-                self.inner.iommu_mut().free_table(first)?;
+                let first = inner.iommu_mut().alloc_table(1)?;
+                inner.iommu_mut().alloc_table(1)?;
+                inner.iommu_mut().free_table(first)?;
             }
             _ => {}
         }
-        self.inner.map(dfn, mfn, order, perm)?;
-        match self.mutation {
-            Mutation::ExtraMapping => self.inner.map(dfn + 7, mfn + 7, 0, perm)?,
+        inner.map(dfn, mfn, order, perm)?;
+        match self {
+            Mutation::ExtraMapping => inner.map(dfn + 7, mfn + 7, 0, perm)?,
             Mutation::LeaksTable => {
-                self.inner.iommu_mut().alloc_table(1)?;
+                inner.iommu_mut().alloc_table(1)?;
             }
             Mutation::ForeignTable => {
-                let root = self.inner.root().unwrap_or(0);
+                let root = inner.root().unwrap_or(0);
                 // PR | NL=3 | address 0x1000 (the device table) | IR | IW.
                 let pde = 1 | (3 << 9) | 0x1000 | (3 << 61);
-                self.inner.iommu_mut().write_entry(root + 511 * 8, pde)?;
+                inner.iommu_mut().write_entry(root + 511 * 8, pde)?;
             }
             _ => {}
         }
         Ok(())
     }
-    fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
-        if self.mutation != Mutation::SilentUnmap || order != 0 {
-            return self.inner.unmap(dfn, order);
+    fn unmap(&self, inner: &mut dyn PageTable, dfn: u64, order: u32) -> Result<(), PtError> {
+        if *self != Mutation::SilentUnmap || order != 0 {
+            return inner.unmap(dfn, order);
         }
         // Down the four levels to the PTE (PDE addresses are bits 51:12), and clear it.
-        let mut table = self.inner.root().ok_or(PtError::TornDown)?;
+        let mut table = inner.root().ok_or(PtError::TornDown)?;
         for level in (2..=4).rev() {
             let index = (dfn >> (9 * (level - 1))) & 511;
-            table = self.inner.iommu().read_entry(table + 8 * index)? & 0x000f_ffff_ffff_f000;
+            table = inner.iommu().read_entry(table + 8 * index)? & 0x000f_ffff_ffff_f000;
         }
-        Ok(self.inner.iommu_mut().write_entry(table + 8 * (dfn & 511), 0)?)
+        Ok(inner.iommu_mut().write_entry(table + 8 * (dfn & 511), 0)?)
     }
-    fn notify_dfn(&mut self, dfn: u64) -> Result<(), PtError> {
-        self.inner.notify_dfn(dfn)
-    }
-    fn lookup(&self, dfn: u64) -> Option<(u64, Perm)> {
-        match self.mutation {
+    fn lookup(&self, inner: &dyn PageTable, dfn: u64) -> Option<(u64, Perm)> {
+        match self {
             Mutation::LyingLookup => None,
-            _ => self.inner.lookup(dfn),
+            _ => inner.lookup(dfn),
         }
     }
-    fn assign(&mut self, dev: u16) -> Result<(), PtError> {
-        self.inner.assign(dev)
-    }
-    fn deassign(&mut self, dev: u16) -> Result<(), PtError> {
-        self.inner.deassign(dev)
-    }
-    fn teardown(&mut self) -> Result<(), PtError> {
-        self.inner.teardown()?;
-        if self.mutation == Mutation::TeardownKeepsTable {
-            self.inner.iommu_mut().alloc_table(1)?;
+    fn teardown(&self, inner: &mut dyn PageTable) -> Result<(), PtError> {
+        inner.teardown()?;
+        if *self == Mutation::TeardownKeepsTable {
+            inner.iommu_mut().alloc_table(1)?;
         }
         Ok(())
     }
@@ -127,8 +101,7 @@ impl PageTable for Mutant {
 /// Runs `scenario` on the mutant and a correct fixed table; returns the check that fired.
 fn fired(mutation: Mutation, scenario: &str) -> Option<Check> {
     let scenario = text::parse(scenario).unwrap();
-    let tables =
-        vec![Mutant::boxed(mutation), Box::new(Fixed::new(1).unwrap()) as Box<dyn PageTable>];
+    let tables = vec![mutation.boxed(), Box::new(Fixed::new(1).unwrap()) as Box<dyn PageTable>];
     let finding = run_tables(&scenario, tables).unwrap().finding?;
     assert_eq!(finding.implementation, "mutant", "{finding}");
     Some(finding.check)
@@ -215,7 +188,7 @@ fn flush_check_fires_where_no_device_cached_the_page() {
 #[test]
 fn flush_report_names_the_range_the_change_and_the_invalidations() {
     let scenario = text::parse("config devices=1\nmap 0x10 0x20 0 rw\nunmap 0x10 0\n").unwrap();
-    let tables = vec![Mutant::boxed(Mutation::SilentUnmap), Box::new(Fixed::new(1).unwrap()) as _];
+    let tables = vec![Mutation::SilentUnmap.boxed(), Box::new(Fixed::new(1).unwrap()) as _];
     let finding = run_tables(&scenario, tables).unwrap().finding.unwrap();
     assert_eq!(
         finding.violation.got(),

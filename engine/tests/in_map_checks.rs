@@ -2,11 +2,13 @@
 //! table that grows more than a map needs is a `height` finding, one that grows on a map it
 //! rejects a `failure-not-clean` one; the correct in-map table passes the same scenarios.
 
+mod common;
+
+use common::mutant::{Misbehaviour, Mutant};
 use ptdiff::scenario::text;
-use ptdiff::step::Sequential;
 use ptdiff::tables::dynamic::{Dynamic, DynamicConfig};
 use ptdiff::tables::Growth;
-use ptdiff::{run_tables, Check, Iommu, PageTable, Perm, PtError};
+use ptdiff::{run_tables, Check, PageTable, Perm, PtError};
 
 /// How a grower misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,15 +21,11 @@ enum Mutation {
     GrowsBeforeChecks,
 }
 
-struct Grower {
-    inner: Sequential<Dynamic>,
-    mutation: Mutation,
-}
-
 const MAX_LEVELS: u8 = 4;
 
-impl Grower {
-    fn boxed(mutation: Mutation) -> Box<dyn PageTable> {
+impl Mutation {
+    /// An in-map dynamic table misbehaving as `self` says.
+    fn boxed(self) -> Box<dyn PageTable> {
         let config = DynamicConfig {
             initial_levels: 2,
             max_levels: MAX_LEVELS,
@@ -35,57 +33,25 @@ impl Grower {
             all_page_sizes: false,
             growth: Growth::InMap,
         };
-        Box::new(Grower { inner: Dynamic::new(config).unwrap(), mutation })
+        Mutant::boxed("grower", Box::new(Dynamic::new(config).unwrap()), self)
     }
 }
 
-impl PageTable for Grower {
-    fn name(&self) -> &str {
-        "grower"
-    }
-    fn iommu(&self) -> &Iommu {
-        self.inner.iommu()
-    }
-    fn iommu_mut(&mut self) -> &mut Iommu {
-        self.inner.iommu_mut()
-    }
-    fn domain_id(&self) -> u16 {
-        self.inner.domain_id()
-    }
-    fn levels(&self) -> u8 {
-        self.inner.levels()
-    }
-    fn max_levels(&self) -> u8 {
-        self.inner.max_levels()
-    }
-    fn root(&self) -> Option<u64> {
-        self.inner.root()
-    }
-    fn map(&mut self, dfn: u64, mfn: u64, order: u32, perm: Perm) -> Result<(), PtError> {
-        match self.mutation {
+impl Misbehaviour for Mutation {
+    fn map(
+        &self,
+        inner: &mut dyn PageTable,
+        dfn: u64,
+        mfn: u64,
+        order: u32,
+        perm: Perm,
+    ) -> Result<(), PtError> {
+        match self {
             Mutation::Correct => {}
-            Mutation::OverGrows => self.inner.notify_dfn((1 << (9 * MAX_LEVELS)) - 1)?,
-            Mutation::GrowsBeforeChecks => self.inner.notify_dfn(dfn)?,
+            Mutation::OverGrows => inner.notify_dfn((1 << (9 * MAX_LEVELS)) - 1)?,
+            Mutation::GrowsBeforeChecks => inner.notify_dfn(dfn)?,
         }
-        self.inner.map(dfn, mfn, order, perm)
-    }
-    fn unmap(&mut self, dfn: u64, order: u32) -> Result<(), PtError> {
-        self.inner.unmap(dfn, order)
-    }
-    fn notify_dfn(&mut self, dfn: u64) -> Result<(), PtError> {
-        self.inner.notify_dfn(dfn)
-    }
-    fn lookup(&self, dfn: u64) -> Option<(u64, Perm)> {
-        self.inner.lookup(dfn)
-    }
-    fn assign(&mut self, dev: u16) -> Result<(), PtError> {
-        self.inner.assign(dev)
-    }
-    fn deassign(&mut self, dev: u16) -> Result<(), PtError> {
-        self.inner.deassign(dev)
-    }
-    fn teardown(&mut self) -> Result<(), PtError> {
-        self.inner.teardown()
+        inner.map(dfn, mfn, order, perm)
     }
 }
 
@@ -94,7 +60,7 @@ impl PageTable for Grower {
 fn fired(mutation: Mutation, ops: &str) -> Option<(Check, String)> {
     let source = format!("config initial_levels=2 max_levels=4 devices=1 growth=in-map\n{ops}");
     let scenario = text::parse(&source).unwrap();
-    let tables = vec![Grower::boxed(mutation), Grower::boxed(Mutation::Correct)];
+    let tables = vec![mutation.boxed(), Mutation::Correct.boxed()];
     let finding = run_tables(&scenario, tables).unwrap().finding?;
     assert_eq!(finding.implementation, "grower", "{finding}");
     Some((finding.check, finding.violation.to_string()))

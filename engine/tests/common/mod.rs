@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod mutant;
+
 use std::path::PathBuf;
 
 /// The repository's `corpus/` directory.
