@@ -31,6 +31,7 @@ use crate::scenario::{Config, Op, Scenario, ScenarioError};
 use crate::table::{ErrorClass, PageTable, PagesError, PtError};
 use crate::tables::{Growth, TableConfig, BUILT_IN};
 use ptdiff_reference::WalkConfig;
+use smallvec::SmallVec;
 use std::cell::Cell;
 
 /// Domain ID the built-in implementations use.
@@ -128,8 +129,15 @@ pub fn table_config(config: &Config) -> TableConfig {
 /// Which results an operation must have, per implementation, and how the runner applies it.
 type Apply<'a> = dyn FnMut(&mut Subject) -> (Result<(), ErrorClass>, Result<(), PagesError>) + 'a;
 
+/// Implementations held inline by per-implementation values ([`PerTable`]): the two
+/// built-in tables and two more without allocating.
+const INLINE_TABLES: usize = 4;
+
+/// One value per implementation, inline for up to [`INLINE_TABLES`].
+type PerTable<T> = SmallVec<[T; INLINE_TABLES]>;
+
 /// The results of one operation, per implementation.
-type Results = Vec<Result<(), PagesError>>;
+type Results = PerTable<Result<(), PagesError>>;
 
 impl Runner {
     /// The built-in tables ([`crate::tables::BUILT_IN`], growing from `initial_levels` to
@@ -332,7 +340,7 @@ impl Runner {
                 if let (false, false, Some(last)) = (missed, in_map, last) {
                     self.notify_all(Phase::NotifyBefore { index }, op, last)?;
                 }
-                let before: Vec<u8> = self.subjects.iter().map(|s| s.table.levels()).collect();
+                let before: PerTable<u8> = self.subjects.iter().map(|s| s.table.levels()).collect();
                 let results = self.apply(phase, op, count, &mut |s| {
                     let t = &mut s.table;
                     let max_levels = t.max_levels();
@@ -493,7 +501,7 @@ impl Runner {
 
     /// Notifies `dfn` on every implementation and checks outcome and height.
     fn notify_all(&mut self, phase: Phase, op: &Op, dfn: u64) -> Result<(), Box<Finding>> {
-        let before: Vec<u8> = self.subjects.iter().map(|s| s.table.levels()).collect();
+        let before: PerTable<u8> = self.subjects.iter().map(|s| s.table.levels()).collect();
         let results = self.apply(phase, op, 1, &mut |s| {
             let expected = expect::notify(dfn, s.table.max_levels());
             (expected, s.table.notify_dfn(dfn).map_err(PagesError::from))
@@ -577,7 +585,7 @@ impl Runner {
         let in_map =
             !is_notify && self.config.growth == Growth::InMap && matches!(op, Op::Map { .. });
         let grows = is_notify || in_map;
-        let mut applied = Vec::with_capacity(self.subjects.len());
+        let mut applied = PerTable::with_capacity(self.subjects.len());
         for subject in &mut self.subjects {
             let top_before = (subject.table.root(), subject.table.levels());
             subject.table.iommu_mut().start_journal();

@@ -23,6 +23,8 @@ use super::access::{Access, LockClass};
 pub use super::access::{LockSet, TaskId};
 use super::lockdep::{LockRules, LockViolation, LockingProfile, OpContext, OpLabel};
 use super::shared::{Shared, Top};
+pub use super::task_position::TaskPosition;
+use super::task_position::TaskPositions;
 use crate::substrate::commands::Command;
 use crate::substrate::device_set::DeviceSet;
 use crate::substrate::device_table::{dte_spa, DteSetting};
@@ -43,24 +45,11 @@ pub trait StepObserver {
     fn after(&mut self, task: TaskId, access: &Access, held: LockSet, shared: &Shared);
 }
 
-/// What the executor knows of one task's position.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TaskPosition {
-    /// Operations the task has started (the current one is `op - 1`).
-    pub op: u32,
-    /// Accesses announced in the current operation (the pending one is `access - 1`).
-    pub access: u32,
-    /// The lock the task waits for, if blocked.
-    pub blocked_on: Option<LockClass>,
-    /// Locks the task holds.
-    pub held: LockSet,
-}
-
 /// The scheduling state of a run, kept by `Cx`.
 #[derive(Debug)]
 struct Sched {
     current: TaskId,
-    tasks: Vec<TaskPosition>,
+    tasks: TaskPositions,
     holders: [Option<TaskId>; 3],
     preemptible: bool,
     budget: u64,
@@ -96,7 +85,7 @@ impl<'s> Cx<'s> {
             shared: RefCell::new(shared),
             sched: RefCell::new(Sched {
                 current: 0,
-                tasks: vec![TaskPosition::default(); tasks.max(1)],
+                tasks: TaskPositions::new(tasks),
                 holders: [None; 3],
                 preemptible,
                 budget,

@@ -8,6 +8,7 @@
 //!   implementation;
 //! - [`access`]: the kinds of step and the lock classes;
 //! - [`cx`]: the substrate itself, with the per-operation step budget and lock blocking;
+//! - [`task_position`]: where each task of a run is;
 //! - [`exec`]: the deterministic executor (tasks, policies, deadlock detection);
 //! - [`lockdep`]: locking profiles and the lock rules checked at every step;
 //! - [`step_table`]: the step contract for implementations (`async` operations over `Cx`);
@@ -26,6 +27,7 @@ pub mod lockdep;
 pub mod sequential;
 pub mod shared;
 pub mod step_table;
+pub mod task_position;
 
 pub use access::{Access, LockClass};
 pub use cx::{Cx, LockSet, StepObserver, TaskId, DEFAULT_STEP_BUDGET};
