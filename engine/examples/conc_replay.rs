@@ -3,8 +3,13 @@
 //!
 //! Runs every file of `DIR` through the target's entry point (`ptdiff::fuzz::concurrent_run`,
 //! the built-in tables, no planted bug) `ROUNDS` times (default 3) and prints the inputs per
-//! second of each round, the median, and the `SLOWEST` (default 0) slowest inputs.
+//! second of each round, the median, and the `SLOWEST` (default 0) slowest inputs with their
+//! scenario's size and the time of its setup alone (its threads, walks and preemptions left
+//! out).
 
+use ptdiff::conc::decode::decode;
+use ptdiff::conc::runner::run_concurrent_on;
+use ptdiff::conc::{Site, ThreadOp};
 use ptdiff::fuzz::concurrent_run;
 use ptdiff::plant::Plant;
 use ptdiff::Lineup;
@@ -49,12 +54,32 @@ fn main() {
     let mut order: Vec<usize> = (0..inputs.len()).collect();
     order.sort_by_key(|&k| std::cmp::Reverse(times[k]));
     for &k in order.iter().take(slowest) {
-        let per = times[k] / rounds as u32;
+        let per = times[k] / rounds.max(1) as u32;
+        let s = decode(&inputs[k].1);
+        let setup_entries: u64 = s.setup.iter().map(|op| op.entries()).sum();
+        let thread_entries: u64 = s.threads.iter().flatten().map(|t| t.op.entries()).sum();
+        let mut alone = s.clone();
+        // One thread, one read of the translations: the least a valid scenario runs.
+        let translate = ThreadOp { site: Site::P2m, op: ptdiff::Op::Translate { dev: 0, dfn: 0 } };
+        alone.threads = vec![vec![translate]];
+        alone.walks.clear();
+        alone.preempts.clear();
+        let t = Instant::now();
+        let alone_ok = run_concurrent_on(&alone, &lineup, Plant::NONE).is_ok();
+        assert!(alone_ok, "the setup alone is a valid scenario");
+        let setup_ms = t.elapsed().as_secs_f64() * 1e3;
         println!(
-            "{:>10.3} ms  {} ({} bytes)",
+            "{:>9.3} ms  {} ({} bytes): setup {} ops {} entries ({setup_ms:.3} ms alone), \
+             threads {} ops {} entries, {} walks, {} preemptions",
             per.as_secs_f64() * 1e3,
             inputs[k].0,
-            inputs[k].1.len()
+            inputs[k].1.len(),
+            s.setup.len(),
+            setup_entries,
+            s.threads.iter().map(Vec::len).sum::<usize>(),
+            thread_entries,
+            s.walks.len(),
+            s.preempts.len(),
         );
     }
 }
