@@ -42,8 +42,11 @@ pub enum Event {
 #[derive(Debug, Default)]
 pub struct History {
     events: RefCell<Vec<Event>>,
-    open: RefCell<Vec<(TaskId, usize, (u64, u64))>>,
+    open: RefCell<Vec<Open>>,
 }
+
+/// An operation in flight: its task, its index in the task's program, its DFN range.
+type Open = (TaskId, usize, (u64, u64));
 
 impl History {
     /// Appends `event`.
