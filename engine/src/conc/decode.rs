@@ -15,14 +15,16 @@
 //! 4. each thread's ops in turn: an op byte (its row among the ops a thread may run, by
 //!    [`THREAD_ROWS`]), the operands as the sequential decoder reads them (a `missed` flag read
 //!    is dropped), then a site byte biased by the op's kind (`assign` from `pci`, `notify` from
-//!    `notify-site`, `map` from `p2m`, `rogue` rarely). A range is cut to one page when it
-//!    would take the threads' entries beyond [`MAX_DECODED_ENTRIES`]. Bytes missing read as 0
+//!    `notify-site`, `map` from `p2m`, `rogue` rarely). A range that would take the threads'
+//!    entries beyond [`MAX_THREAD_ENTRIES`] is cut to the pages that fit (at least one). Bytes
+//!    missing read as 0
 //!    (an op `map 0x0 0x0 0 rw`);
 //! 5. the setup: the sequential decoder's leading-`assign 0` byte, a length byte `n` (`n % 8`
 //!    below 192, `n - 192` from 192: up to 63 ops), then up to that many ops read as the
 //!    sequential decoder reads them (the same op table, operand biases and `repeat`s), within
-//!    [`MAX_SETUP_RUNS`] runs and the entries the threads left; the setup ends early when the
-//!    front does.
+//!    [`MAX_SETUP_RUNS`] runs and [`MAX_SETUP_ENTRIES`] entries (an op that would write more
+//!    ends the setup, a `repeat` is cut to what is left); the setup ends early when the front
+//!    does.
 //!
 //! The threads come before the setup so that a longer setup never takes bytes from them, and a
 //! mutation of the setup moves none of their ops.
@@ -48,12 +50,32 @@ use crate::conc::scenario::{
     Anchor, ConcScenario, Preempt, TaskRef, ThreadOp, WalkSpec, MAX_THREADS,
 };
 use crate::conc::site::Site;
-use crate::scenario::decode::{Budget, Decoder, Next, MAX_DECODED_ENTRIES};
+use crate::scenario::decode::{Budget, Decoder, Next};
 use crate::scenario::op_table::{by_keyword, OpSpec};
 use crate::scenario::{Config, Op};
 
 /// Most operations the setup runs, each repetition of a `repeat` counted.
-pub const MAX_SETUP_RUNS: usize = 512;
+///
+/// The setup only builds the state the threads race on (every concurrent seed does it in at
+/// most 2 ops, and each of the 8 concurrent planted bugs needs at most one: a mapping, a
+/// superpage); it runs through the sequential runner with every per-op check, which is the
+/// `differential` target's work, done there on scenarios of up to 1,024 ops. A long setup
+/// only slows the concurrent target: before this bound, grown corpora held setups of 63 ops
+/// and `repeat`s writing 65,000 entries, 4 to 5 ms an input against about 0.1 ms for the rest.
+pub const MAX_SETUP_RUNS: usize = 32;
+/// Most table entries the setup writes ([`crate::scenario::repeat::run_entries`]): a full
+/// leaf table (512), so a thread can still race on a table that is full or about to empty.
+pub const MAX_SETUP_ENTRIES: u64 = 512;
+/// Most table entries the threads' ops write together ([`Op::entries`]); a range that would
+/// go beyond is cut to the pages that fit, at least one (which may pass the bound by that
+/// page's entries, at most 256).
+///
+/// The threads run "a short program of operations" (issue 13): 512 entries is a range across
+/// a whole leaf table, or from the end of one into the next, long enough for a walk or a
+/// preemption to land inside it (anchors reach access 552). Every store into a reachable slot
+/// is followed by shadow walks through every device, so a thread's cost is linear in what it
+/// writes: ranges of 4,096 pages took 12 ms an input.
+pub const MAX_THREAD_ENTRIES: u64 = 512;
 
 /// Thread counts, by the threads byte modulo 8.
 pub const THREAD_COUNTS: [u8; 8] = [1, 2, 2, 2, 2, 3, 3, 2];
@@ -108,8 +130,7 @@ pub fn decode(data: &[u8]) -> ConcScenario {
         .map(|&ops| (0..ops).map(|_| thread_op(&mut d, &config, &mut entries)).collect())
         .collect();
     let mut setup = Vec::new();
-    let mut budget = Budget::new(MAX_SETUP_RUNS, MAX_DECODED_ENTRIES);
-    budget.spend(0, entries);
+    let mut budget = Budget::new(MAX_SETUP_RUNS, MAX_SETUP_ENTRIES);
     d.leading_assign(&mut setup, &mut budget);
     let last = setup.len() + setup_length(d.byte());
     while setup.len() < last && !d.is_empty() && budget.runs < MAX_SETUP_RUNS {
@@ -190,9 +211,10 @@ fn thread_op(d: &mut Decoder<'_>, config: &Config, entries: &mut u64) -> ThreadO
     if let Op::Map { missed, .. } = &mut op {
         *missed = false;
     }
-    if entries.saturating_add(op.entries()) > MAX_DECODED_ENTRIES {
-        if let Op::Map { count, .. } | Op::Unmap { count, .. } = &mut op {
-            *count = 1;
+    let left = MAX_THREAD_ENTRIES.saturating_sub(*entries);
+    if op.entries() > left {
+        if let Op::Map { count, order, .. } | Op::Unmap { count, order, .. } = &mut op {
+            *count = (left >> (*order % 9)).max(1);
         }
     }
     *entries = entries.saturating_add(op.entries());

@@ -4,16 +4,16 @@
 //! through their rows' first codes, sites and counts through the first byte that selects them.
 
 use crate::conc::decode::{
-    decode, other_tasks, site_bias, MAX_SETUP_RUNS, OP_COUNTS, PREEMPT_COUNTS, PREEMPT_ON_WALK,
-    SHADOW_OFF, TARGET_WALK, THREAD_COUNTS, THREAD_ROWS, WALK_COUNTS, WALK_ON_WALK,
-    WALK_UNANCHORED,
+    decode, other_tasks, site_bias, MAX_SETUP_ENTRIES, MAX_SETUP_RUNS, MAX_THREAD_ENTRIES,
+    OP_COUNTS, PREEMPT_COUNTS, PREEMPT_ON_WALK, SHADOW_OFF, TARGET_WALK, THREAD_COUNTS,
+    THREAD_ROWS, WALK_COUNTS, WALK_ON_WALK, WALK_UNANCHORED,
 };
 use crate::conc::scenario::{Anchor, ConcError, ConcScenario, TaskRef, MAX_THREADS};
-use crate::scenario::decode::MAX_DECODED_ENTRIES;
 use crate::scenario::encode::{
     perm_byte, push_config, push_op, push_operands, EncodeError as OpEncodeError, DFN_RAW,
 };
 use crate::scenario::repeat::{run_entries, run_length};
+use crate::scenario::Op;
 use thiserror::Error;
 
 /// A concurrent scenario the decoder cannot produce.
@@ -34,11 +34,11 @@ pub enum EncodeError {
     #[error("{0} setup ops; a fuzz input has at most 63 after a leading `assign 0`")]
     SetupOps(usize),
     #[error(
-        "the setup runs {runs} ops, and with the threads writes {entries} entries; a fuzz \
-         input runs at most {MAX_SETUP_RUNS} writing at most {MAX_DECODED_ENTRIES}"
+        "the setup runs {runs} ops writing {entries} entries; a fuzz input's setup runs at \
+         most {MAX_SETUP_RUNS} writing at most {MAX_SETUP_ENTRIES}"
     )]
     SetupRuns { runs: u64, entries: u64 },
-    #[error("the threads write {0} entries; a fuzz input at most {MAX_DECODED_ENTRIES}")]
+    #[error("the threads write {0} entries; a fuzz input's at most {MAX_THREAD_ENTRIES}")]
     Entries(u64),
     #[error("anchor {0}: a fuzz input has access numbers 1 to 40 and 72 to 552 in steps of 32")]
     Access(Anchor),
@@ -72,23 +72,25 @@ pub fn encode(s: &ConcScenario) -> Result<Vec<u8>, EncodeError> {
             }
             out.push(first_index(bias, t.site));
             entries += t.op.entries();
-            if entries > MAX_DECODED_ENTRIES {
+            // The decoder cuts a range beyond the budget to the pages that fit, at least one.
+            let cut = matches!(t.op, Op::Map { count: 2.., .. } | Op::Unmap { count: 2.., .. });
+            if entries > MAX_THREAD_ENTRIES && cut {
                 return Err(EncodeError::Entries(entries));
             }
         }
     }
-    let runs = run_length(&s.setup);
-    let entries = entries + run_entries(&s.setup);
-    if runs > MAX_SETUP_RUNS as u64 || entries > MAX_DECODED_ENTRIES {
-        return Err(EncodeError::SetupRuns { runs, entries });
-    }
-    let assigns = matches!(s.setup.first(), Some(crate::scenario::Op::Assign { dev: 0 }));
+    let assigns = matches!(s.setup.first(), Some(Op::Assign { dev: 0 }));
     let rest = s.setup.len() - usize::from(assigns);
     let length = match rest {
         0..=7 => rest as u8,
         8..=63 => 192 + rest as u8,
         _ => return Err(EncodeError::SetupOps(s.setup.len())),
     };
+    let runs = run_length(&s.setup);
+    let entries = run_entries(&s.setup);
+    if runs > MAX_SETUP_RUNS as u64 || entries > MAX_SETUP_ENTRIES {
+        return Err(EncodeError::SetupRuns { runs, entries });
+    }
     out.extend_from_slice(&[u8::from(assigns), length]);
     for (index, op) in s.setup.iter().enumerate().skip(usize::from(assigns)) {
         push_op(&mut out, index, op, c).map_err(|source| EncodeError::Setup { source })?;
@@ -217,7 +219,7 @@ mod tests {
             crate::scenario::Op::Notify { dfn: 0 },
             crate::scenario::Op::Repeat { count: 600 },
         ];
-        assert_eq!(encode(&s), Err(EncodeError::SetupRuns { runs: 601, entries: 602 }));
+        assert_eq!(encode(&s), Err(EncodeError::SetupRuns { runs: 601, entries: 601 }));
         s.setup = vec![crate::scenario::Op::FailAlloc { nth: 5 }];
         assert_eq!(
             encode(&s).map_err(|e| e.to_string()),

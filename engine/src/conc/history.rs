@@ -35,33 +35,48 @@ pub enum Event {
 }
 
 /// The event log, shared by the tasks and the observer of one run.
+///
+/// Invariant: `open` lists, in invocation order, the operations with a DFN range that `events`
+/// invokes and does not return, so asking what is in flight costs what is in flight, not the
+/// length of the history (a shadow walk asks after every store).
 #[derive(Debug, Default)]
 pub struct History {
     events: RefCell<Vec<Event>>,
+    open: RefCell<Vec<Open>>,
 }
+
+/// An operation in flight: its task, its index in the task's program, its DFN range.
+type Open = (TaskId, usize, (u64, u64));
 
 impl History {
     /// Appends `event`.
     pub fn push(&self, event: Event) {
+        match &event {
+            Event::Invoke { task, op, what } => {
+                if let Some(range) = dfn_range(what) {
+                    self.open.borrow_mut().push((*task, *op, range));
+                }
+            }
+            Event::Return { task, op, .. } => {
+                self.open.borrow_mut().retain(|o| (o.0, o.1) != (*task, *op));
+            }
+            _ => {}
+        }
         self.events.borrow_mut().push(event);
     }
 
-    /// The DFN ranges `(first, last)` of the operations invoked and not returned.
+    /// The DFN ranges `(first, last)` of the operations invoked and not returned, in
+    /// invocation order.
     pub fn in_flight(&self) -> Vec<(u64, u64)> {
-        let events = self.events.borrow();
-        let mut open: Vec<(TaskId, usize, (u64, u64))> = Vec::new();
-        for e in events.iter() {
-            match e {
-                Event::Invoke { task, op, what } => {
-                    if let Some(range) = dfn_range(what) {
-                        open.push((*task, *op, range));
-                    }
-                }
-                Event::Return { task, op, .. } => open.retain(|o| (o.0, o.1) != (*task, *op)),
-                _ => {}
-            }
+        self.open.borrow().iter().map(|o| o.2).collect()
+    }
+
+    /// Calls `f` with each DFN range `(first, last)` of [`History::in_flight`], allocating
+    /// nothing.
+    pub fn for_each_in_flight(&self, mut f: impl FnMut((u64, u64))) {
+        for o in self.open.borrow().iter() {
+            f(o.2);
         }
-        open.into_iter().map(|o| o.2).collect()
     }
 
     /// The events so far.
@@ -89,5 +104,33 @@ pub fn dfn_range(op: &Op) -> Option<(u64, u64)> {
         }
         Op::Notify { dfn } | Op::Translate { dfn, .. } | Op::Dma { dfn, .. } => Some((dfn, dfn)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::Perm;
+
+    fn map(dfn: u64, count: u64) -> Op {
+        Op::Map { dfn, mfn: 0, order: 0, perm: Perm::RW, missed: false, count }
+    }
+
+    #[test]
+    fn in_flight_lists_the_ranges_invoked_and_not_returned_in_invocation_order() {
+        let h = History::default();
+        h.push(Event::Invoke { task: 0, op: 0, what: map(0x10, 4) });
+        h.push(Event::Invoke { task: 1, op: 0, what: Op::Assign { dev: 1 } });
+        h.push(Event::Invoke { task: 2, op: 0, what: Op::Notify { dfn: 0x40 } });
+        assert_eq!(h.in_flight(), vec![(0x10, 0x13), (0x40, 0x40)]);
+        h.push(Event::Return { task: 0, op: 0, result: Ok(()) });
+        h.push(Event::Invoke { task: 0, op: 1, what: map(0x20, 1) });
+        let mut seen = Vec::new();
+        h.for_each_in_flight(|r| seen.push(r));
+        assert_eq!(seen, vec![(0x40, 0x40), (0x20, 0x20)]);
+        h.push(Event::Return { task: 2, op: 0, result: Ok(()) });
+        h.push(Event::Return { task: 0, op: 1, result: Ok(()) });
+        assert_eq!(h.in_flight(), Vec::<(u64, u64)>::new());
+        assert_eq!(h.len(), 7);
     }
 }

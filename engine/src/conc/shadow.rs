@@ -98,11 +98,11 @@ impl<'h> Shadow<'h> {
         &mut self,
         shared: &Shared,
         devs: std::ops::Range<u16>,
-        dfns: &[u64],
+        dfns: &Dfns,
         cause: Cause,
     ) {
         let devtab = shared.iommu.device_table();
-        for &dfn in dfns {
+        for &dfn in dfns.as_slice() {
             for dev in devs.clone() {
                 self.walks += 1;
                 let result =
@@ -113,20 +113,50 @@ impl<'h> Shadow<'h> {
     }
 
     /// The DFNs to walk for a change of `[first, last]`: its ends, then in-flight DFNs inside.
-    fn dfns(&self, first: u64, last: u64) -> Vec<u64> {
-        let mut out = vec![first];
+    fn dfns(&self, first: u64, last: u64) -> Dfns {
+        let mut out = Dfns::default();
+        out.push(first);
         if last != first {
             out.push(last);
         }
-        for (a, b) in self.history.in_flight() {
+        self.history.for_each_in_flight(|(a, b)| {
             for d in [a, b] {
-                if (first..=last).contains(&d) && !out.contains(&d) && out.len() < DFNS_PER_STORE {
+                if (first..=last).contains(&d) && !out.as_slice().contains(&d) {
                     out.push(d);
                 }
             }
-        }
-        out.retain(|&d| d < 1 << 52);
+        });
+        out.retain_below(1 << 52);
         out
+    }
+}
+
+/// At most [`DFNS_PER_STORE`] DFNs, in the order pushed (pushes past that are dropped); no
+/// allocation, as one is chosen after every store.
+#[derive(Clone, Copy, Debug, Default)]
+struct Dfns {
+    dfns: [u64; DFNS_PER_STORE],
+    len: usize,
+}
+
+impl Dfns {
+    fn push(&mut self, dfn: u64) {
+        if self.len < DFNS_PER_STORE {
+            self.dfns[self.len] = dfn;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[u64] {
+        &self.dfns[..self.len]
+    }
+
+    fn retain_below(&mut self, limit: u64) {
+        let mut kept = Dfns::default();
+        for &d in self.as_slice().iter().filter(|&&d| d < limit) {
+            kept.push(d);
+        }
+        *self = kept;
     }
 }
 
@@ -157,10 +187,16 @@ impl StepObserver for Shadow<'_> {
             }
             return;
         }
-        let Some(owners) = self.reach.get(&(spa >> 12)).cloned() else { return };
+        let pfn = spa >> 12;
+        let Some(count) = self.reach.get(&pfn).map(Vec::len) else { return };
         let value = shared.iommu.read_entry(spa).unwrap_or(0);
         let index = (spa & 0xfff) / 8;
-        for (first, level) in owners {
+        // The owners known before this store (linking may add more, walked by their own
+        // stores); indexed, as linking may extend this very list.
+        for k in 0..count {
+            let Some(&(first, level)) = self.reach.get(&pfn).and_then(|o| o.get(k)) else {
+                break;
+            };
             let span = entry_span(level);
             let slot_first = first.wrapping_add(index.wrapping_mul(span));
             let slot_last = slot_first.wrapping_add(span.wrapping_sub(1));

@@ -74,7 +74,34 @@ fn decoding_is_deterministic_and_valid() {
         assert_eq!(s.validate(), Ok(()), "{s}");
         let runs = crate::scenario::repeat::run_length(&s.setup);
         assert!(runs <= MAX_SETUP_RUNS as u64, "{runs}");
+        let entries = crate::scenario::repeat::run_entries(&s.setup);
+        assert!(entries <= MAX_SETUP_ENTRIES, "{entries}\n{s}");
     }
+}
+
+#[test]
+fn the_threads_write_at_most_their_budget_past_which_ranges_are_cut_to_what_fits() {
+    let (mut filled, mut beyond) = (0, 0);
+    for bytes in inputs(0x7e1e_5512, 3000) {
+        let s = decode(&bytes);
+        let mut entries = 0;
+        for t in s.threads.iter().flatten() {
+            let before = entries;
+            entries += t.op.entries();
+            if entries > MAX_THREAD_ENTRIES {
+                // Only one page (or an op that is no range) goes past the budget.
+                let one_page = match t.op {
+                    Op::Map { count, .. } | Op::Unmap { count, .. } => count == 1,
+                    _ => true,
+                };
+                assert!(one_page, "{before} then `{}`\n{s}", t.op);
+                beyond += 1;
+            }
+        }
+        filled += usize::from(entries == MAX_THREAD_ENTRIES);
+    }
+    // Random counts reach the budget: ranges are cut to fill it exactly, and past it.
+    assert!(filled >= 10 && beyond >= 100, "{filled} filled, {beyond} beyond");
 }
 
 #[test]
