@@ -27,6 +27,7 @@ use super::shadow::Shadow;
 use super::site::lock_label;
 use super::spec::{Observed, Reader, Spec};
 use super::walk_task::stepwise_walk;
+use crate::check::sweep::SWEEP_BUDGET;
 use crate::check::{Finding, Phase, Violation};
 use crate::lineup::Lineup;
 use crate::plant::Plant;
@@ -37,9 +38,9 @@ use crate::step::{
     Cx, LockSet, LockViolation, LockingProfile, Shared, StepPageTable, StepTable, TaskId,
     DEFAULT_STEP_BUDGET,
 };
-use crate::table::{PagesError, PtError, DFN_LIMIT};
+use crate::table::{PageTable, PagesError, PtError, DFN_LIMIT};
 use crate::tables::Growth;
-use ptdiff_reference::{walk, Perm, WalkConfig};
+use ptdiff_reference::{enumerate_tree, walk, Dte, Leaf, Perm, Reach, WalkConfig};
 use std::fmt::{self, Write as _};
 use std::ops::AddAssign;
 
@@ -295,8 +296,20 @@ fn phase(
     report.stats.undecided += u64::from(survivors > 1);
     let subject = &mut runner.subjects_mut()[i];
     // Several survivors: racing operations whose order no read decided. The implementation's
-    // own state says which order it took: compare at the ends of what changed and of every
-    // thread operation's range.
+    // own state says which order it took: the survivor whose model equals every leaf of its
+    // table, as the final sweep compares them. (Two racing ranges may differ only inside
+    // both, away from any end: ends alone can settle on the wrong order.) Only when the table
+    // cannot be enumerated, the survivor its own lookups agree with at the ends of what
+    // changed and of every thread operation's range.
+    let leaves = if survivors > 1 { leaves_of(&walk_cfg, subject.table.as_ref()) } else { None };
+    let by_memory = leaves.as_ref().and_then(|leaves| {
+        (0..survivors).find(|&k| {
+            frontier
+                .specs()
+                .nth(k)
+                .is_some_and(|spec| spec.model().first_difference_from_leaves(leaves).is_none())
+        })
+    });
     let mut at: Vec<u64> = s
         .threads
         .iter()
@@ -304,11 +317,13 @@ fn phase(
         .filter_map(|t| dfn_range(&t.op))
         .flat_map(|(a, b)| [a, b])
         .collect();
-    let chosen = (0..survivors)
-        .find(|&k| {
-            frontier.specs().nth(k).is_some_and(|spec| {
-                at.extend(spec.changed_ranges().iter().flat_map(|&(a, b)| [a, b]));
-                at.iter().all(|&d| subject.table.lookup(d) == spec.translate(d))
+    let chosen = by_memory
+        .or_else(|| {
+            (0..survivors).find(|&k| {
+                frontier.specs().nth(k).is_some_and(|spec| {
+                    at.extend(spec.changed_ranges().iter().flat_map(|&(a, b)| [a, b]));
+                    at.iter().all(|&d| subject.table.lookup(d) == spec.translate(d))
+                })
             })
         })
         .unwrap_or(0);
@@ -319,6 +334,18 @@ fn phase(
         subject.torn_down = spec.torn_down;
     }
     Ok(())
+}
+
+/// Every leaf of `table`'s tree, walked from its root and height in memory as hardware would,
+/// or `None` when it has no root or cannot be enumerated.
+fn leaves_of(walk_cfg: &WalkConfig, table: &dyn PageTable) -> Option<Vec<Leaf>> {
+    let root = table.root()?;
+    let dte = Dte::translating(root, table.levels(), Perm::RW, table.domain_id());
+    let tree = enumerate_tree(table.iommu().memory(), walk_cfg, &dte, SWEEP_BUDGET).ok()?;
+    match tree.reach {
+        Reach::Table(leaves) => Some(leaves),
+        _ => None,
+    }
 }
 
 /// Runs the threads and walks of `s` interleaved on `table`, checking the lock rules of
