@@ -39,7 +39,7 @@ fn every_clean_corpus_scenario_explores_clean() {
         assert!(e.schedules[1] > 0, "{}", path.display());
         explored += 1;
     }
-    assert_eq!(explored, 17);
+    assert_eq!(explored, 18);
 }
 
 #[test]

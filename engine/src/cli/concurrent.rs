@@ -2,6 +2,7 @@
 //! exercised, or `FAIL`, the finding, and the interleaving the failing table took.
 
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING, EXIT_PASS};
+use crate::conc::linear::MAX_CONFIGS;
 use crate::conc::runner::{run_concurrent_with, ConcOptions, ConcReport};
 use crate::conc::scenario::ConcScenario;
 use crate::lineup::Lineup;
@@ -35,10 +36,17 @@ pub fn report_concurrent(
     match result {
         Ok(report) if report.finding.is_none() => {
             let st = &report.stats;
+            let unjudged = match st.unjudged_reads {
+                0 => String::new(),
+                n => format!(
+                    " ({n} reads not judged: they would take the frontier past {MAX_CONFIGS} \
+                     configurations)"
+                ),
+            };
             let _ = writeln!(
                 out,
                 "PASS {name}: {} concurrent phases, {} thread ops, {} preemptions taken, {} \
-                 scheduled walks, {} shadow walks, frontier up to {}",
+                 scheduled walks, {} shadow walks, frontier up to {}{unjudged}",
                 st.phases,
                 st.thread_ops,
                 st.preemptions,

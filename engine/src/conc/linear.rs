@@ -318,6 +318,30 @@ impl Frontier {
         self.pending.is_empty()
     }
 
+    /// Stops judging every interval read in flight: forgets them, merging the configurations
+    /// that differed only in what they saw, and returns their ids. Sound, as judging fewer
+    /// reads can only explain more; a caller whose next event would overflow the frontier
+    /// ([`FrontierError::Overflow`]) may forget the reads and retry it. Their
+    /// [`Frontier::ret_read`] is then not in flight (the caller skips it).
+    pub fn forget_reads(&mut self) -> Vec<EventId> {
+        let mut forgotten = Vec::new();
+        let mut j = 0;
+        while j < self.pending.len() {
+            match self.pending[j] {
+                Item::Read { id, .. } => {
+                    forgotten.push(id);
+                    self.pending.remove(j);
+                    for config in &mut self.configs {
+                        config.marks.remove(j);
+                    }
+                }
+                Item::Op { .. } => j += 1,
+            }
+        }
+        dedupe(&mut self.configs);
+        forgotten
+    }
+
     /// The operations in flight, in invocation order.
     pub fn pending_ops(&self) -> Vec<PendingOp> {
         self.pending

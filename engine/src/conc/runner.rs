@@ -66,6 +66,9 @@ pub struct ConcStats {
     pub undecided: u64,
     /// Phases in which the table grew (its top gained levels while threads ran).
     pub growths: u64,
+    /// Reads not judged because following them would take the frontier past
+    /// [`super::linear::MAX_CONFIGS`] (many values a long read may have seen).
+    pub unjudged_reads: u64,
 }
 
 impl AddAssign<&ConcStats> for ConcStats {
@@ -80,6 +83,7 @@ impl AddAssign<&ConcStats> for ConcStats {
         self.frontier_peak = self.frontier_peak.max(o.frontier_peak);
         self.undecided += o.undecided;
         self.growths += o.growths;
+        self.unjudged_reads += o.unjudged_reads;
     }
 }
 
@@ -88,7 +92,8 @@ impl fmt::Display for ConcStats {
         write!(
             f,
             "concurrent runs {} | phases {} | thread ops {} | preemptions taken {} | scheduled walks {} | \
-             shadow walks {} | steps {} | frontier peak {} | undecided races {} | growths {}",
+             shadow walks {} | steps {} | frontier peak {} | undecided races {} | growths {} | \
+             unjudged reads {}",
             self.runs,
             self.phases,
             self.thread_ops,
@@ -98,7 +103,8 @@ impl fmt::Display for ConcStats {
             self.steps,
             self.frontier_peak,
             self.undecided,
-            self.growths
+            self.growths,
+            self.unjudged_reads
         )
     }
 }
@@ -289,7 +295,7 @@ fn phase(
     if notify_protocol {
         report.protocol.extend(unnotified_maps(s, &events, &name, heights));
     }
-    judge(s, &mut frontier, &events, &name, &schedule)?;
+    report.stats.unjudged_reads += judge(s, &mut frontier, &events, &name, &schedule)?;
     report.stats.frontier_peak = report.stats.frontier_peak.max(frontier.peak() as u64);
     // The quiescent point: the implementation must now hold a surviving specification.
     let survivors = frontier.collapse().unwrap_or(1);
@@ -613,6 +619,9 @@ fn in_pending_range(pending: &[super::linear::PendingOp], dfn: u64) -> bool {
 }
 
 /// Replays `events` into `frontier`; the first event no linearization explains is a finding.
+/// Returns how many reads were not judged: a read whose values would take the frontier past
+/// its bound ([`FrontierError::Overflow`]) is left out, as an unjudged read (judging fewer
+/// reads can miss a bug, never raise a false one).
 ///
 /// An operation that covers several DFNs (a range of pages, as Linux `map_pages` writes them
 /// one by one; a page of a non-default size written as NL = 7 replicas; a superpage a table
@@ -625,14 +634,30 @@ fn judge(
     events: &[Event],
     name: &str,
     schedule: &str,
-) -> Result<(), Box<Finding>> {
+) -> Result<u64, Box<Finding>> {
     // A DFN no 64-bit IOVA reaches is not walked, and a walk of one is not judged.
     let ranged_walk = |w: &super::scenario::WalkSpec| {
         w.dfn >= DFN_LIMIT || s.threads.iter().flatten().any(|t| several_entries_over(&t.op, w.dfn))
     };
+    // Scheduled walks whose start would have overflowed the frontier: their reads are left out.
+    let mut overflowed: Vec<usize> = Vec::new();
+    let mut unjudged = 0;
     for (n, event) in events.iter().enumerate() {
         let result = match event {
-            Event::Invoke { task, op, what } => frontier.invoke(event_id(*task, *op), *what),
+            Event::Invoke { task, op, what } => {
+                let id = event_id(*task, *op);
+                match frontier.invoke(id, *what) {
+                    // Too many values the reads in flight may have seen: stop judging them.
+                    Err(FrontierError::Overflow) => {
+                        for read in frontier.forget_reads() {
+                            overflowed.push(read.saturating_sub(1000) as usize);
+                            unjudged += 1;
+                        }
+                        frontier.invoke(id, *what)
+                    }
+                    invoked => invoked,
+                }
+            }
             Event::Return { task, op, result } => {
                 let phase = Phase::Concurrent { task: *task as u8, op: *op };
                 let what = s.threads[*task][*op].op;
@@ -654,9 +679,18 @@ fn judge(
             Event::WalkStart { walk } if ranged_walk(&s.walks[*walk]) => Ok(()),
             Event::WalkStart { walk } => {
                 let w = &s.walks[*walk];
-                frontier.invoke_read(1000 + *walk as EventId, Reader::Device(w.dev), w.dfn)
+                let started =
+                    frontier.invoke_read(1000 + *walk as EventId, Reader::Device(w.dev), w.dfn);
+                if started == Err(FrontierError::Overflow) {
+                    overflowed.push(*walk);
+                    unjudged += 1;
+                    continue;
+                }
+                started
             }
-            Event::Read { cause: Cause::Walk { walk }, .. } if ranged_walk(&s.walks[*walk]) => {
+            Event::Read { cause: Cause::Walk { walk }, .. }
+                if ranged_walk(&s.walks[*walk]) || overflowed.contains(walk) =>
+            {
                 Ok(())
             }
             Event::Read { result, cause: Cause::Walk { walk }, .. } => {
@@ -664,7 +698,13 @@ fn judge(
             }
             Event::Read { dfn, .. } if in_pending_range(&frontier.pending_ops(), *dfn) => Ok(()),
             Event::Read { dev, dfn, result, .. } => {
-                frontier.read(Reader::Device(*dev), *dfn, Observed::of_walk(result))
+                match frontier.read(Reader::Device(*dev), *dfn, Observed::of_walk(result)) {
+                    Err(FrontierError::Overflow) => {
+                        unjudged += 1;
+                        continue;
+                    }
+                    judged => judged,
+                }
             }
         };
         match result {
@@ -689,7 +729,7 @@ fn judge(
             }
         }
     }
-    Ok(())
+    Ok(unjudged)
 }
 
 /// A linearizability finding for event number `n`, with the history leading to it.

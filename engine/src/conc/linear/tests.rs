@@ -496,3 +496,24 @@ fn an_event_past_the_bound_is_refused_and_changes_nothing() {
         f.ret(id, Ok(())).unwrap();
     }
 }
+
+#[test]
+fn forgetting_the_reads_in_flight_shrinks_the_frontier_to_the_operations() {
+    let mut f = frontier();
+    f.invoke(1, map(0x10, 0x10)).unwrap();
+    f.invoke(2, map(0x20, 0x20)).unwrap();
+    let ops_only = f.len();
+    f.invoke_read(100, 0, 0x10).unwrap();
+    f.invoke_read(101, 0, 0x20).unwrap();
+    assert!(f.len() > ops_only);
+    assert_eq!(f.forget_reads(), vec![100, 101]);
+    assert_eq!(f.len(), ops_only);
+    assert_eq!(f.pending_ops().len(), 2);
+    // A forgotten read is no longer in flight; the operations go on as before.
+    assert_eq!(f.ret_read(100, m(0x10)), Err(FrontierError::NotInFlight { id: 100, kind: "read" }));
+    f.ret(1, Ok(())).unwrap();
+    f.read(0, 0x10, m(0x10)).unwrap();
+    f.ret(2, Ok(())).unwrap();
+    assert!(f.is_quiescent());
+    assert_eq!(f.forget_reads(), Vec::<EventId>::new());
+}
