@@ -36,13 +36,19 @@ pub fn report_concurrent(
     match result {
         Ok(report) if report.finding.is_none() => {
             let st = &report.stats;
-            let unjudged = match st.unjudged_reads {
+            let mut unjudged = match st.unjudged_reads {
                 0 => String::new(),
                 n => format!(
                     " ({n} reads not judged: they would take the frontier past {MAX_CONFIGS} \
                      configurations)"
                 ),
             };
+            if st.unjudged_phases > 0 {
+                unjudged.push_str(&format!(
+                    " (NOT JUDGED from the concurrent phase on: the orders of its operations \
+                     would take the frontier past {MAX_CONFIGS} configurations)"
+                ));
+            }
             let _ = writeln!(
                 out,
                 "PASS {name}: {} concurrent phases, {} thread ops, {} preemptions taken, {} \

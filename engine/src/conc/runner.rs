@@ -69,6 +69,9 @@ pub struct ConcStats {
     /// Reads not judged because following them would take the frontier past
     /// [`super::linear::MAX_CONFIGS`] (many values a long read may have seen).
     pub unjudged_reads: u64,
+    /// Runs stopped unjudged: even without its reads, the operations' possible orders would
+    /// take the frontier past its bound. Nothing after such a phase is checked.
+    pub unjudged_phases: u64,
 }
 
 impl AddAssign<&ConcStats> for ConcStats {
@@ -84,6 +87,7 @@ impl AddAssign<&ConcStats> for ConcStats {
         self.undecided += o.undecided;
         self.growths += o.growths;
         self.unjudged_reads += o.unjudged_reads;
+        self.unjudged_phases += o.unjudged_phases;
     }
 }
 
@@ -93,7 +97,7 @@ impl fmt::Display for ConcStats {
             f,
             "concurrent runs {} | phases {} | thread ops {} | preemptions taken {} | scheduled walks {} | \
              shadow walks {} | steps {} | frontier peak {} | undecided races {} | growths {} | \
-             unjudged reads {}",
+             unjudged reads {} | unjudged runs {}",
             self.runs,
             self.phases,
             self.thread_ops,
@@ -104,7 +108,8 @@ impl fmt::Display for ConcStats {
             self.frontier_peak,
             self.undecided,
             self.growths,
-            self.unjudged_reads
+            self.unjudged_reads,
+            self.unjudged_phases
         )
     }
 }
@@ -196,9 +201,16 @@ pub fn run_concurrent_with(
         return Ok(report);
     }
     for i in 0..runner.subjects().len() {
-        if let Err(finding) = phase(s, &mut runner, i, options, &mut report) {
-            report.finding = Some(*finding);
-            return Ok(report);
+        match phase(s, &mut runner, i, options, &mut report) {
+            Ok(true) => {}
+            Ok(false) => {
+                report.stats.unjudged_phases += 1;
+                return Ok(report);
+            }
+            Err(finding) => {
+                report.finding = Some(*finding);
+                return Ok(report);
+            }
         }
     }
     let ranges: Vec<(u64, u64)> = s
@@ -236,14 +248,15 @@ fn event_id(task: TaskId, op: usize) -> EventId {
 }
 
 /// The concurrent phase on implementation `i`, then its judgement; states the model it must
-/// hold at the quiescent point.
+/// hold at the quiescent point. False when the frontier could not follow the phase (see
+/// [`judge`]): no model can be stated, so the run stops there.
 fn phase(
     s: &ConcScenario,
     runner: &mut Runner,
     i: usize,
     options: ConcOptions,
     report: &mut ConcReport,
-) -> Result<(), Box<Finding>> {
+) -> Result<bool, Box<Finding>> {
     let walk_cfg = *runner.walk_config();
     let devices = u16::from(s.config.devices);
     let subject = &mut runner.subjects_mut()[i];
@@ -295,7 +308,10 @@ fn phase(
     if notify_protocol {
         report.protocol.extend(unnotified_maps(s, &events, &name, heights));
     }
-    report.stats.unjudged_reads += judge(s, &mut frontier, &events, &name, &schedule)?;
+    let Some(unjudged) = judge(s, &mut frontier, &events, &name, &schedule)? else {
+        return Ok(false);
+    };
+    report.stats.unjudged_reads += unjudged;
     report.stats.frontier_peak = report.stats.frontier_peak.max(frontier.peak() as u64);
     // The quiescent point: the implementation must now hold a surviving specification.
     let survivors = frontier.collapse().unwrap_or(1);
@@ -339,7 +355,7 @@ fn phase(
         subject.assigned = spec.assigned;
         subject.torn_down = spec.torn_down;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Every leaf of `table`'s tree, walked from its root and height in memory as hardware would,
@@ -621,7 +637,8 @@ fn in_pending_range(pending: &[super::linear::PendingOp], dfn: u64) -> bool {
 /// Replays `events` into `frontier`; the first event no linearization explains is a finding.
 /// Returns how many reads were not judged: a read whose values would take the frontier past
 /// its bound ([`FrontierError::Overflow`]) is left out, as an unjudged read (judging fewer
-/// reads can miss a bug, never raise a false one).
+/// reads can miss a bug, never raise a false one). `None` when an operation would take it past
+/// the bound even with every read in flight forgotten: the phase cannot be judged.
 ///
 /// An operation that covers several DFNs (a range of pages, as Linux `map_pages` writes them
 /// one by one; a page of a non-default size written as NL = 7 replicas; a superpage a table
@@ -634,7 +651,7 @@ fn judge(
     events: &[Event],
     name: &str,
     schedule: &str,
-) -> Result<u64, Box<Finding>> {
+) -> Result<Option<u64>, Box<Finding>> {
     // A DFN no 64-bit IOVA reaches is not walked, and a walk of one is not judged.
     let ranged_walk = |w: &super::scenario::WalkSpec| {
         w.dfn >= DFN_LIMIT || s.threads.iter().flatten().any(|t| several_entries_over(&t.op, w.dfn))
@@ -653,7 +670,10 @@ fn judge(
                             overflowed.push(read.saturating_sub(1000) as usize);
                             unjudged += 1;
                         }
-                        frontier.invoke(id, *what)
+                        match frontier.invoke(id, *what) {
+                            Err(FrontierError::Overflow) => return Ok(None),
+                            retried => retried,
+                        }
                     }
                     invoked => invoked,
                 }
@@ -729,7 +749,7 @@ fn judge(
             }
         }
     }
-    Ok(unjudged)
+    Ok(Some(unjudged))
 }
 
 /// A linearizability finding for event number `n`, with the history leading to it.
@@ -848,3 +868,6 @@ fn event_text(s: &ConcScenario, e: &Event) -> String {
         },
     }
 }
+
+#[cfg(test)]
+mod tests;
