@@ -11,6 +11,9 @@
 //!   length ops=L inputs=N nanos=N cpu=N findings=N
 //! ptdiff-bench-runner phases DIR SECONDS    (feature `phases`) the same, split by phase
 //!   phases ops=L new=N unchecked=N checked=N swept=N tables_new=N tables=N findings=N
+//! ptdiff-bench-runner ceiling DIR SECONDS   (feature `phases`) `replay` without the per-op state
+//!                                           checks: every op and its outcome checks, the sweep
+//!   ceiling inputs=N ops=N nanos=N cpu=N findings=N
 //! ```
 //!
 //! `ops` counts the operations the runner executed (`RunStats::ops`); `nanos` is the wall time
@@ -86,7 +89,7 @@ fn cpu_nanos() -> Option<u128> {
 /// Lengths, in operations, of the inputs timed one by one.
 pub const LENGTHS: [usize; 4] = [16, 64, 256, 1024];
 
-const USAGE: &str = "usage: ptdiff-bench-runner (replay | lengths | phases) DIR SECONDS";
+const USAGE: &str = "usage: ptdiff-bench-runner (replay | lengths | phases | ceiling) DIR SECONDS";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -109,6 +112,8 @@ fn dispatch(args: &[String]) -> Result<(), String> {
         "lengths" => lengths(&inputs, budget),
         #[cfg(feature = "phases")]
         "phases" => phases::main(&inputs, budget),
+        #[cfg(feature = "phases")]
+        "ceiling" => phases::ceiling(&inputs, budget),
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }
 }

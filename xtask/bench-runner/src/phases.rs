@@ -12,6 +12,7 @@
 //!   applied to them ([`crate::tables`]): the implementations' share of the ops phase.
 
 use crate::{long, Clock, LENGTHS};
+use ptdiff::scenario::decode::decode;
 use ptdiff::scenario::repeat::expand;
 use ptdiff::{Plant, Runner, Scenario};
 use std::hint::black_box;
@@ -99,5 +100,36 @@ pub fn main(inputs: &[Vec<u8>], budget: Duration) -> Result<(), String> {
             LOOPS.iter().zip(nanos).map(|((_, name), n)| format!("{name}={}", n / runs)).collect();
         println!("phases ops={length} {} findings={findings}", fields.join(" "));
     }
+    Ok(())
+}
+
+/// `ceiling`: the `replay` command with the per-op state checks left out (every op
+/// through `Runner::step_unchecked`, then the final sweep): the checked-ops rate no cheaper
+/// per-op check could lift replay above.
+pub fn ceiling(inputs: &[Vec<u8>], budget: Duration) -> Result<(), String> {
+    let (mut runs, mut ops, mut findings) = (0u64, 0u64, 0u64);
+    let start = Clock::start();
+    while runs == 0 || start.elapsed() < budget {
+        for input in inputs {
+            let scenario = decode(black_box(input));
+            let mut runner =
+                Runner::new(scenario.config, Plant::NONE).map_err(|f| format!("setup: {f}"))?;
+            let mut found = false;
+            for (index, op) in expand(&scenario.ops) {
+                if runner.step_unchecked(index, &op).is_err() {
+                    found = true;
+                    break;
+                }
+            }
+            found = found || black_box(runner.sweep()).is_err();
+            // `RunStats::ops` was a u32 before it became a u64.
+            #[allow(clippy::useless_conversion)]
+            let executed = u64::from(runner.stats().ops);
+            ops += executed;
+            findings += u64::from(found);
+            runs += 1;
+        }
+    }
+    println!("ceiling inputs={runs} ops={ops} {} findings={findings}", start.fields());
     Ok(())
 }

@@ -11,7 +11,10 @@
 //!   fixed input set `corpus/bench/replay/`, every input decoded and run with all checks;
 //! - **time per input** of 16, 64, 256 and 1,024 operations (`corpus/bench/long/`), and where
 //!   it goes: setup, ops, per-op checks, final sweep, drop (when the engine has
-//!   `Runner::step_unchecked`).
+//!   `Runner::step_unchecked`);
+//! - **the ceiling**: the same replay with the per-op state checks left out (each op and its
+//!   outcome checks, then the final sweep), the rate no cheaper per-op check can lift replay
+//!   above (also only with `Runner::step_unchecked`).
 //!
 //! The replay side is the bench runner, `xtask/bench-runner/`. `--against REV` checks REV out
 //! with `git worktree add` into `target/bench/rev-<commit>/`, builds it the same way and
@@ -130,6 +133,7 @@ impl Session {
             ("replay", "replay", seconds),
             ("lengths", "long", seconds / 4.0),
             ("phases", "long", seconds / 4.0),
+            ("ceiling", "replay", seconds),
         ];
         for repeat in 0..self.o.repeats {
             eprintln!("xtask: repeat {}/{}", repeat + 1, self.o.repeats);
@@ -149,7 +153,9 @@ impl Session {
             }
             for (command, dir, seconds) in runner_runs {
                 for &t in &order {
-                    if command != "phases" || self.trees[t].no_phases.is_none() {
+                    // `phases` and `ceiling` need the runner's `phases` feature.
+                    let needs_phases = matches!(command, "phases" | "ceiling");
+                    if !needs_phases || self.trees[t].no_phases.is_none() {
                         self.runner_sample(t, command, &inputs.join(dir), seconds)?;
                     }
                 }

@@ -8,7 +8,8 @@ usage: cargo xtask bench [options]
   fuzz targets' exec/s and peak RSS (stable -s none and nightly ASan, built and run as
   `cargo xtask fuzz` and `cargo xtask fuzz --asan` do) from a copy of corpus/<target>/,
   uninstrumented checked ops/s over corpus/bench/replay/, and time per input of 16, 64, 256 and
-  1,024 ops split by phase (setup, ops, per-op checks, final sweep, drop).
+  1,024 ops split by phase (setup, ops, per-op checks, final sweep, drop), and the replay's
+  ceiling: its ops/s with the per-op checks left out.
 options:
   --seconds N            seconds of each fuzz run (default 10)
   --repeats N            samples of every measurement (default 3)

@@ -39,7 +39,7 @@ pub fn parse(output: &str) -> Result<Measured, String> {
         findings += get("findings")?;
         let ops = get("ops")?;
         match kind {
-            "replay" | "length" => {
+            "replay" | "length" | "ceiling" => {
                 let inputs = get("inputs")?.max(1) as f64;
                 let nanos = get("cpu").or_else(|_| get("nanos"))?.max(1) as f64;
                 if let (Ok(cpu), Ok(wall)) = (get("cpu"), get("nanos")) {
@@ -49,6 +49,8 @@ pub fn parse(output: &str) -> Result<Measured, String> {
                 if kind == "replay" {
                     sample.push("replay/checked_ops_per_sec", ops as f64 / nanos * 1e9);
                     sample.push("replay/inputs_per_sec", inputs / nanos * 1e9);
+                } else if kind == "ceiling" {
+                    sample.push("replay/unchecked_ops_per_sec", ops as f64 / nanos * 1e9);
                 } else {
                     sample.push(format!("input/{ops}/us"), nanos / inputs / 1000.0);
                 }
@@ -78,7 +80,8 @@ mod tests {
     fn runner_lines_become_metrics() {
         let out = "replay inputs=512 ops=20000 nanos=4000000000 cpu=2000000000 findings=0\n\
                    length ops=64 inputs=1000 nanos=250000000 findings=0\n\
-                   phases ops=16 new=10000 unchecked=30000 checked=100000 swept=130000 tables_new=5000 tables=20000 findings=1\n";
+                   phases ops=16 new=10000 unchecked=30000 checked=100000 swept=130000 tables_new=5000 tables=20000 findings=1\n\
+                   ceiling inputs=512 ops=30000 nanos=1500000000 findings=0\n";
         let measured = parse(out).unwrap();
         assert_eq!(measured.findings, 1);
         assert_eq!(measured.cpu_share, Some(0.5));
@@ -93,6 +96,7 @@ mod tests {
                 ("phase/16/tables_us".to_string(), 15.0),
                 ("phase/16/checks_us".to_string(), 70.0),
                 ("phase/16/sweep_us".to_string(), 30.0),
+                ("replay/unchecked_ops_per_sec".to_string(), 20_000.0),
             ]
         );
     }

@@ -3,7 +3,8 @@
 //!
 //! A metric is a key naming what was measured and in which unit:
 //! `fuzz/<target>/<build>/exec_per_sec`, `fuzz/<target>/<build>/peak_rss_mb`,
-//! `replay/checked_ops_per_sec`, `replay/inputs_per_sec`, `input/<ops>/us`,
+//! `replay/checked_ops_per_sec`, `replay/inputs_per_sec`, `replay/unchecked_ops_per_sec`,
+//! `input/<ops>/us`,
 //! `phase/<ops>/<phase>_us` and the derived `input/ratio_1024_64`.
 
 use std::collections::BTreeMap;
@@ -120,6 +121,9 @@ pub fn label(key: &str) -> String {
         ["fuzz", target, build, "peak_rss_mb"] => format!("fuzz {target}, {build}: peak RSS MB"),
         ["replay", "checked_ops_per_sec"] => "replay: checked ops/s".to_string(),
         ["replay", "inputs_per_sec"] => "replay: inputs/s".to_string(),
+        ["replay", "unchecked_ops_per_sec"] => {
+            "replay without per-op checks: ops/s (the ceiling)".to_string()
+        }
         ["input", "ratio_1024_64"] => "time of a 1,024-op / a 64-op input".to_string(),
         ["input", n, "us"] => format!("{}-op input: us", ops(n)),
         ["phase", n, phase] => {
