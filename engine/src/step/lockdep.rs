@@ -151,15 +151,12 @@ impl LockingProfile {
 
     /// Xen 4.13 and later (fixed height): the top never changes after creation but is read
     /// by map (mapping lock) and assign (devices lock); devices and DTEs under the devices
-    /// lock, slots under the mapping lock.
+    /// lock, slots under the mapping lock: the resources of [`LockingProfile::XEN_NOTIFY`],
+    /// no notify protocol.
     pub const XEN_FIXED: LockingProfile = LockingProfile {
         name: "xen-fixed",
-        top: LockSet::of(&[LockClass::Devices, LockClass::Domain]),
-        device_list: LockSet::of(&[LockClass::Devices]),
-        dte: LockSet::of(&[LockClass::Devices]),
-        slots: LockSet::of(&[LockClass::Domain]),
-        top_read_lock_free: false,
         notify_protocol: false,
+        ..LockingProfile::XEN_NOTIFY
     };
 
     /// The locks protecting `resource`.
