@@ -155,6 +155,12 @@ fn small(value: u64) -> u8 {
     u8::try_from(value).unwrap_or(u8::MAX)
 }
 
+/// The choice numbered `value` of `all` (not empty), the last one for any larger number.
+fn choice<T: Copy>(all: &[T], value: u64) -> T {
+    let last = all.len() - 1;
+    all[usize::try_from(value).unwrap_or(last).min(last)]
+}
+
 /// Every key of the `config` line, in printing order. Append-only.
 pub const CONFIG_KEYS: &[ConfigKey] = &[
     ConfigKey {
@@ -197,10 +203,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         kind: ConfigKind::Choice { words: TABLE_PLACEMENT_WORDS },
         always_printed: false,
         get: |c| c.tables as u64,
-        set: |c, v| {
-            let last = TablePlacement::ALL.len() - 1;
-            c.tables = TablePlacement::ALL[usize::try_from(v).unwrap_or(last).min(last)];
-        },
+        set: |c, v| c.tables = choice(&TablePlacement::ALL, v),
     },
     ConfigKey {
         key: "table_seed",
@@ -228,10 +231,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         kind: ConfigKind::Choice { words: GROWTH_WORDS },
         always_printed: false,
         get: |c| c.growth as u64,
-        set: |c, v| {
-            let last = Growth::ALL.len() - 1;
-            c.growth = Growth::ALL[usize::try_from(v).unwrap_or(last).min(last)];
-        },
+        set: |c, v| c.growth = choice(&Growth::ALL, v),
     },
 ];
 
