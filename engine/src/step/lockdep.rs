@@ -153,11 +153,8 @@ impl LockingProfile {
     /// by map (mapping lock) and assign (devices lock); devices and DTEs under the devices
     /// lock, slots under the mapping lock: the resources of [`LockingProfile::XEN_NOTIFY`],
     /// no notify protocol.
-    pub const XEN_FIXED: LockingProfile = LockingProfile {
-        name: "xen-fixed",
-        notify_protocol: false,
-        ..LockingProfile::XEN_NOTIFY
-    };
+    pub const XEN_FIXED: LockingProfile =
+        LockingProfile { name: "xen-fixed", notify_protocol: false, ..LockingProfile::XEN_NOTIFY };
 
     /// The locks protecting `resource`.
     pub fn protecting(&self, resource: Resource) -> LockSet {
