@@ -9,6 +9,7 @@ use ptdiff::conc::scenario::ConcScenario;
 use ptdiff::conc::text;
 use ptdiff::repro::conc_minimize::shrink;
 use ptdiff::repro::conc_regression::ConcRegression;
+use ptdiff::repro::regression::Header;
 use ptdiff::repro::replay::replay_dir;
 use ptdiff::{Check, Lineup};
 
@@ -65,22 +66,23 @@ fn no_finding_means_nothing_to_minimize() {
 
 #[test]
 fn a_concurrent_regression_renders_parses_and_replays() {
-    let regression = ConcRegression {
-        scenario: corpus("conc-assign-racing-walk.scn"),
+    let header = Header {
         check: Check::Linearizability,
         implementation: "dynamic".into(),
         plant: None,
         origin: "crash-1".into(),
         finding: "FINDING [linearizability]\n  got: x".into(),
     };
+    let regression = ConcRegression { scenario: corpus("conc-assign-racing-walk.scn"), header };
     let rendered = regression.render();
     assert!(rendered.contains("# check: linearizability\n# implementation: dynamic\n"));
     assert!(rendered.contains("#   got: x\n"), "{rendered}");
     let back = ConcRegression::parse(&rendered).unwrap();
-    assert_eq!(back, ConcRegression { finding: String::new(), ..regression.clone() });
+    let header = Header { finding: String::new(), ..regression.header.clone() };
+    assert_eq!(back, ConcRegression { header, ..regression.clone() });
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conc-regression");
     let _ = std::fs::remove_dir_all(&dir);
-    let saved = ptdiff::repro::conc_regression::save(&dir, &regression).unwrap();
+    let saved = ptdiff::repro::regression::save(&dir, &regression).unwrap();
     assert_eq!(saved.file_name().unwrap(), "conc-linearizability-dynamic-1.scn");
     assert_eq!(replay_dir(&dir, &Lineup::built_in()), Ok(1));
 }

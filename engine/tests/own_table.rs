@@ -123,8 +123,9 @@ fn a_finding_minimizes_to_a_regression_that_replays_on_the_template_tables() {
     let saved = regressions.join("translation-my-table-1.scn");
     assert!(out.contains(&format!("saved {}", saved.display())), "{out}");
     let regression = Regression::parse(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let header = &regression.header;
     assert_eq!(
-        (regression.check, regression.implementation.as_str(), regression.plant),
+        (header.check, header.implementation.as_str(), header.plant),
         (finding.check, "my-table", None)
     );
     // One range map, the least that shows the bug.

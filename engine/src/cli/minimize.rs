@@ -1,6 +1,7 @@
 //! `ptdiff minimize`: shrink a failing input and save it as a regression file (a concurrent
 //! input with the concurrent minimizer, [`crate::repro::conc_minimize`]).
 
+use crate::check::finding::Finding;
 use crate::cli::args::MinimizeArgs;
 use crate::cli::concurrent::print_finding;
 use crate::cli::load::{load, Input};
@@ -10,10 +11,23 @@ use crate::conc::scenario::ConcScenario;
 use crate::lineup::Lineup;
 use crate::plant::Plant;
 use crate::repro::conc_minimize::minimize_concurrent;
-use crate::repro::conc_regression::{self, ConcRegression};
+use crate::repro::conc_regression::ConcRegression;
 use crate::repro::minimize::minimize_with;
-use crate::repro::regression::{self, Regression};
+use crate::repro::regression::{self, Header, Regression};
 use std::io::Write;
+use std::path::Path;
+
+/// The header of a regression minimized from the input at `origin` to `finding`, with the
+/// report `finding_text` kept as comments.
+fn header(finding: &Finding, plant: Plant, origin: &Path, finding_text: String) -> Header {
+    Header {
+        check: finding.check,
+        implementation: finding.implementation.clone(),
+        plant: plant.bug(),
+        origin: origin.display().to_string(),
+        finding: finding_text,
+    }
+}
 
 /// Minimizes `args.file` and saves the result under `args.out`; exits 1 (the finding) on
 /// success, 2 when the input is bad or has no finding.
@@ -39,14 +53,8 @@ pub fn minimize_command(
             writeln!(err, "{}: the input produces no finding; nothing to minimize", path.display());
         return EXIT_BAD_INPUT;
     };
-    let regression = Regression {
-        scenario: min.scenario,
-        check: min.finding.check,
-        implementation: min.finding.implementation.clone(),
-        plant: plant.bug(),
-        origin: path.display().to_string(),
-        finding: min.finding.to_string(),
-    };
+    let header = header(&min.finding, plant, path, min.finding.to_string());
+    let regression = Regression { scenario: min.scenario, header };
     match regression::save(&args.out, &regression) {
         Ok(saved) => {
             let _ = writeln!(
@@ -87,14 +95,8 @@ fn minimize_concurrent_input(
     if let Ok(report) = run_concurrent_on(&min.scenario, tables, plant) {
         print_finding(&report, &mut finding);
     }
-    let regression = ConcRegression {
-        scenario: min.scenario,
-        check: min.finding.check,
-        implementation: min.finding.implementation.clone(),
-        plant: plant.bug(),
-        origin: path.display().to_string(),
-        finding: String::from_utf8_lossy(&finding).into_owned(),
-    };
+    let header = header(&min.finding, plant, path, String::from_utf8_lossy(&finding).into_owned());
+    let regression = ConcRegression { scenario: min.scenario, header };
     let size = |s: &ConcScenario| {
         let thread_ops: usize = s.threads.iter().map(Vec::len).sum();
         format!(
@@ -105,7 +107,7 @@ fn minimize_concurrent_input(
             s.setup.len()
         )
     };
-    match conc_regression::save(&args.out, &regression) {
+    match regression::save(&args.out, &regression) {
         Ok(saved) => {
             let _ = writeln!(
                 out,

@@ -26,18 +26,43 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// A regression scenario and what it once found.
+/// A regression file: a minimized scenario `S` (sequential, or concurrent:
+/// [`super::conc_regression::ConcRegression`]) under the header that records what it once found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Regression {
-    pub scenario: Scenario,
-    pub check: Check,
-    pub implementation: String,
-    /// The planted bug it was found with, if any.
-    pub plant: Option<PlantedBug>,
-    /// The input it was minimized from.
-    pub origin: String,
-    /// The finding's report, kept as comments for the reader.
-    pub finding: String,
+pub struct RegressionFile<S> {
+    pub scenario: S,
+    pub header: Header,
+}
+
+/// A sequential regression.
+pub type Regression = RegressionFile<Scenario>;
+
+/// A kind of scenario a regression file holds: its text, its file names and how it replays.
+pub trait RegressionScenario: Sized {
+    /// What the file name puts before the header's stem (`conc-` for concurrent files).
+    const FILE_PREFIX: &'static str;
+    /// Reads the scenario of a regression file (its `#` lines are comments to it).
+    fn parse_text(source: &str) -> Result<Self, RegressionError>;
+    /// The scenario as text.
+    fn print_text(&self) -> String;
+    /// Replays the scenario on fresh tables of `tables` against one expectation.
+    fn verify(&self, expect: Expect, tables: &Lineup) -> Result<(), Unmet>;
+}
+
+impl RegressionScenario for Scenario {
+    const FILE_PREFIX: &'static str = "";
+
+    fn parse_text(source: &str) -> Result<Scenario, RegressionError> {
+        Ok(text::parse(source)?)
+    }
+
+    fn print_text(&self) -> String {
+        text::print(self)
+    }
+
+    fn verify(&self, expect: Expect, tables: &Lineup) -> Result<(), Unmet> {
+        expect.verify_with(self, tables)
+    }
 }
 
 /// A regression file that does not parse.
@@ -53,44 +78,25 @@ pub enum RegressionError {
     UnknownCheck(String),
 }
 
-impl Regression {
+impl<S: RegressionScenario> RegressionFile<S> {
     /// The file contents: headers, the finding as comments, the scenario.
     pub fn render(&self) -> String {
-        let mut out = self.header().render();
-        out.push_str(&text::print(&self.scenario));
+        let mut out = self.header.render();
+        out.push_str(&self.scenario.print_text());
         out
     }
 
-    /// Its header.
-    fn header(&self) -> Header {
-        Header {
-            check: self.check,
-            implementation: self.implementation.clone(),
-            plant: self.plant,
-            origin: self.origin.clone(),
-            finding: self.finding.clone(),
-        }
-    }
-
     /// Reads a regression file; `check`, `implementation` and an expectation are required.
-    /// `plant` is the bug of the first `# catches:` line.
-    pub fn parse(source: &str) -> Result<Regression, RegressionError> {
-        let scenario = text::parse(source)?;
-        let h = Header::parse(source)?;
-        Ok(Regression {
-            scenario,
-            check: h.check,
-            implementation: h.implementation,
-            plant: h.plant,
-            origin: h.origin,
-            finding: String::new(),
-        })
+    /// `plant` is the bug of the first `# catches:` line; the finding is not read back.
+    pub fn parse(source: &str) -> Result<RegressionFile<S>, RegressionError> {
+        let scenario = S::parse_text(source)?;
+        Ok(RegressionFile { scenario, header: Header::parse(source)? })
     }
 
     /// What a replay must give: a clean run, and with its planted bug (if any) the recorded
     /// check.
     pub fn expectations(&self) -> Vec<Expect> {
-        self.header().expectations()
+        self.header.expectations()
     }
 
     /// Replays the regression on the built-in tables: every expectation, skipping a planted
@@ -105,7 +111,7 @@ impl Regression {
         let compiled = cfg!(feature = "planted-bugs");
         for expect in self.expectations() {
             if compiled || !expect.needs_planted_bugs() {
-                expect.verify_with(&self.scenario, tables)?;
+                self.scenario.verify(expect, tables)?;
             }
         }
         Ok(())
@@ -114,11 +120,16 @@ impl Regression {
 
 /// What every regression file's header records (sequential and concurrent alike).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct Header {
+    /// The check that fired.
     pub check: Check,
+    /// The implementation it fired in.
     pub implementation: String,
+    /// The planted bug it was found with, if any.
     pub plant: Option<PlantedBug>,
+    /// The input it was minimized from.
     pub origin: String,
+    /// The finding's report, kept as comments for the reader (not read back).
     pub finding: String,
 }
 
@@ -183,14 +194,18 @@ impl Header {
     }
 }
 
-/// Saves `regression` in `dir` as `<check>-<implementation>[-<plant>]-<n>.scn` with the first
-/// free `n`; never overwrites a file. Returns the path written.
-pub fn save(dir: &Path, regression: &Regression) -> std::io::Result<PathBuf> {
-    save_text(dir, &regression.header().stem(), &regression.render())
+/// Saves `regression` in `dir` as `[conc-]<check>-<implementation>[-<plant>]-<n>.scn` with the
+/// first free `n`; never overwrites a file. Returns the path written.
+pub fn save<S: RegressionScenario>(
+    dir: &Path,
+    regression: &RegressionFile<S>,
+) -> std::io::Result<PathBuf> {
+    let stem = format!("{}{}", S::FILE_PREFIX, regression.header.stem());
+    save_text(dir, &stem, &regression.render())
 }
 
 /// Saves `text` in `dir` as `<stem>-<n>.scn` with the first free `n`.
-pub(crate) fn save_text(dir: &Path, stem: &str, text: &str) -> std::io::Result<PathBuf> {
+fn save_text(dir: &Path, stem: &str, text: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     for n in 1.. {
         let path = dir.join(format!("{stem}-{n}.scn"));
@@ -213,17 +228,18 @@ mod tests {
 
     #[test]
     fn render_then_parse_keeps_headers_and_scenario() {
-        let regression = Regression {
-            scenario: Scenario {
-                ops: vec![Op::Assign { dev: 0 }, Op::Notify { dfn: 5 }],
-                ..Scenario::default()
-            },
+        let header = Header {
             check: Check::UnassignedAccess,
             implementation: "fixed".into(),
             plant: Some(PlantedBug::T2DeassignKeepsDte),
             origin: "crash-1".into(),
             finding: "FINDING [x]\n  got: y".into(),
         };
+        let scenario = Scenario {
+            ops: vec![Op::Assign { dev: 0 }, Op::Notify { dfn: 5 }],
+            ..Scenario::default()
+        };
+        let regression = Regression { scenario, header };
         let text = regression.render();
         assert!(
             text.contains(
@@ -234,7 +250,8 @@ mod tests {
         );
         assert!(text.contains("#   got: y\n"), "{text}");
         let back = Regression::parse(&text).unwrap();
-        assert_eq!(back, Regression { finding: String::new(), ..regression });
+        let header = Header { finding: String::new(), ..regression.header };
+        assert_eq!(back, Regression { header, ..regression });
     }
 
     #[test]
@@ -242,14 +259,14 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("ptdiff-regression-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let regression = Regression {
-            scenario: Scenario::default(),
+        let header = Header {
             check: Check::Dte,
             implementation: "dynamic".into(),
             plant: None,
             origin: String::new(),
             finding: String::new(),
         };
+        let regression = Regression { scenario: Scenario::default(), header };
         let a = save(&dir, &regression).unwrap();
         let b = save(&dir, &regression).unwrap();
         assert_eq!(a.file_name().unwrap(), "dte-dynamic-1.scn");
@@ -267,6 +284,6 @@ mod tests {
             Err(RegressionError::Header(HeaderError::Nothing))
         );
         let clean = "# check: dte\n# implementation: fixed\n# expect: clean\n";
-        assert_eq!(Regression::parse(clean).unwrap().plant, None);
+        assert_eq!(Regression::parse(clean).unwrap().header.plant, None);
     }
 }
