@@ -12,14 +12,16 @@
 //! Environment (read once per process):
 //! - `PTDIFF_PLANT=ID` activates a planted bug (build with `--features planted-bugs`);
 //! - `PTDIFF_STATS=N` prints what the differential (or concurrent) target exercised every N
-//!   runs.
+//!   runs;
+//! - `PTDIFF_MAX_OPS=N` makes the differential target decode each input to at most N
+//!   operations ([`max_ops_from_env`]; `ptdiff repro --max-ops N` decodes the same way).
 
 use crate::conc::runner::{run_concurrent_with, ConcOptions, ConcReport, ConcStats};
 use crate::conc::scenario::{ConcError, ConcScenario};
 use crate::lineup::Lineup;
 use crate::plant::{Plant, PlantedBug};
 use crate::run::{Report, RunStats};
-use crate::scenario::decode::decode;
+use crate::scenario::decode::{decode_limited, MAX_DECODED_OPS};
 use crate::scenario::text;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::walker::{check, IndependentWalker, Walker, WalkerInput};
@@ -35,6 +37,20 @@ pub fn plant_from_env() -> Plant {
             Err(e) => panic!("PTDIFF_PLANT: {e}"),
         },
         _ => Plant::NONE,
+    })
+}
+
+/// The most operations the differential target decodes an input to: `PTDIFF_MAX_OPS` (1 to
+/// [`MAX_DECODED_OPS`]), read once, else [`MAX_DECODED_OPS`]. Any other value is a set-up
+/// error and stops the process with a message.
+pub fn max_ops_from_env() -> usize {
+    static MAX_OPS: OnceLock<usize> = OnceLock::new();
+    *MAX_OPS.get_or_init(|| match std::env::var("PTDIFF_MAX_OPS") {
+        Ok(n) if !n.is_empty() => match n.parse::<usize>() {
+            Ok(n @ 1..=MAX_DECODED_OPS) => n,
+            _ => panic!("PTDIFF_MAX_OPS: `{n}` is not a number from 1 to {MAX_DECODED_OPS}"),
+        },
+        _ => MAX_DECODED_OPS,
     })
 }
 
@@ -82,7 +98,7 @@ pub fn differential_with(data: &[u8], tables: &Lineup) {
     if let Err(e) = tables.check_plant(plant) {
         panic!("PTDIFF_PLANT: {e}");
     }
-    let (scenario, result) = differential_run(data, tables, plant);
+    let (scenario, result) = differential_run(data, max_ops_from_env(), tables, plant);
     let report = match result {
         Ok(report) => report,
         Err(e) => panic!("decoder produced an invalid scenario ({e}):\n{scenario}"),
@@ -98,25 +114,31 @@ pub fn differential_with(data: &[u8], tables: &Lineup) {
         }
     }
     if let Some(finding) = report.finding {
+        let limit = match max_ops_from_env() {
+            MAX_DECODED_OPS => String::new(),
+            n => format!(" --max-ops {n}"),
+        };
         let how = if tables.is_built_in() {
-            "`ptdiff repro <this input>`".to_string()
+            format!("`ptdiff repro{limit} <this input>`")
         } else {
             let names = tables.names().collect::<Vec<_>>().join(", ");
-            format!("`repro <this input>` of the command line that runs {names}")
+            format!("`repro{limit} <this input>` of the command line that runs {names}")
         };
         panic!("\n# ptdiff finding; reproduce with {how}\n{scenario}{finding}\n");
     }
 }
 
-/// One input of the differential target, as values: the scenario `data` decodes to and its
-/// run on fresh tables of `tables` with `plant` planted (an `Err` only if the decoder made a
-/// scenario that does not validate, which is a bug in the decoder).
+/// One input of the differential target, as values: the scenario `data` decodes to (at most
+/// `max_ops` operations, [`decode_limited`]) and its run on fresh tables of `tables` with
+/// `plant` planted (an `Err` only if the decoder made a scenario that does not validate, which
+/// is a bug in the decoder).
 pub fn differential_run(
     data: &[u8],
+    max_ops: usize,
     tables: &Lineup,
     plant: Plant,
 ) -> (Scenario, Result<Report, ScenarioError>) {
-    let scenario = decode(data);
+    let scenario = decode_limited(data, max_ops);
     let result = tables.run(&scenario, plant);
     (scenario, result)
 }

@@ -283,6 +283,23 @@ fn repro_decodes_a_raw_fuzz_input() {
 }
 
 #[test]
+fn max_ops_decodes_a_raw_input_as_the_limited_target_does() {
+    let input = "../corpus/differential/neighbour_superpages";
+    let full = expect(EXIT_PASS, &["repro", input]);
+    let limited = expect(EXIT_PASS, &["repro", "--max-ops", "2", input]);
+    // The decoded scenario's op lines: after its `config` line, up to the PASS line.
+    let ops = |t: &str| {
+        let after_config = t.lines().skip_while(|l| !l.starts_with("config ")).skip(1);
+        after_config.take_while(|l| !l.starts_with("PASS")).count()
+    };
+    assert!(ops(&full) > 2, "{full}");
+    assert_eq!(ops(&limited), 2, "{limited}");
+    assert!(limited.contains("decoded to this scenario of at most 2 operations"), "{limited}");
+    let bad = expect(EXIT_BAD_INPUT, &["repro", "--max-ops", "1025", input]);
+    assert!(bad.contains("1025 is not in 1..=1024"), "{bad}");
+}
+
+#[test]
 fn as_forces_an_interpretation() {
     let (status, transcript) =
         ptdiff(&["repro", "--as", "bytes", "../corpus/scenarios/teardown.scn"]);

@@ -17,6 +17,7 @@ use ptdiff::cli::{main_with, Harness, EXIT_FINDING, EXIT_PASS};
 use ptdiff::fuzz::{differential_run, differential_with};
 use ptdiff::repro::regression::Regression;
 use ptdiff::repro::replay::replay_dir;
+use ptdiff::scenario::decode::MAX_DECODED_OPS;
 use ptdiff::{Check, Finding, Lineup, Op, Perm, Plant};
 use std::path::{Path, PathBuf};
 
@@ -41,7 +42,7 @@ fn first_finding() -> (u64, Finding) {
     let tables = tables();
     (0..BUDGET)
         .find_map(|seed| {
-            let (_, report) = differential_run(&input(seed), &tables, Plant::NONE);
+            let (_, report) = differential_run(&input(seed), MAX_DECODED_OPS, &tables, Plant::NONE);
             report.unwrap().finding.map(|finding| (seed, finding))
         })
         .unwrap_or_else(|| panic!("no finding in {BUDGET} seeded inputs"))
@@ -95,7 +96,8 @@ fn the_template_finds_the_example_tables_bug() {
 fn the_fixed_example_table_runs_clean_and_ranges_are_exercised() {
     let (tables, mut ranges) = (fixed_tables(), 0);
     for seed in 0..CLEAN {
-        let (scenario, report) = differential_run(&input(seed), &tables, Plant::NONE);
+        let (scenario, report) =
+            differential_run(&input(seed), MAX_DECODED_OPS, &tables, Plant::NONE);
         let report = report.unwrap();
         if let Some(finding) = report.finding {
             panic!("seed {seed}:\n{scenario}{finding}");

@@ -13,8 +13,10 @@
 //! The build is `cargo xtask fuzz`'s default unless `--asan`, `--stable`, `--trace-compares`
 //! or `--no-trace-compares` say otherwise ([`FuzzBuild::parse_flag`]), so time to find can be
 //! compared across settings; each setting builds into its own `target/bench-planted/<name>/`.
+//! `--max-ops N` runs the differential target on inputs decoded to at most N operations
+//! (`PTDIFF_MAX_OPS`), as `cargo xtask fuzz --max-ops N` does.
 
-use crate::fuzz::Job;
+use crate::fuzz::{max_ops_env, parse_max_ops, Job};
 use crate::fuzz_build::FuzzBuild;
 use crate::tools::{ensure_cargo_fuzz, root};
 use std::process::Command;
@@ -92,6 +94,8 @@ struct Options {
     fuzz_build: FuzzBuild,
     /// `--lock-rules off`: the concurrent target runs without them (`PTDIFF_LOCK_RULES=off`).
     lock_rules: bool,
+    /// `--max-ops N`: the differential target decodes inputs to at most N operations.
+    max_ops: Option<u16>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -101,6 +105,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut starts = vec![Start::Seeds, Start::Empty];
     let mut fuzz_build = FuzzBuild::DEFAULT;
     let mut lock_rules = true;
+    let mut max_ops = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -119,6 +124,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or("--max-seconds needs a number")?
             }
             "--bug" => only.push(it.next().ok_or("--bug needs an id")?.clone()),
+            "--max-ops" => max_ops = Some(parse_max_ops(it.next())?),
             "--lock-rules" => {
                 lock_rules = match it.next().map(String::as_str) {
                     Some("on") => true,
@@ -138,11 +144,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    Ok(Options { runs, max_seconds, only, starts, fuzz_build, lock_rules })
+    Ok(Options { runs, max_seconds, only, starts, fuzz_build, lock_rules, max_ops })
 }
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    let Options { runs, max_seconds, only, starts, fuzz_build, lock_rules } = parse(args)?;
+    let Options { runs, max_seconds, only, starts, fuzz_build, lock_rules, max_ops } = parse(args)?;
     ensure_cargo_fuzz()?;
     if !fuzz_build.available() {
         return Err("--asan needs a nightly toolchain (rustup toolchain install nightly)".into());
@@ -159,9 +165,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
         plant: Some(String::new()),
         flags: Vec::new(),
         env: if lock_rules {
-            Vec::new()
+            max_ops_env(max_ops)
         } else {
-            vec![("PTDIFF_LOCK_RULES".to_string(), "off".to_string())]
+            let off = ("PTDIFF_LOCK_RULES".to_string(), "off".to_string());
+            max_ops_env(max_ops).into_iter().chain([off]).collect()
         },
         verbose: false,
     };
@@ -241,7 +248,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
          and the fuzzer, median of {runs} runs, one process, at most {max_seconds} s of wall \
          time (a miss counts as that); load average {load_before} before, {} after{share}:\n",
         fuzz_build.describe(),
-        if lock_rules { "" } else { ", lock rules off" },
+        match (lock_rules, max_ops) {
+            (true, None) => String::new(),
+            (false, None) => ", lock rules off".to_string(),
+            (true, Some(n)) => format!(", differential inputs of at most {n} operations"),
+            (false, Some(n)) => {
+                format!(", lock rules off, differential inputs of at most {n} operations")
+            }
+        },
         load_average()
     );
     let columns: Vec<&str> = starts
@@ -287,6 +301,7 @@ mod tests {
                 starts: vec![Start::Seeds, Start::Empty],
                 fuzz_build: FuzzBuild::DEFAULT,
                 lock_rules: true,
+                max_ops: None,
             }
         );
     }
@@ -307,6 +322,7 @@ mod tests {
                     trace_compares: true
                 },
                 lock_rules: true,
+                max_ops: None,
             }
         );
         let o = parse_str("--trace-compares --max-seconds 60 --corpus seeds").unwrap();
@@ -316,6 +332,11 @@ mod tests {
         assert_eq!(parse_str("--msan").unwrap_err(), "unknown argument `--msan`");
         assert!(!parse_str("--lock-rules off").unwrap().lock_rules);
         assert_eq!(parse_str("--lock-rules no").unwrap_err(), "--lock-rules needs on or off");
+        assert_eq!(parse_str("--max-ops 64").unwrap().max_ops, Some(64));
+        assert_eq!(
+            parse_str("--max-ops 2000").unwrap_err(),
+            "--max-ops needs a number from 1 to 1024"
+        );
     }
 
     #[test]

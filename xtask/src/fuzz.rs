@@ -240,17 +240,31 @@ impl Job {
     }
 }
 
-/// The commands that reproduce and minimize `artifact` of `target`, from the repository root.
+/// The most operations the decoder gives a fuzz input (`MAX_DECODED_OPS` of the engine's
+/// decoder), the bound of `--max-ops`.
+pub const MAX_DECODED_OPS: u16 = 1024;
+
+/// The command-line flag that decodes a `differential` input as a run under `--max-ops` did.
+pub fn max_ops_flag(max_ops: Option<u16>) -> String {
+    max_ops.map(|n| format!(" --max-ops {n}")).unwrap_or_default()
+}
+
+/// The commands that reproduce and minimize `artifact` of `target`, from the repository root,
+/// for a run with `plant` planted and inputs decoded to at most `max_ops` operations.
 pub fn finding_commands(
     fuzz_build: FuzzBuild,
     target: &str,
     artifact: &Path,
     plant: Option<&str>,
+    max_ops: Option<u16>,
 ) -> (String, String) {
     let rel = artifact.strip_prefix(root()).unwrap_or(artifact).display().to_string();
     let features = if plant.is_some() { " --features planted-bugs" } else { "" };
     if target == "differential" || target == "concurrent" {
-        let plant_flag = plant.map(|b| format!(" --plant {b}")).unwrap_or_default();
+        let mut plant_flag = plant.map(|b| format!(" --plant {b}")).unwrap_or_default();
+        if target == "differential" {
+            plant_flag.push_str(&max_ops_flag(max_ops));
+        }
         let cli = format!("cargo run -p ptdiff{features} --");
         let how = if target == "concurrent" { " --concurrent" } else { "" };
         (
@@ -272,11 +286,21 @@ struct Options {
     jobs: u32,
     targets: Vec<String>,
     plant: Option<String>,
+    /// `--max-ops N`: the differential targets decode each input to at most N operations.
+    max_ops: Option<u16>,
     /// `--asan`, `--stable`, `--trace-compares`, `--no-trace-compares`.
     fuzz_build: FuzzBuild,
 }
 
-/// Parses `[--seconds N] [--jobs N] [--target T]... [--plant BUG]` and the build options
+/// Parses the value of `--max-ops`: 1 to [`MAX_DECODED_OPS`].
+pub fn parse_max_ops(value: Option<&String>) -> Result<u16, String> {
+    value
+        .and_then(|s| s.parse().ok())
+        .filter(|n| (1..=MAX_DECODED_OPS).contains(n))
+        .ok_or_else(|| format!("--max-ops needs a number from 1 to {MAX_DECODED_OPS}"))
+}
+
+/// Parses `[--seconds N] [--jobs N] [--target T]... [--plant BUG] [--max-ops N]` and the build options
 /// ([`FuzzBuild::parse_flag`]); `known` are the targets `--target` may name, `every` those
 /// fuzzed when it names none.
 fn parse(args: &[String], known: &[String], every: &[String]) -> Result<Options, String> {
@@ -285,6 +309,7 @@ fn parse(args: &[String], known: &[String], every: &[String]) -> Result<Options,
         jobs: 1,
         targets: Vec::new(),
         plant: None,
+        max_ops: None,
         fuzz_build: FuzzBuild::DEFAULT,
     };
     let mut it = args.iter();
@@ -310,6 +335,7 @@ fn parse(args: &[String], known: &[String], every: &[String]) -> Result<Options,
                 o.targets.push(t.clone());
             }
             "--plant" => o.plant = Some(it.next().ok_or("--plant needs a bug id")?.clone()),
+            "--max-ops" => o.max_ops = Some(parse_max_ops(it.next())?),
             flag if o.fuzz_build.parse_flag(flag) => {}
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -318,6 +344,12 @@ fn parse(args: &[String], known: &[String], every: &[String]) -> Result<Options,
         o.targets = every.to_vec();
     }
     Ok(o)
+}
+
+/// The fuzzer environment of `--max-ops N`: `PTDIFF_MAX_OPS=N`, read by the differential
+/// targets (the built-in one and your own table's).
+pub fn max_ops_env(max_ops: Option<u16>) -> Vec<(String, String)> {
+    max_ops.map(|n| ("PTDIFF_MAX_OPS".to_string(), n.to_string())).into_iter().collect()
 }
 
 /// The libFuzzer flags of `--jobs N`: none for one process, else `-fork=N`.
@@ -329,14 +361,15 @@ fn jobs_flags(jobs: u32) -> Vec<String> {
     }
 }
 
-/// `cargo xtask fuzz [--seconds N] [--jobs N] [--target T]... [--plant BUG] [--asan]
-/// [--trace-compares]`.
+/// `cargo xtask fuzz [--seconds N] [--jobs N] [--target T]... [--plant BUG] [--max-ops N]
+/// [--asan] [--trace-compares]`.
 pub fn main(args: &[String]) -> Result<(), String> {
     let manifest = manifest_targets()?;
     let templates = crate::templates::templates()?;
     let known: Vec<String> =
         manifest.iter().cloned().chain(templates.iter().map(|t| t.target.clone())).collect();
-    let Options { seconds, jobs, targets, plant, fuzz_build } = parse(args, &known, &manifest)?;
+    let Options { seconds, jobs, targets, plant, max_ops, fuzz_build } =
+        parse(args, &known, &manifest)?;
     let template = |target: &str| templates.iter().find(|t| t.target == target);
     ensure_cargo_fuzz()?;
     if !fuzz_build.available() {
@@ -353,13 +386,16 @@ pub fn main(args: &[String]) -> Result<(), String> {
         fuzz_build.describe(),
         plant.as_deref().map(|b| format!(", planted bug {b}")).unwrap_or_default()
     );
+    if let Some(n) = max_ops {
+        eprintln!("xtask: differential inputs decoded to at most {n} operations (PTDIFF_MAX_OPS)");
+    }
     let job = Job {
         fuzz_build,
         target_dir: None,
         seconds,
         plant: plant.clone(),
         flags: jobs_flags(jobs),
-        env: Vec::new(),
+        env: max_ops_env(max_ops),
         verbose: true,
     };
     if targets.iter().any(|t| template(t).is_none()) {
@@ -408,8 +444,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 println!("  {h}");
             }
             let (reproduce, minimize) = match template(&o.target) {
-                Some(t) => t.finding_commands(a, plant.as_deref()),
-                None => finding_commands(fuzz_build, &o.target, a, plant.as_deref()),
+                Some(t) => t.finding_commands(a, plant.as_deref(), max_ops),
+                None => finding_commands(fuzz_build, &o.target, a, plant.as_deref(), max_ops),
             };
             println!("  reproduce: {reproduce}\n  minimize:  {minimize}");
         }
@@ -440,8 +476,26 @@ mod tests {
     fn defaults_are_one_process_every_target_sixty_seconds() {
         let o = parse(&[], &known(), &known()).unwrap();
         let fuzz_build = FuzzBuild::DEFAULT;
-        assert_eq!(o, Options { seconds: 60, jobs: 1, targets: known(), plant: None, fuzz_build });
+        let plant = None;
+        let expected =
+            Options { seconds: 60, jobs: 1, targets: known(), plant, max_ops: None, fuzz_build };
+        assert_eq!(o, expected);
         assert!(jobs_flags(o.jobs).is_empty());
+        assert!(max_ops_env(o.max_ops).is_empty());
+    }
+
+    #[test]
+    fn max_ops_becomes_the_targets_environment() {
+        let o = parse(&args("--max-ops 64"), &known(), &known()).unwrap();
+        assert_eq!(o.max_ops, Some(64));
+        assert_eq!(max_ops_env(o.max_ops), [("PTDIFF_MAX_OPS".to_string(), "64".to_string())]);
+        for bad in ["--max-ops 0", "--max-ops 1025", "--max-ops x", "--max-ops"] {
+            assert_eq!(
+                parse(&args(bad), &known(), &known()),
+                Err("--max-ops needs a number from 1 to 1024".to_string()),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -476,7 +530,14 @@ mod tests {
         let fuzz_build = FuzzBuild::DEFAULT;
         assert_eq!(
             o,
-            Options { seconds: 5, jobs: 4, targets: args("walker"), plant: None, fuzz_build }
+            Options {
+                seconds: 5,
+                jobs: 4,
+                targets: args("walker"),
+                plant: None,
+                max_ops: None,
+                fuzz_build
+            }
         );
         assert_eq!(jobs_flags(o.jobs), ["-fork=4"]);
         assert_eq!(
@@ -518,15 +579,25 @@ mod tests {
         let asan = FuzzBuild { toolchain: FuzzToolchain::NightlyAsan, trace_compares: true };
         let crash = root.join("fuzz/artifacts/differential/crash-1");
         assert_eq!(
-            finding_commands(asan, "differential", &crash, Some("S5")),
+            finding_commands(asan, "differential", &crash, Some("S5"), None),
             (
                 "cargo run -p ptdiff --features planted-bugs -- repro --plant S5 fuzz/artifacts/differential/crash-1".to_string(),
                 "cargo run -p ptdiff --features planted-bugs -- minimize --plant S5 fuzz/artifacts/differential/crash-1".to_string()
             )
         );
+        // Under `--max-ops`, the differential target's commands decode as the run did.
+        assert_eq!(
+            finding_commands(asan, "differential", &crash, None, Some(64)).1,
+            "cargo run -p ptdiff -- minimize --max-ops 64 fuzz/artifacts/differential/crash-1"
+        );
+        let crash = root.join("fuzz/artifacts/concurrent/crash-4");
+        assert_eq!(
+            finding_commands(asan, "concurrent", &crash, None, Some(64)).0,
+            "cargo run -p ptdiff -- repro --concurrent fuzz/artifacts/concurrent/crash-4"
+        );
         let crash = root.join("fuzz/artifacts/walker/crash-2");
         assert_eq!(
-            finding_commands(FuzzBuild::DEFAULT, "walker", &crash, None),
+            finding_commands(FuzzBuild::DEFAULT, "walker", &crash, None, Some(64)),
             (
                 "cargo fuzz run -s none -O -a --no-trace-compares walker fuzz/artifacts/walker/crash-2".to_string(),
                 "cargo fuzz tmin -s none -O -a --no-trace-compares walker fuzz/artifacts/walker/crash-2".to_string()
@@ -534,7 +605,7 @@ mod tests {
         );
         let crash = root.join("fuzz/artifacts/scenario_text/crash-3");
         assert_eq!(
-            finding_commands(asan, "scenario_text", &crash, Some("T2")).1,
+            finding_commands(asan, "scenario_text", &crash, Some("T2"), None).1,
             "PTDIFF_PLANT=T2 cargo +nightly fuzz tmin -O -a --features planted-bugs scenario_text fuzz/artifacts/scenario_text/crash-3"
         );
     }

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's commands, so the README's set-up stays two commands.
 //!
 //! ```text
-//! cargo xtask fuzz [--seconds N] [--jobs N] [--target T]... [--asan] [--trace-compares]
+//! cargo xtask fuzz [--seconds N] [--jobs N] [--target T]... [--max-ops N] [--asan] ...
 //!                                                  the main job: fuzz every target on the corpus
 //! cargo xtask seed-corpus                          copy the seeds to cargo-fuzz's corpus folders
 //! cargo xtask test                                 every test (what CI runs)
@@ -33,7 +33,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
-  fuzz [--seconds N] [--jobs N] [--target T]... [--plant BUG] [--asan] [--trace-compares]
+  fuzz [--seconds N] [--jobs N] [--target T]... [--plant BUG] [--max-ops N] [--asan]
+       [--trace-compares]
                                          fuzz every target (the [[bin]]s of fuzz/Cargo.toml) from the
                                          checked-in seeds, N seconds each (default 60), one process
                                          each or N (libFuzzer -fork=N); --target also names a
@@ -41,12 +42,15 @@ usage: cargo xtask <command>
                                          built on stable -s none without comparison tracing
                                          (fastest to find the planted bugs), or with
                                          AddressSanitizer (--asan, nightly) and/or comparison
-                                         tracing (--trace-compares)
+                                         tracing (--trace-compares); --max-ops N decodes each
+                                         differential input to at most N operations (1 to 1024,
+                                         PTDIFF_MAX_OPS; see the README's Throughput)
   seed-corpus                            copy corpus/<target>/ into cargo-fuzz's fuzz/corpus/<target>/
                                          (and each template's seeds into its fuzz/corpus/<target>/)
   test                                   run every test, with and without planted bugs compiled in
   bench-planted [--runs N] [--max-seconds S] [--bug ID]... [--corpus seeds|empty|both]
                 [--asan | --stable] [--trace-compares | --no-trace-compares] [--lock-rules off]
+                [--max-ops N]
                                          time to first finding of each planted bug (median of N
                                          runs, default 3), from the seed corpus and from nothing,
                                          with fuzz's default build or the one the flags choose

@@ -86,12 +86,19 @@ impl Template {
 
     /// The commands that reproduce and minimize `artifact`, from the repository root: the
     /// template's own command line (`ptdiff::cli::main_with` on its tables), whose `minimize`
-    /// saves into the template's `regressions/`.
-    pub fn finding_commands(&self, artifact: &Path, plant: Option<&str>) -> (String, String) {
+    /// saves into the template's `regressions/`; for a run with `plant` planted and inputs
+    /// decoded to at most `max_ops` operations.
+    pub fn finding_commands(
+        &self,
+        artifact: &Path,
+        plant: Option<&str>,
+        max_ops: Option<u16>,
+    ) -> (String, String) {
         let root = root();
         let rel = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
         let features = if plant.is_some() { " --features planted-bugs" } else { "" };
-        let plant = plant.map(|b| format!(" --plant {b}")).unwrap_or_default();
+        let mut plant = plant.map(|b| format!(" --plant {b}")).unwrap_or_default();
+        plant.push_str(&crate::fuzz::max_ops_flag(max_ops));
         let manifest = rel(&self.dir.join("Cargo.toml"));
         let cli = format!("cargo run --manifest-path {manifest}{features} --");
         let artifact = rel(artifact);
@@ -128,15 +135,15 @@ mod tests {
         assert_eq!(own.corpus(), dir.join("fuzz/corpus/own_table"));
         let crash = dir.join("fuzz/artifacts/own_table/crash-1");
         assert_eq!(
-            own.finding_commands(&crash, None),
+            own.finding_commands(&crash, None, None),
             (
                 "cargo run --manifest-path fuzz/templates/own_table/Cargo.toml -- repro fuzz/templates/own_table/fuzz/artifacts/own_table/crash-1".to_string(),
                 "cargo run --manifest-path fuzz/templates/own_table/Cargo.toml -- minimize fuzz/templates/own_table/fuzz/artifacts/own_table/crash-1".to_string()
             )
         );
         assert_eq!(
-            own.finding_commands(&crash, Some("F2")).0,
-            "cargo run --manifest-path fuzz/templates/own_table/Cargo.toml --features planted-bugs -- repro --plant F2 fuzz/templates/own_table/fuzz/artifacts/own_table/crash-1"
+            own.finding_commands(&crash, Some("F2"), Some(64)).0,
+            "cargo run --manifest-path fuzz/templates/own_table/Cargo.toml --features planted-bugs -- repro --plant F2 --max-ops 64 fuzz/templates/own_table/fuzz/artifacts/own_table/crash-1"
         );
     }
 

@@ -8,6 +8,7 @@ use crate::conc::explore::{DEFAULT_MAX_SCHEDULES, DEFAULT_PREEMPTIONS};
 use crate::conc::runner::ConcOptions;
 use crate::conc::scenario::MAX_PREEMPTS;
 use crate::plant::PlantedBug;
+use crate::scenario::decode::MAX_DECODED_OPS;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser, ValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -174,7 +175,7 @@ pub struct SeedsArgs {
 }
 
 /// `--as text|bytes` and `--concurrent`: how to read an input file.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct FormatArg {
     /// Read FILE as this format instead of recognising it by its content
     #[arg(long = "as", value_name = "FORMAT", value_enum)]
@@ -183,6 +184,11 @@ pub struct FormatArg {
     /// concurrent when it has `thread` lines)
     #[arg(long)]
     pub concurrent: bool,
+    /// Decode a raw `differential` fuzz input to at most N operations, as the target does under
+    /// PTDIFF_MAX_OPS=N (`cargo xtask fuzz --max-ops N`)
+    #[arg(long, value_name = "N", default_value_t = MAX_DECODED_OPS,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_DECODED_OPS as i64).map(usize::from))]
+    pub max_ops: usize,
 }
 
 /// The two ways to read an input file.

@@ -2,7 +2,7 @@
 //! ([`crate::conc::explore`]), reporting how many ran and the first finding with the
 //! `preempt` lines that reproduce it.
 
-use crate::cli::args::{ExploreArgs, Format};
+use crate::cli::args::{ExploreArgs, Format, FormatArg};
 use crate::cli::concurrent::print_finding;
 use crate::cli::load::{load, Input};
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FINDING, EXIT_PASS};
@@ -11,6 +11,7 @@ use crate::conc::runner::run_concurrent_with;
 use crate::conc::scenario::ConcScenario;
 use crate::lineup::Lineup;
 use crate::plant::Plant;
+use crate::scenario::decode::MAX_DECODED_OPS;
 use std::io::Write;
 
 /// Loads `args.file` as a concurrent scenario and explores it.
@@ -22,7 +23,8 @@ pub fn explore_command(
     err: &mut dyn Write,
 ) -> u8 {
     let path = &args.file;
-    let Some(loaded) = load(path, args.format, true, err) else { return EXIT_BAD_INPUT };
+    let how = FormatArg { format: args.format, concurrent: true, max_ops: MAX_DECODED_OPS };
+    let Some(loaded) = load(path, &how, err) else { return EXIT_BAD_INPUT };
     let s = match &loaded.input {
         Input::Concurrent(s) => s,
         Input::Sequential(_) => {

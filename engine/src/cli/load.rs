@@ -4,12 +4,12 @@
 //! concurrent scenario; raw bytes are decoded as the `concurrent` fuzz target decodes them when
 //! asked (`--concurrent`), as the `differential` target does otherwise.
 
-use crate::cli::args::Format;
+use crate::cli::args::{Format, FormatArg};
 use crate::cli::content::{self, Reason};
 use crate::cli::input;
 use crate::conc;
 use crate::conc::scenario::ConcScenario;
-use crate::scenario::decode::decode;
+use crate::scenario::decode::{decode_limited, MAX_DECODED_OPS};
 use crate::scenario::text::{self, ParseError};
 use crate::scenario::Scenario;
 use std::io::Write;
@@ -29,6 +29,8 @@ pub struct Loaded {
     pub reason: Option<Reason>,
     /// The file's size in bytes.
     pub len: usize,
+    /// The op limit raw bytes were decoded under, when lower than the decoder's own.
+    pub max_ops: Option<usize>,
 }
 
 impl Loaded {
@@ -46,22 +48,20 @@ impl Loaded {
             Format::Text => format!("# {}: a {concurrent}text scenario ({why})", path.display()),
             Format::Bytes => format!(
                 "# {}: a raw {concurrent}fuzz input of {} bytes ({why}), decoded to this \
-                 scenario; save it as a .scn file to edit it",
+                 scenario{}; save it as a .scn file to edit it",
                 path.display(),
-                self.len
+                self.len,
+                self.max_ops.map(|n| format!(" of at most {n} operations")).unwrap_or_default()
             ),
         }
     }
 }
 
-/// Reads `path` as `forced`, or as its content says, decoding raw bytes as a concurrent input
-/// when `concurrent`; prints what went wrong to `err`.
-pub fn load(
-    path: &Path,
-    forced: Option<Format>,
-    concurrent: bool,
-    err: &mut dyn Write,
-) -> Option<Loaded> {
+/// Reads `path` as `how.format`, or as its content says, decoding raw bytes as a concurrent
+/// input when `how.concurrent`, else as a differential one of at most `how.max_ops` operations;
+/// prints what went wrong to `err`.
+pub fn load(path: &Path, how: &FormatArg, err: &mut dyn Write) -> Option<Loaded> {
+    let (forced, concurrent) = (how.format, how.concurrent);
     let bytes = match input::read(path) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -78,7 +78,7 @@ pub fn load(
     };
     let parsed = match format {
         Format::Bytes if concurrent => Ok(Input::Concurrent(conc::decode::decode(&bytes))),
-        Format::Bytes => Ok(Input::Sequential(decode(&bytes))),
+        Format::Bytes => Ok(Input::Sequential(decode_limited(&bytes, how.max_ops))),
         Format::Text if conc::text::is_concurrent(&bytes) => {
             parse_concurrent(&bytes).map(Input::Concurrent)
         }
@@ -99,7 +99,9 @@ pub fn load(
             return None;
         }
     };
-    Some(Loaded { input, format, reason, len: bytes.len() })
+    let limited = format == Format::Bytes && !concurrent && how.max_ops < MAX_DECODED_OPS;
+    let max_ops = limited.then_some(how.max_ops);
+    Some(Loaded { input, format, reason, len: bytes.len(), max_ops })
 }
 
 /// Parses a text scenario from raw file content.

@@ -39,8 +39,7 @@ pub fn minimize_command(
     err: &mut dyn Write,
 ) -> u8 {
     let path = &args.file;
-    let (format, concurrent) = (args.format.format, args.format.concurrent);
-    let Some(loaded) = load(path, format, concurrent, err) else { return EXIT_BAD_INPUT };
+    let Some(loaded) = load(path, &args.format, err) else { return EXIT_BAD_INPUT };
     let _ = writeln!(out, "{}", loaded.describe(path));
     let scenario = match &loaded.input {
         Input::Sequential(scenario) => scenario,

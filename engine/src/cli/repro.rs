@@ -17,8 +17,7 @@ pub fn repro_command(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let (format, concurrent) = (args.format.format, args.format.concurrent);
-    let Some(loaded) = load(&args.file, format, concurrent, err) else { return EXIT_BAD_INPUT };
+    let Some(loaded) = load(&args.file, &args.format, err) else { return EXIT_BAD_INPUT };
     let _ = writeln!(out, "{}", loaded.describe(&args.file));
     let name = args.file.display().to_string();
     match &loaded.input {

@@ -78,12 +78,21 @@ pub fn count_limit(order: u32) -> u64 {
 /// Decodes `data` into a valid scenario of at most [`MAX_DECODED_OPS`] ops, running at most
 /// as many.
 pub fn decode(data: &[u8]) -> Scenario {
+    decode_limited(data, MAX_DECODED_OPS)
+}
+
+/// Decodes `data` as [`decode`] does, but into at most `max_ops` ops running at most as many
+/// (`max_ops` is taken within `1..=`[`MAX_DECODED_OPS`]): the scenario [`decode`] gives, cut
+/// where it would pass `max_ops` (a `repeat` that would is shortened). The `differential`
+/// fuzz target decodes so under `PTDIFF_MAX_OPS` ([`crate::fuzz::max_ops_from_env`]).
+pub fn decode_limited(data: &[u8], max_ops: usize) -> Scenario {
+    let max_ops = max_ops.clamp(1, MAX_DECODED_OPS);
     let mut d = Decoder::new(data);
     let config = d.config();
     let mut ops = Vec::new();
-    let mut budget = Budget::new(MAX_DECODED_OPS, MAX_DECODED_ENTRIES);
+    let mut budget = Budget::new(max_ops, MAX_DECODED_ENTRIES);
     d.leading_assign(&mut ops, &mut budget);
-    while !d.is_empty() && ops.len() < MAX_DECODED_OPS && budget.runs < MAX_DECODED_OPS {
+    while !d.is_empty() && ops.len() < max_ops && budget.runs < max_ops {
         match d.budgeted_op(&config, ops.len(), &mut budget) {
             Next::Op(op) => ops.push(op),
             Next::Skip => continue,
@@ -464,6 +473,39 @@ mod tests {
             assert!(a.ops.len() <= MAX_DECODED_OPS);
             assert!(crate::scenario::repeat::run_length(&a.ops) <= MAX_DECODED_OPS as u64);
         }
+    }
+
+    #[test]
+    fn a_limited_decode_is_the_full_decode_cut_at_the_limit() {
+        use crate::scenario::repeat::run_length;
+        let mut rng = fastrand::Rng::with_seed(0x006d_6178_5f6f_7073);
+        let mut cut = 0;
+        for _ in 0..500 {
+            let mut bytes = vec![0u8; rng.usize(..2000)];
+            rng.fill(&mut bytes);
+            let full = decode(&bytes);
+            assert_eq!(decode_limited(&bytes, MAX_DECODED_OPS), full);
+            assert_eq!(decode_limited(&bytes, 5000), full);
+            for limit in [1, 16, 64] {
+                let s = decode_limited(&bytes, limit);
+                assert_eq!(s.validate(), Ok(()), "{s}");
+                assert_eq!(s.config, full.config);
+                assert!(s.ops.len() <= limit && run_length(&s.ops) <= limit as u64, "{s}");
+                // Every op but the last is the full decode's; the last may be a repeat cut
+                // short.
+                let n = s.ops.len();
+                assert_eq!(s.ops[..n.saturating_sub(1)], full.ops[..n.saturating_sub(1)]);
+                match (s.ops.last(), full.ops.get(n.wrapping_sub(1))) {
+                    (Some(Op::Repeat { count: a }), Some(Op::Repeat { count: b })) => {
+                        assert!(a <= b)
+                    }
+                    (last, full_last) => assert_eq!(last, full_last),
+                }
+                cut += u32::from(run_length(&s.ops) < run_length(&full.ops));
+            }
+            assert_eq!(decode_limited(&bytes, 0), decode_limited(&bytes, 1));
+        }
+        assert!(cut > 500, "{cut}");
     }
 
     #[test]
