@@ -170,6 +170,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             let off = ("PTDIFF_LOCK_RULES".to_string(), "off".to_string());
             max_ops_env(max_ops).into_iter().chain([off]).collect()
         },
+        artifact_dir: None,
         verbose: false,
     };
     job.build()?;
@@ -193,6 +194,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 let work = scratch.join(&bug.id).join(mode).join(run.to_string());
                 let _ = std::fs::remove_dir_all(&work);
                 job.plant = Some(bug.id.clone());
+                // Crashes next to the run's corpus: another measurement running at the same
+                // time (in this tree) neither sees nor deletes them.
+                job.artifact_dir = Some(work.with_extension("artifacts"));
                 job.flags = vec![format!("-seed={}", run + 1)];
                 let outcome = job.run_target(&bug.target, &work, seed_dir)?;
                 let found = !outcome.artifacts.is_empty();

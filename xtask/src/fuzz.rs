@@ -40,6 +40,8 @@ pub struct Job {
     pub flags: Vec<String>,
     /// Extra environment of the fuzzer (e.g. `PTDIFF_LOCK_RULES=off`).
     pub env: Vec<(String, String)>,
+    /// Where crashes go; the cargo-fuzz project's `artifacts/<target>/` when `None`.
+    pub artifact_dir: Option<PathBuf>,
     /// Print progress and libFuzzer's notable lines.
     pub verbose: bool,
 }
@@ -135,7 +137,7 @@ impl Job {
     }
 
     /// [`Job::run_target`] for a target of the cargo-fuzz project `fuzz_dir`, whose crashes go
-    /// to `fuzz_dir/artifacts/<target>/`.
+    /// to `fuzz_dir/artifacts/<target>/` (or [`Job::artifact_dir`]).
     pub fn run_target_in(
         &self,
         fuzz_dir: &Path,
@@ -143,7 +145,10 @@ impl Job {
         work: &Path,
         seeds: Option<&Path>,
     ) -> Result<Outcome, String> {
-        let artifacts = fuzz_dir.join("artifacts").join(target);
+        let artifacts = match &self.artifact_dir {
+            Some(dir) => dir.clone(),
+            None => fuzz_dir.join("artifacts").join(target),
+        };
         std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
         std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
         let mut outcome = Outcome {
@@ -396,6 +401,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         plant: plant.clone(),
         flags: jobs_flags(jobs),
         env: max_ops_env(max_ops),
+        artifact_dir: None,
         verbose: true,
     };
     if targets.iter().any(|t| template(t).is_none()) {
