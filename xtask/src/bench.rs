@@ -16,8 +16,9 @@
 //! `--max-ops N` runs the differential target on inputs decoded to at most N operations
 //! (`PTDIFF_MAX_OPS`), as `cargo xtask fuzz --max-ops N` does.
 
-use crate::fuzz::{max_ops_env, parse_max_ops, Job};
+use crate::fuzz::Job;
 use crate::fuzz_build::FuzzBuild;
+use crate::max_ops::{max_ops_env, parse_max_ops};
 use crate::tools::{ensure_cargo_fuzz, root};
 use std::process::Command;
 use std::time::Duration;

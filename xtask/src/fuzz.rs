@@ -12,6 +12,7 @@
 
 use crate::fuzz_build::FuzzBuild;
 use crate::libfuzzer_log::LibFuzzerLog;
+use crate::max_ops::{max_ops_env, max_ops_flag, parse_max_ops};
 use crate::targets::{check_known, dictionary, manifest_targets};
 use crate::tools::{ensure_cargo_fuzz, root};
 use std::collections::VecDeque;
@@ -245,15 +246,6 @@ impl Job {
     }
 }
 
-/// The most operations the decoder gives a fuzz input (`MAX_DECODED_OPS` of the engine's
-/// decoder), the bound of `--max-ops`.
-pub const MAX_DECODED_OPS: u16 = 1024;
-
-/// The command-line flag that decodes a `differential` input as a run under `--max-ops` did.
-pub fn max_ops_flag(max_ops: Option<u16>) -> String {
-    max_ops.map(|n| format!(" --max-ops {n}")).unwrap_or_default()
-}
-
 /// The commands that reproduce and minimize `artifact` of `target`, from the repository root,
 /// for a run with `plant` planted and inputs decoded to at most `max_ops` operations.
 pub fn finding_commands(
@@ -295,14 +287,6 @@ struct Options {
     max_ops: Option<u16>,
     /// `--asan`, `--stable`, `--trace-compares`, `--no-trace-compares`.
     fuzz_build: FuzzBuild,
-}
-
-/// Parses the value of `--max-ops`: 1 to [`MAX_DECODED_OPS`].
-pub fn parse_max_ops(value: Option<&String>) -> Result<u16, String> {
-    value
-        .and_then(|s| s.parse().ok())
-        .filter(|n| (1..=MAX_DECODED_OPS).contains(n))
-        .ok_or_else(|| format!("--max-ops needs a number from 1 to {MAX_DECODED_OPS}"))
 }
 
 /// Parses `[--seconds N] [--jobs N] [--target T]... [--plant BUG] [--max-ops N]` and the build options
@@ -349,12 +333,6 @@ fn parse(args: &[String], known: &[String], every: &[String]) -> Result<Options,
         o.targets = every.to_vec();
     }
     Ok(o)
-}
-
-/// The fuzzer environment of `--max-ops N`: `PTDIFF_MAX_OPS=N`, read by the differential
-/// targets (the built-in one and your own table's).
-pub fn max_ops_env(max_ops: Option<u16>) -> Vec<(String, String)> {
-    max_ops.map(|n| ("PTDIFF_MAX_OPS".to_string(), n.to_string())).into_iter().collect()
 }
 
 /// The libFuzzer flags of `--jobs N`: none for one process, else `-fork=N`.

@@ -21,6 +21,7 @@ mod fresh_clone;
 mod fuzz;
 mod fuzz_build;
 mod libfuzzer_log;
+mod max_ops;
 mod oss_fuzz;
 mod oss_fuzz_env;
 mod oss_fuzz_out;

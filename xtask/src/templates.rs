@@ -98,7 +98,7 @@ impl Template {
         let rel = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
         let features = if plant.is_some() { " --features planted-bugs" } else { "" };
         let mut plant = plant.map(|b| format!(" --plant {b}")).unwrap_or_default();
-        plant.push_str(&crate::fuzz::max_ops_flag(max_ops));
+        plant.push_str(&crate::max_ops::max_ops_flag(max_ops));
         let manifest = rel(&self.dir.join("Cargo.toml"));
         let cli = format!("cargo run --manifest-path {manifest}{features} --");
         let artifact = rel(artifact);
