@@ -66,6 +66,7 @@ pub fn run(
     work: &Path,
     seconds: u64,
     seed: u32,
+    env: &[(String, String)],
 ) -> Result<FuzzSample, String> {
     let corpus = work.join("corpus");
     let artifacts = work.join("artifacts");
@@ -98,6 +99,8 @@ pub fn run(
         .envs(build.env())
         .env_remove("PTDIFF_PLANT")
         .env_remove("PTDIFF_STATS")
+        .env_remove("PTDIFF_MAX_OPS")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()

@@ -30,6 +30,7 @@ mod results;
 mod tree;
 
 use crate::fuzz_build::FuzzBuild;
+use crate::max_ops::max_ops_env;
 use crate::tools::root;
 use crate::tools::FuzzToolchain;
 use options::Options;
@@ -101,7 +102,8 @@ impl Session {
         let binary = Tree::fuzz_binary(dir, target)?;
         let work = root().join("target/bench/work").join(format!("{t}-{target}-{name}"));
         let seeds = tree.root.join("corpus").join(target);
-        let s = libfuzzer::run(&binary, build, &seeds, &work, self.o.fuzz_seconds, seed)?;
+        let env = max_ops_env(self.o.max_ops);
+        let s = libfuzzer::run(&binary, build, &seeds, &work, self.o.fuzz_seconds, seed, &env)?;
         let share =
             s.cpu_share.map(|c| format!(", {:.0}% of a CPU", c * 100.0)).unwrap_or_default();
         eprintln!(
@@ -261,12 +263,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     let described: Vec<String> =
         trees.iter().map(|t| format!("{} = {}", t.label, t.commit)).collect();
+    let max_ops = o.max_ops.map(|n| format!(", differential inputs of at most {n} ops"));
     let summary = format!(
-        "ptdiff bench: {}; medians of {} repeats; fuzz runs of {} s, one process each; replay \
-         samples of {} s; load average {load_before} before, {} after",
+        "ptdiff bench: {}; medians of {} repeats; fuzz runs of {} s{}, one process each; \
+         replay samples of {} s; load average {load_before} before, {} after",
         described.join(", "),
         o.repeats,
         o.fuzz_seconds,
+        max_ops.unwrap_or_default(),
         o.replay_seconds,
         load_average()
     );

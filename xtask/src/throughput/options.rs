@@ -1,5 +1,6 @@
 //! The command line of `cargo xtask bench`.
 
+use crate::max_ops::parse_max_ops;
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
@@ -20,6 +21,9 @@ options:
   --no-asan              skip the nightly AddressSanitizer build
   --trace-compares       build the fuzz targets with comparison tracing
   --no-trace-compares    build them without it (the default, as cargo xtask fuzz)
+  --max-ops N            fuzz differential inputs decoded to at most N operations, as
+                         cargo xtask fuzz --max-ops N (an --against build older than the
+                         flag ignores it)
   --against REV          also build git revision REV and measure it in the same run, interleaved;
                          prints the ratio this/REV. REV is checked out in the git worktree
                          target/bench/rev-<commit>/, kept for the next run (remove it with
@@ -45,6 +49,8 @@ pub struct Options {
     pub no_asan: bool,
     /// Build the fuzz targets with SanitizerCoverage's comparison tracing.
     pub trace_compares: bool,
+    /// `--max-ops N`: the differential target decodes inputs to at most N operations.
+    pub max_ops: Option<u16>,
     /// A git revision to build and measure side by side with this tree.
     pub against: Option<String>,
     /// A results file of an earlier run to compare with.
@@ -65,6 +71,7 @@ impl Default for Options {
             no_fuzz: false,
             no_asan: false,
             trace_compares: crate::fuzz_build::FuzzBuild::DEFAULT.trace_compares,
+            max_ops: None,
             against: None,
             baseline: None,
             save: None,
@@ -97,6 +104,7 @@ impl Options {
                 "--no-asan" => o.no_asan = true,
                 "--trace-compares" => o.trace_compares = true,
                 "--no-trace-compares" => o.trace_compares = false,
+                "--max-ops" => o.max_ops = Some(parse_max_ops(it.next())?),
                 "--against" => o.against = Some(value("a git revision")?),
                 "--baseline" => o.baseline = Some(value("a file")?.into()),
                 "--save" => o.save = Some(value("a file")?.into()),
@@ -153,6 +161,8 @@ mod tests {
             "walker",
             "--no-asan",
             "--trace-compares",
+            "--max-ops",
+            "64",
             "--against",
             "main~3",
             "--baseline",
@@ -171,6 +181,7 @@ mod tests {
                 no_fuzz: false,
                 no_asan: true,
                 trace_compares: true,
+                max_ops: Some(64),
                 against: Some("main~3".to_string()),
                 baseline: Some("b.txt".into()),
                 save: Some("s.txt".into()),
@@ -191,6 +202,10 @@ mod tests {
             "--replay-seconds needs a positive number, got `-1`"
         );
         assert_eq!(parse(&["--fast"]).unwrap_err(), "unknown argument `--fast`");
+        assert_eq!(
+            parse(&["--max-ops", "0"]).unwrap_err(),
+            "--max-ops needs a number from 1 to 1024"
+        );
     }
 
     #[test]
